@@ -1,0 +1,156 @@
+"""Command line of the reference trainer and exporter."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def cmd_train(a) -> int:
+    from .config import preset_run_dict
+    from .train import RunConfig, train
+
+    import os
+
+    run = None
+    if a.preset:
+        run = RunConfig.from_dict(preset_run_dict(a.preset, a.set or []))
+        os.makedirs(a.run_dir, exist_ok=True)
+        cmd_path = os.path.join(a.run_dir, "command.json")
+        if not os.path.exists(cmd_path):
+            with open(cmd_path, "w") as f:
+                json.dump({"preset": a.preset, "set": a.set or []}, f)
+    res = train(a.run_dir, run, max_steps=a.max_steps, max_minutes=a.max_minutes)
+    print(json.dumps(res))
+    if a.export:
+        return _export(a.run_dir, a.export, a.ema)
+    return 0
+
+
+def _export(run_dir: str, out: str, ema: int) -> int:
+    from .data import embedding_matrix
+    from .config import MLPConfig
+    from .export import build_metadata, export_onnx, verify_export
+    from .train import trained_model
+
+    run, net, ck = trained_model(run_dir, ema)
+    m = run.model
+    emb = embedding_matrix(m.dim, run.train.embed_seed) if isinstance(m, MLPConfig) else None
+    classes = None
+    if run.train.dataset == "fashion-mnist":
+        from .data import FASHION_MNIST_CLASSES
+        classes = FASHION_MNIST_CLASSES
+    meta = build_metadata(m, net, name=os.path.basename(os.path.normpath(run_dir)),
+                          description=f"trained by pmf_trainer on {run.train.dataset}",
+                          noise_scale=run.loss.noise_scale, t_eps=run.loss.t_eps,
+                          data_range=(-2.0, 2.0) if isinstance(m, MLPConfig) else (-1.0, 1.0),
+                          class_names=classes, sampling=run.to_dict()["sampling"],
+                          training={"dataset": run.train.dataset, "steps": ck["step"],
+                                    "train_hours": round(ck["train_seconds"] / 3600, 3),
+                                    "hardware": ck.get("hardware", [])},
+                          embedding=emb)
+    export_onnx(net, m, out, meta)
+    err = verify_export(out, net, m)
+    print(json.dumps({"onnx": out, "max_abs_diff_vs_pytorch": err}))
+    if err > 1e-3:
+        print(f"error: exported model differs from PyTorch by {err:.2e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_export(a) -> int:
+    return _export(a.run_dir, a.out, a.ema)
+
+
+def cmd_publish_image(a) -> int:
+    from .data import FASHION_MNIST_CLASSES
+    from .publish import publish_image
+
+    m = publish_image(a.run_dir, a.dest, a.classifier, name=a.name, description=a.description,
+                      class_names=FASHION_MNIST_CLASSES, ema_index=a.ema,
+                      n_per_class=a.n_per_class)
+    print(json.dumps({k: m[k] for k in ("class_consistency_1nfe", "fd_vs_test_1nfe", "default_sampling")}))
+    return 0
+
+
+def cmd_publish_toys(a) -> int:
+    from .publish import publish_toys
+
+    res = publish_toys(a.run_dirs, a.dest, n=a.n)
+    for r in res["models"]:
+        print(f"{r['file']}: mean distance {r['mean_roll_distance']:.3f}, off-plane {r['mean_off_plane_norm']:.3f}")
+    return 0
+
+
+def cmd_convert_official(a) -> int:
+    from .convert import convert_official
+
+    res = convert_official(a.ckpt, a.out, verify=not a.no_verify)
+    print(json.dumps(res))
+    return 0
+
+
+def cmd_train_classifier(a) -> int:
+    from .evaluate import real_reference, load_classifier, train_classifier
+
+    rep = train_classifier(a.out, epochs=a.epochs, seed=a.seed, threads=a.threads)
+    rep.update({"reference_" + k: v for k, v in real_reference(load_classifier(a.out)).items()})
+    print(json.dumps(rep))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m pmf_trainer",
+                                description="pMF reference trainer, exporter and evaluator")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train or resume a run")
+    t.add_argument("--run-dir", required=True, help="folder of the run (resumed if it exists)")
+    t.add_argument("--preset", help="configuration preset (omit to resume)")
+    t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a field")
+    t.add_argument("--max-steps", type=int, help="stop this invocation after N steps")
+    t.add_argument("--max-minutes", type=float, help="stop this invocation after M minutes")
+    t.add_argument("--export", metavar="ONNX", help="export the EMA model to this file afterwards")
+    t.add_argument("--ema", type=int, default=0, help="EMA index to export (default 0)")
+    t.set_defaults(fn=cmd_train)
+    e = sub.add_parser("export", help="export a run's EMA model to ONNX (pMF format v1) and verify it")
+    e.add_argument("--run-dir", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--ema", type=int, default=0)
+    e.set_defaults(fn=cmd_export)
+    pi = sub.add_parser("publish-image", help="evaluate, export and write the model card of an image model")
+    pi.add_argument("--run-dir", required=True)
+    pi.add_argument("--dest", required=True)
+    pi.add_argument("--classifier", required=True)
+    pi.add_argument("--name", default="Fashion-MNIST pMF")
+    pi.add_argument("--description", default="Class-conditional pixel MeanFlow model of Fashion-MNIST "
+                    "(28x28 grey), x-prediction, CFG inputs; one-step generation.")
+    pi.add_argument("--ema", type=int, default=0)
+    pi.add_argument("--n-per-class", type=int, default=1000)
+    pi.set_defaults(fn=cmd_publish_image)
+    pt = sub.add_parser("publish-toys", help="export and evaluate the Swiss roll toy models")
+    pt.add_argument("--dest", required=True)
+    pt.add_argument("--n", type=int, default=4000)
+    pt.add_argument("run_dirs", nargs="+")
+    pt.set_defaults(fn=cmd_publish_toys)
+    co = sub.add_parser("convert-official", help="convert an official pMF-{B,L,H}-{16,32}.pt to ONNX")
+    co.add_argument("--ckpt", required=True, help="official state dict (.pt)")
+    co.add_argument("--out", required=True, help="output .onnx")
+    co.add_argument("--no-verify", action="store_true", help="skip the onnxruntime parity check")
+    co.set_defaults(fn=cmd_convert_official)
+    c = sub.add_parser("train-classifier", help="train the Fashion-MNIST evaluation classifier")
+    c.add_argument("--out", required=True)
+    c.add_argument("--epochs", type=int, default=6)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--threads", type=int, default=2)
+    c.set_defaults(fn=cmd_train_classifier)
+    return p
+
+
+def main(argv=None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,58 @@
+"""The pMF fields and their conversions (paper Eqs. 8 and 11).
+
+    x = z_t - t * u          u = (z_t - x) / max(t, t_eps)          v(z_t, t) = u(z_t, t, t)
+
+An x-prediction network outputs x; a u-prediction network outputs u. The same
+conversions are implemented in the extension's runtime (src/core/fields.ts).
+"""
+from __future__ import annotations
+
+import torch
+
+T_EPS = 0.05
+
+
+def bcast(s: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[N] -> [N, 1, ..., 1] matching like's rank."""
+    return s.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def u_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: str,
+               t_eps: float = T_EPS) -> torch.Tensor:
+    if prediction == "x":
+        return (z - raw) / bcast(torch.clamp(t, min=t_eps), z)
+    if prediction == "u":
+        return raw
+    raise ValueError(f"unknown prediction {prediction!r}")
+
+
+def x_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: str) -> torch.Tensor:
+    if prediction == "x":
+        return raw
+    if prediction == "u":
+        return z - bcast(t, z) * raw
+    raise ValueError(f"unknown prediction {prediction!r}")
+
+
+class FieldModel:
+    """Wraps a raw network with its prediction type and conditioning.
+
+    Call signature of the net: net(z, t, h, omega, t_min, t_max, y) -> raw.
+    """
+
+    def __init__(self, net, prediction: str, t_eps: float = T_EPS):
+        self.net = net
+        self.prediction = prediction
+        self.t_eps = t_eps
+
+    def raw(self, z, t, r, cond):
+        return self.net(z, t, t - r, *cond)
+
+    def u(self, z, t, r, cond):
+        return u_from_raw(self.raw(z, t, r, cond), z, t, self.prediction, self.t_eps)
+
+    def v(self, z, t, cond):
+        return self.u(z, t, t, cond)
+
+    def x(self, z, t, r, cond):
+        return x_from_raw(self.raw(z, t, r, cond), z, t, self.prediction)
