@@ -113,6 +113,7 @@ class TrainConfig:
     sample_every: int = 0
     embed_seed: int = 1234            # toy: seed of the D x 2 embedding
     embed_dim: int = 2                # toy: D
+    perceptual_net: str = ""          # feature net for loss.perceptual_weight (train-classifier output)
 
 
 @dataclass

@@ -205,4 +205,5 @@ def hardware_summary() -> str:
         pass
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"CPU: {cpu}, {n} thread{'' if n == 1 else 's'}"

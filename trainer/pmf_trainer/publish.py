@@ -28,10 +28,10 @@ from .train import model_conditioning, trained_model
 def _command(run_dir: str) -> str:
     p = os.path.join(run_dir, "command.json")
     if not os.path.exists(p):
-        return f"python3 -m pmf_trainer train --run-dir {os.path.basename(run_dir)}"
+        return f"scripts/pmf-trainer train --run-dir runs/{os.path.basename(run_dir)}"
     c = json.load(open(p))
     sets = "".join(f" --set {s}" for s in c.get("set", []))
-    return f"python3 -m pmf_trainer train --preset {c['preset']}{sets} --run-dir runs/{os.path.basename(run_dir)}"
+    return f"scripts/pmf-trainer train --preset {c['preset']}{sets} --run-dir runs/{os.path.basename(run_dir)}"
 
 
 def _training_summary(run, ck, run_dir: str, dataset: str, n_train: int) -> Dict:
@@ -158,7 +158,7 @@ prefix tokens: {m.num_class_tokens} class, {m.num_cfg_tokens} omega, {m.num_inte
   [1, {1 + run.loss.cfg_max:g}] (beta {run.loss.cfg_beta:g}), label dropout {run.loss.class_dropout_prob:g}. No perceptual loss.
 - Hardware: {'; '.join(training['hardware']) or 'not recorded'}; training time {training['train_hours']} h.
 
-## Metrics (measured by `python3 -m pmf_trainer publish-image`)
+## Metrics (measured by `scripts/pmf-trainer publish-image`)
 Evaluation classifier: a small CNN trained by `train-classifier`, test accuracy
 {metrics['reference_real_test_accuracy'] * 100:.1f} %. Frechet distance (FD) is computed in its 128-d
 feature space against the 10k test images; real data (10k train vs test) scores
@@ -229,7 +229,7 @@ degrades as D grows, x-prediction does not.
 
 ![1-NFE samples (blue) over the roll (grey), projected to the data plane](figure.png)
 
-## Metrics (measured by `python3 -m pmf_trainer publish-toys`, {n} samples each)
+## Metrics (measured by `scripts/pmf-trainer publish-toys`, {n} samples each)
 Distance is from the in-plane part of each sample to the roll curve (the roll spans about
 [-1.9, 1.9]); off-plane norm is the length of the part outside the data plane (0 for data).
 
@@ -238,7 +238,7 @@ Distance is from the in-plane part of each sample to the roll curve (the roll sp
 {rows}
 
 ## Training
-`python3 -m pmf_trainer train --preset toy-{{x,u}}-D{{2,16,512}} --run-dir runs/toy-...` (Adam, batch 256,
+`scripts/pmf-trainer train --preset toy-{{x,u}}-D{{2,16,512}} --run-dir runs/toy-...` (Adam, batch 256,
 logit-normal(-0.4, 1.0) time sampling, r = t for half the batch). Hardware: {'; '.join(results[0]['hardware']) if results else ''}.
 Contract: inputs `z` [N, D], `t`, `h`; output `x` or `u`; `pmf.kind` = toy (see `docs/checkpoint-format.md`).
 """

@@ -130,6 +130,12 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
     order = BatchOrder(ds.x.shape[0], tc.batch_size, tc.seed)
     num_classes, cfg_inputs = model_conditioning(run.model)
     prediction = run.model.prediction
+    perceptual = None
+    if lc.perceptual_weight > 0:
+        if not tc.perceptual_net:
+            raise ValueError("loss.perceptual_weight > 0 needs train.perceptual_net (a train-classifier checkpoint)")
+        from .perceptual import make_perceptual
+        perceptual = make_perceptual(tc.perceptual_net).to(device)
     step, train_seconds, hardware = 0, 0.0, []
     ckpt_path = os.path.join(run_dir, "checkpoint.pt")
     if os.path.exists(ckpt_path):
@@ -178,7 +184,7 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
             idx = order.next()
             x = ds.x[idx].to(device)
             y = None if ds.y is None or num_classes == 0 else ds.y[idx].to(device)
-            out = pmf_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen)
+            out = pmf_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen, perceptual)
             opt.zero_grad()
             out["loss"].backward()
             opt.step()

@@ -105,3 +105,32 @@ def test_muon_optimizer_groups_and_ema():
     ema.update(net, step=10_000)
     k = "pos_embed"
     torch.testing.assert_close(ema.shadows[0][k], net.state_dict()[k] - 0.5)
+
+
+def test_perceptual_term_is_a_distance_and_enters_the_loss(tmp_path):
+    from pmf_trainer.config import LossConfig, MLPConfig
+    from pmf_trainer.evaluate import FMNISTClassifier
+    from pmf_trainer.loss import pmf_loss
+    from pmf_trainer.perceptual import FeatureDistance
+
+    p = tmp_path / "feat.pt"
+    torch.manual_seed(0)
+    torch.save({"state_dict": FMNISTClassifier().state_dict(), "report": {}}, p)
+    fd = FeatureDistance(str(p))
+    assert len(fd.stages) == 3
+    a = torch.rand(4, 1, 28, 28) * 2 - 1
+    b = torch.rand(4, 1, 28, 28) * 2 - 1
+    assert torch.allclose(fd(a, a), torch.zeros(4), atol=1e-6)
+    assert bool((fd(a, b) > 0).all())
+    from pmf_trainer.config import DiTConfig
+    from pmf_trainer.models import build_model
+    from conftest import randomize_zero_inits
+
+    net = randomize_zero_inits(build_model(DiTConfig(hidden_size=32, depth=1, num_heads=2, aux_head_depth=1,
+                                                     bottleneck_channels=8, patch_size=7)))
+    x, y = a, torch.tensor([0, 1, 2, 3])
+    base = LossConfig(perceptual_t_thr=1.01)
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    plain = pmf_loss(net, x, y, base, "x", 10, True, g())
+    withp = pmf_loss(net, x, y, LossConfig(perceptual_weight=0.5, perceptual_t_thr=1.01), "x", 10, True, g(), fd)
+    assert float(withp["loss_perc"]) > 0 and float(withp["loss"]) > float(plain["loss"])
