@@ -1,0 +1,200 @@
+// The client side of the engine: spawns the engine process, talks protocol.ts to it,
+// restarts it when it dies, and maps its errors. Used by the extension host and the CLI.
+// It never loads onnxruntime itself.
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  IPCMessageReader,
+  IPCMessageWriter,
+  type MessageConnection,
+  type RequestType,
+  type RequestType0,
+  ResponseError,
+} from 'vscode-jsonrpc/node';
+import {
+  Crash,
+  type EngineErrorCode,
+  type EngineErrorData,
+  Generate,
+  type GenerateParams,
+  type GenerateResult,
+  Hello,
+  type HelloResult,
+  LoadModel,
+  type LoadResult,
+  Progress,
+  type ProgressParams,
+  type ProviderSetting,
+  Run,
+  type RunParams,
+  type RunResult,
+  UnloadModel,
+} from './protocol';
+
+export type ClientErrorCode = EngineErrorCode | 'crashed';
+
+/** An engine request failed; `code` says why, `message` is meant for the user. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export interface EngineExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderrTail: string;
+}
+
+export interface EngineClientOptions {
+  /** Path of the bundled engine entry (dist/engine.js). */
+  enginePath: string;
+  /** Diagnostics sink (stderr of the engine, restarts). */
+  log?: (message: string) => void;
+  /** Called when the engine dies unexpectedly; the next request restarts it. */
+  onCrash?: (exit: EngineExit) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Running {
+  child: ChildProcess;
+  connection: MessageConnection;
+  exited: Promise<EngineExit>;
+}
+
+export class EngineClient {
+  private running?: Running;
+  private stderrTail = '';
+  private disposed = false;
+  private readonly progress = new Map<string, (p: ProgressParams) => void>();
+
+  constructor(private readonly opts: EngineClientOptions) {}
+
+  /** The engine's process id, when it runs. */
+  get pid(): number | undefined {
+    return this.running?.child.pid;
+  }
+
+  private start(): Running {
+    if (this.disposed) throw new EngineError('crashed', 'The pMF engine has been shut down.');
+    const child = fork(this.opts.enginePath, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      execArgv: [],
+    });
+    this.stderrTail = '';
+    const onOutput = (chunk: Buffer) => {
+      const text = chunk.toString();
+      this.stderrTail = (this.stderrTail + text).slice(-4000);
+      this.opts.log?.(text.trimEnd());
+    };
+    child.stdout?.on('data', onOutput);
+    child.stderr?.on('data', onOutput);
+    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    connection.onNotification(Progress, (p) => this.progress.get(p.token)?.(p));
+    connection.listen();
+    const exited = new Promise<EngineExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        const exit = { code, signal, stderrTail: this.stderrTail };
+        connection.dispose();
+        if (this.running?.child === child) this.running = undefined;
+        if (!this.disposed) {
+          this.opts.log?.(`engine process ${child.pid} exited (code ${code}, signal ${signal})`);
+          this.opts.onCrash?.(exit);
+        }
+        resolve(exit);
+      });
+    });
+    const running = { child, connection, exited };
+    this.running = running;
+    return running;
+  }
+
+  /** Sends a request, starting the engine if needed; rejects with EngineError. */
+  async request<P, R>(type: RequestType<P, R, EngineErrorData> | RequestType0<R, EngineErrorData>, params: P,
+    signal?: AbortSignal): Promise<R> {
+    if (signal?.aborted) throw new EngineError('cancelled', 'Cancelled');
+    const running = this.running ?? this.start();
+    const cts = new CancellationTokenSource();
+    const onAbort = () => cts.cancel();
+    signal?.addEventListener('abort', onAbort);
+    const died = running.exited.then((exit) => {
+      throw new EngineError('crashed', `The pMF engine stopped (${exit.signal ?? `exit code ${exit.code}`}) while ` +
+        `working on ${type.method}.${exit.stderrTail ? ` Last output: ${exit.stderrTail.trim().slice(-500)}` : ''}`);
+    });
+    try {
+      const sent = params === undefined
+        ? running.connection.sendRequest(type.method, cts.token)
+        : running.connection.sendRequest(type.method, params, cts.token);
+      return await Promise.race([sent as Promise<R>, died]);
+    } catch (e) {
+      if (e instanceof EngineError) throw e;
+      const data = e instanceof ResponseError ? (e.data as EngineErrorData | undefined) : undefined;
+      if (data?.code) throw new EngineError(data.code, (e as Error).message);
+      if (signal?.aborted) throw new EngineError('cancelled', 'Cancelled');
+      // Anything else (a rejected pending response, a closed channel) usually means the process
+      // is dying: give its exit a moment to show.
+      const exit = await Promise.race([running.exited, new Promise<undefined>((r) => setTimeout(r, 1000, undefined))]);
+      if (exit) {
+        throw new EngineError('crashed', `The pMF engine stopped (${exit.signal ?? `exit code ${exit.code}`}) while ` +
+          `working on ${type.method}.`);
+      }
+      throw new EngineError('runtime', e instanceof Error ? e.message : String(e));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      cts.dispose();
+    }
+  }
+
+  hello(): Promise<HelloResult> {
+    return this.request(Hello, undefined);
+  }
+
+  load(path: string, provider: ProviderSetting, signal?: AbortSignal): Promise<LoadResult> {
+    return this.request(LoadModel, { path, provider }, signal);
+  }
+
+  /** Generates samples; onProgress sees (steps done, steps total) across batches. */
+  async generate(params: Omit<GenerateParams, 'progressToken'>, signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<GenerateResult> {
+    const token = randomUUID();
+    if (onProgress) this.progress.set(token, (p) => onProgress(p.done, p.total));
+    try {
+      return await this.request(Generate, { ...params, progressToken: token }, signal);
+    } finally {
+      this.progress.delete(token);
+    }
+  }
+
+  run(params: RunParams, signal?: AbortSignal): Promise<RunResult> {
+    return this.request(Run, params, signal);
+  }
+
+  unload(modelId: string): Promise<void> {
+    return this.request(UnloadModel, { modelId });
+  }
+
+  /** Test hook: makes the engine abort (needs PMF_ENGINE_TEST=1 in its environment). */
+  crashForTest(): Promise<void> {
+    return this.request(Crash, undefined);
+  }
+
+  /** Stops the engine process; the client cannot be used afterwards. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const r = this.running;
+    this.running = undefined;
+    if (!r) return;
+    r.connection.dispose();
+    r.child.kill();
+    await Promise.race([r.exited, new Promise((res) => setTimeout(res, 2000))]);
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,73 @@
+// Batched generation inside the engine: seeded noise, the core sampler, the session.
+import type { PmfModelInfo } from '../core/checkpoint/types';
+import { initialNoise } from '../core/noise';
+import { type Conditioning, type Feeds, perSample, sample, validateSampling } from '../core/sampler';
+import { EngineFailure } from './errors';
+import type { GenerateParams } from './protocol';
+import type { LoadedModel, SessionCache } from './sessions';
+
+/** Repeats the last sample's rows of every batched feed until the batch has `size` samples. */
+export function padFeeds(feeds: Feeds, n: number, size: number): Feeds {
+  if (n === size) return feeds;
+  const out: Feeds = {};
+  for (const [name, f] of Object.entries(feeds) as Array<[keyof Feeds, NonNullable<Feeds[keyof Feeds]>]>) {
+    const per = f.data.length / n;
+    const data = f.type === 'int64' ? new BigInt64Array(size * per) : new Float32Array(size * per);
+    for (let i = 0; i < size; i++) {
+      const src = Math.min(i, n - 1) * per;
+      (data as Float32Array | BigInt64Array).set(f.data.subarray(src, src + per) as never, i * per);
+    }
+    out[name] = { ...f, dims: [size, ...f.dims.slice(1)], data } as never;
+  }
+  return out;
+}
+
+function checkSeeds(seeds: readonly number[]): void {
+  if (seeds.length === 0) throw new EngineFailure('bad-request', 'Nothing to generate: no seeds given.');
+  for (const s of seeds) {
+    if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) {
+      throw new EngineFailure('bad-request', `Seed ${s} is not an integer in [0, 4294967295].`);
+    }
+  }
+}
+
+export async function generate(cache: SessionCache, model: LoadedModel, p: GenerateParams, signal: AbortSignal,
+  onProgress: (done: number, total: number) => void): Promise<Float32Array> {
+  const info: PmfModelInfo = model.info;
+  checkSeeds(p.seeds);
+  const labels = info.numClasses > 0 ? p.labels : undefined;
+  if (labels && labels.length !== p.seeds.length) {
+    throw new EngineFailure('bad-request', `${labels.length} labels for ${p.seeds.length} seeds.`);
+  }
+  try {
+    validateSampling(info, p, labels);
+  } catch (e) {
+    throw new EngineFailure('bad-request', (e as Error).message);
+  }
+  if (!Number.isInteger(p.batchSize) || p.batchSize < 1) {
+    throw new EngineFailure('bad-request', `Batch size must be a positive integer, got ${p.batchSize}.`);
+  }
+  const per = perSample(info);
+  const n = p.seeds.length;
+  const batch = info.fixedBatch ?? p.batchSize;
+  const batches = Math.ceil(n / batch);
+  const out = new Float32Array(n * per);
+  let done = 0;
+  for (let b = 0; b < batches; b++) {
+    const lo = b * batch;
+    const k = Math.min(batch, n - lo);
+    const cond: Conditioning = { labels: labels?.slice(lo, lo + k), omega: p.omega, tMin: p.tMin, tMax: p.tMax };
+    const z1 = initialNoise(p.seeds.slice(lo, lo + k), per, info.noiseScale);
+    const evaluate = async (feeds: Feeds) => {
+      const padded = info.fixedBatch ? padFeeds(feeds, k, info.fixedBatch) : feeds;
+      const { data } = await cache.run(model, padded);
+      return info.fixedBatch ? data.subarray(0, k * per) : data;
+    };
+    const z0 = await sample(evaluate, info, z1, k, cond, p.steps, {
+      signal,
+      onStep: () => onProgress(++done, batches * p.steps),
+    });
+    out.set(z0, lo * per);
+  }
+  return out;
+}

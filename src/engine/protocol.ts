@@ -1,0 +1,106 @@
+// Every message between the extension host (or CLI) and the engine process, in one place.
+//
+// Transport: JSON-RPC (vscode-jsonrpc) over the child process's IPC channel with Node's
+// 'advanced' serialization, so Float32Array / BigInt64Array payloads cross as binary
+// (structured clone), never as JSON number arrays. Requests can be cancelled with the
+// JSON-RPC cancellation token; long requests report progress with notifications.
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
+import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { Feeds } from '../core/sampler';
+
+export type ProviderSetting = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+export type Provider = 'cuda' | 'webgpu' | 'cpu';
+
+/** Error codes the engine puts in ResponseError.data.code. */
+export type EngineErrorCode =
+  | 'checkpoint' // the file breaks the pMF contract (message says how)
+  | 'not-found' // the file does not exist or cannot be read
+  | 'provider' // the requested execution provider cannot run here
+  | 'bad-request' // invalid parameters (out-of-range class, steps, ...)
+  | 'unknown-model' // modelId not loaded (engine restarted?)
+  | 'cancelled'
+  | 'runtime'; // onnxruntime failed while running
+
+export interface EngineErrorData {
+  code: EngineErrorCode;
+}
+
+export interface ProviderReport {
+  /** Providers this build of onnxruntime-node can load at all, with why not otherwise. */
+  available: Record<Provider, { usable: boolean; reason: string }>;
+  /** What `auto` picks on this machine, in order of preference. */
+  autoOrder: Provider[];
+}
+
+export interface HelloResult {
+  pid: number;
+  onnxruntimeVersion: string;
+  nodeVersion: string;
+  platform: string;
+  providers: ProviderReport;
+}
+
+export interface LoadParams {
+  path: string;
+  provider: ProviderSetting;
+}
+
+export interface LoadResult {
+  modelId: string;
+  info: PmfModelInfo;
+  /** The provider the session actually runs on. */
+  provider: Provider;
+  /** Providers tried before it, with the reason each was passed over. */
+  skipped: Array<{ provider: Provider; reason: string }>;
+  loadMs: number;
+  cached: boolean;
+}
+
+export interface GenerateParams {
+  modelId: string;
+  /** One seed per sample (uint32); sample i's noise depends on seeds[i] only. */
+  seeds: number[];
+  /** One class per sample (num_classes = unconditional); ignored by unconditional models. */
+  labels?: number[];
+  steps: number;
+  omega: number;
+  tMin: number;
+  tMax: number;
+  batchSize: number;
+  /** Progress notifications carry this token. */
+  progressToken?: string;
+}
+
+export interface GenerateResult {
+  /** z_0 for every sample, flat [N, ...sampleShape], in the model's data range. */
+  samples: Float32Array;
+  sampleShape: number[];
+  provider: Provider;
+  ms: number;
+}
+
+export interface RunParams {
+  modelId: string;
+  feeds: Feeds;
+}
+
+export interface RunResult {
+  output: Float32Array;
+  dims: number[];
+  ms: number;
+}
+
+export interface ProgressParams {
+  token: string;
+  done: number;
+  total: number;
+}
+
+export const Hello = new RequestType0<HelloResult, EngineErrorData>('engine/hello');
+export const LoadModel = new RequestType<LoadParams, LoadResult, EngineErrorData>('model/load');
+export const Generate = new RequestType<GenerateParams, GenerateResult, EngineErrorData>('model/generate');
+export const Run = new RequestType<RunParams, RunResult, EngineErrorData>('model/run');
+export const UnloadModel = new RequestType<{ modelId: string }, void, EngineErrorData>('model/unload');
+/** Test hook (only with PMF_ENGINE_TEST=1): the engine aborts like a native fault would. */
+export const Crash = new RequestType0<void, EngineErrorData>('engine/crash');
+export const Progress = new NotificationType<ProgressParams>('engine/progress');
