@@ -1,0 +1,208 @@
+// pmf: the command line over pMF Lab's core and engine (no VS Code needed).
+//   pmf generate --model fashion-mnist --class Sneaker,Bag --n 8 --seed 0 --out samples
+//   pmf info MODEL [--json]
+//   pmf providers
+// Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable, 130 cancelled.
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readCheckpoint } from '../core/checkpoint';
+import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
+import { parseClasses } from '../core/generationPlan';
+import { EngineClient, EngineError } from '../engine/client';
+import type { ProviderSetting } from '../engine/protocol';
+import { listBundledModels, resolveModel } from '../node/bundled';
+import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
+
+const ROOT = resolve(__dirname, '..');
+const EXIT = { ok: 0, runtime: 1, usage: 2, checkpoint: 3, provider: 4, cancelled: 130 } as const;
+
+class UsageError extends Error {}
+
+const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
+
+  pmf generate --model MODEL [--class C[,C...]] [--n N] [--seed S] [--steps K]
+               [--omega W] [--t-min A] [--t-max B] [--out DIR] [--provider P]
+               [--batch-size B] [--scale X]
+      Generates N samples (sample i: seed S+i, class i mod #classes) and writes one PNG per
+      sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
+      Toy models write samples.npy. Defaults come from the model's metadata.
+  pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
+  pmf providers                the execution providers this machine offers
+  pmf models                   the bundled models
+
+  MODEL is a path to a pMF .onnx file or a bundled model name (see 'pmf models').
+  P is auto (default), cuda, webgpu or cpu. C is a class name or index, 'all' or 'none'.`;
+
+function num(v: string | undefined, name: string, fallback: number, integer = false): number {
+  if (v === undefined) return fallback;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) {
+    throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got '${v}'`);
+  }
+  return x;
+}
+
+function provider(v: string | undefined): ProviderSetting {
+  const p = v ?? 'auto';
+  if (!['auto', 'cuda', 'webgpu', 'cpu'].includes(p)) throw new UsageError(`--provider must be auto, cuda, webgpu or cpu, got '${p}'`);
+  return p as ProviderSetting;
+}
+
+function loadInfo(spec: string): { path: string; info: PmfModelInfo } {
+  const path = resolveModel(spec, ROOT);
+  const bytes = readFileSync(path);
+  return { path, info: readCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), basename(path)) };
+}
+
+function engine(): EngineClient {
+  return new EngineClient({
+    enginePath: join(__dirname, 'engine.js'),
+    log: process.env.PMF_DEBUG ? (m) => process.stderr.write(`[engine] ${m}\n`) : undefined,
+  });
+}
+
+async function cmdGenerate(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true, options: {
+      model: { type: 'string' }, class: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' },
+      steps: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
+      out: { type: 'string' }, provider: { type: 'string' }, 'batch-size': { type: 'string' }, scale: { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError('generate needs --model (a .onnx path or a bundled name; see pmf models)');
+  const { path, info } = loadInfo(values.model);
+  const d = info.defaultSampling;
+  let classes: number[];
+  try {
+    classes = parseClasses(values.class, info);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const req = {
+    modelPath: path, modelSpec: values.model, provider: provider(values.provider), classes,
+    n: num(values.n, 'n', info.numClasses > 0 ? classes.length * 4 : 64, true), seed: num(values.seed, 'seed', 0, true),
+    steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
+    tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
+    batchSize: num(values['batch-size'], 'batch-size', 64, true),
+  };
+  const scale = num(values.scale, 'scale', info.imageSize && info.imageSize < 64 ? 4 : 1, true);
+  const out = resolve(values.out ?? 'pmf-samples');
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const client = engine();
+  try {
+    const log = values.quiet ? () => {} : (s: string) => process.stderr.write(s);
+    const result = await runGeneration(client, req, ac.signal, (done, total) => log(`\rgenerating: step ${done}/${total}`));
+    log('\n');
+    const written = await writeOutputs(out, req, result, { scale, signal: ac.signal });
+    const load = result.load;
+    const via = load.skipped.length ? ` (passed over: ${load.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
+    process.stdout.write(`${result.samples.length} samples from ${info.name || basename(path)} on ${load.provider}${via} ` +
+      `in ${(result.ms / 1000).toFixed(2)} s\n`);
+    if (written.grid) process.stdout.write(`grid: ${written.grid}\n`);
+    process.stdout.write(`wrote ${written.files.length} files to ${out}\n`);
+    process.stdout.write(`reproduce: ${cliCommand(req, info, values.out ?? 'pmf-samples')}\n`);
+    if (written.blank > 0) process.stderr.write(`warning: ${written.blank} blank sample(s)\n`);
+    return EXIT.ok;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await client.dispose();
+  }
+}
+
+function describe(info: PmfModelInfo, path: string): string {
+  const lines = [
+    `${info.name || basename(path)}  (${path})`,
+    info.description ? `  ${info.description}` : '',
+    `  pMF format v${info.formatVersion}, ${info.kind} model, ${info.prediction}-prediction`,
+    info.kind === 'image'
+      ? `  images ${info.channels}x${info.imageSize}x${info.imageSize}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`
+      : `  points in D = ${info.dim}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`,
+    `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${info.classNames.join(', ')}`}`,
+    `  CFG inputs: ${info.hasCfg ? 'omega, t_min, t_max' : 'no'}; t_eps ${info.tEps}`,
+    `  default sampling: ${info.defaultSampling.steps} step(s), omega ${info.defaultSampling.omega}, ` +
+      `interval [${info.defaultSampling.tMin}, ${info.defaultSampling.tMax}]`,
+    '  inputs:',
+    ...info.inputSpecs.map((s) => `    ${s.name.padEnd(6)} ${s.elemType.padEnd(8)} [${s.dims.map((d) => d ?? '?').join(', ')}]`),
+    `  output: ${info.outputSpec.name} ${info.outputSpec.elemType} [${info.outputSpec.dims.map((d) => d ?? '?').join(', ')}]`,
+  ];
+  const arch = info.architecture;
+  if (Object.keys(arch).length) lines.push(`  architecture: ${JSON.stringify(arch)}`);
+  if (Object.keys(info.training).length) lines.push(`  training: ${JSON.stringify(info.training)}`);
+  for (const w of info.warnings) lines.push(`  warning: ${w}`);
+  return lines.filter((l) => l !== '').join('\n') + '\n';
+}
+
+function cmdInfo(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new UsageError('info takes one MODEL');
+  const { path, info } = loadInfo(positionals[0]);
+  process.stdout.write(values.json ? JSON.stringify({ path, ...info }, null, 2) + '\n' : describe(info, path));
+  return EXIT.ok;
+}
+
+async function cmdProviders(): Promise<number> {
+  const client = engine();
+  try {
+    const h = await client.hello();
+    process.stdout.write(`onnxruntime-node ${h.onnxruntimeVersion} on ${h.platform}, Node ${h.nodeVersion}\n`);
+    for (const [p, s] of Object.entries(h.providers.available)) {
+      process.stdout.write(`  ${p.padEnd(7)} ${s.usable ? 'usable ' : 'absent '} ${s.reason}\n`);
+    }
+    process.stdout.write(`auto picks: ${h.providers.autoOrder.join(' > ')}\n`);
+    return EXIT.ok;
+  } finally {
+    await client.dispose();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'generate':
+        return await cmdGenerate(rest);
+      case 'info':
+        return cmdInfo(rest);
+      case 'providers':
+        return await cmdProviders();
+      case 'models':
+        for (const m of listBundledModels(ROOT)) process.stdout.write(`${m.name.padEnd(24)} ${m.path}\n`);
+        return EXIT.ok;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        throw new UsageError(`unknown command '${cmd}'`);
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pmf: ${msg}\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`pmf: ${msg}\n`);
+    if (e instanceof CheckpointError) return EXIT.checkpoint;
+    if (e instanceof EngineError) {
+      if (e.code === 'checkpoint') return EXIT.checkpoint;
+      if (e.code === 'provider') return EXIT.provider;
+      if (e.code === 'cancelled') return EXIT.cancelled;
+      if (e.code === 'bad-request') return EXIT.usage;
+    }
+    if (msg === 'Cancelled') return EXIT.cancelled;
+    if (msg.startsWith('No model')) return EXIT.usage;
+    return EXIT.runtime;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
