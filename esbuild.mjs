@@ -1,0 +1,30 @@
+// Bundles the extension host, the engine process, the CLI and the webviews.
+// onnxruntime-node and sharp load native .node files: they stay external and ship in node_modules.
+import * as esbuild from 'esbuild';
+import { cpSync, mkdirSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info' };
+const nodeCommon = { ...common, platform: 'node', target: 'node20', format: 'cjs',
+  external: ['vscode', 'onnxruntime-node', 'sharp'] };
+
+const builds = [
+  { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { engine: 'src/engine/main.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist',
+    banner: { js: '#!/usr/bin/env node' } },
+  { ...common, platform: 'browser', target: 'es2022', format: 'iife',
+    entryPoints: { gallery: 'webview/gallery/main.ts' }, outdir: 'dist/webview' },
+];
+
+mkdirSync('dist/webview', { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) {
+  cpSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
+}
+cpSync('webview/gallery/gallery.css', 'dist/webview/gallery.css');
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

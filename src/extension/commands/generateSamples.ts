@@ -1,0 +1,152 @@
+// pMF: Generate Samples — pick a model, classes, count, seed and sampling settings; generate
+// with progress and cancel; show the gallery.
+import * as vscode from 'vscode';
+import type { PmfModelInfo, SamplingSettings } from '../../core/checkpoint/types';
+import { EngineError } from '../../engine/client';
+import type { LoadResult } from '../../engine/protocol';
+import { type GenerationRequest, runGeneration } from '../../node/generation';
+import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
+import { pickModel } from '../modelPicker';
+import { batchSize, outputFolder, providerSetting } from '../settings';
+import type { EngineStatus } from '../statusBar';
+
+interface Remembered {
+  modelPath?: string;
+  seed?: number;
+  n?: number;
+}
+
+const STATE_KEY = 'pmf.generate.last';
+
+export interface GenerateDeps extends Omit<GalleryDeps, 'outputFolder'> {
+  context: vscode.ExtensionContext;
+  status: EngineStatus;
+}
+
+async function pickClasses(info: PmfModelInfo): Promise<number[] | undefined> {
+  if (info.numClasses === 0) return [];
+  type C = vscode.QuickPickItem & { index: number };
+  const items: C[] = info.classNames.map((name, index) => ({ label: name, description: String(index), index, picked: true }));
+  items.push({ label: 'unconditional', description: `${info.numClasses} (null class)`, index: info.numClasses });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'pMF: Generate Samples (2/3): classes', canPickMany: true,
+    placeHolder: 'Classes to sample (samples cycle through them)',
+  });
+  if (!picked) return undefined;
+  if (picked.length === 0) {
+    void vscode.window.showWarningMessage('Pick at least one class.');
+    return undefined;
+  }
+  return picked.map((p) => p.index);
+}
+
+function intValidator(lo: number, hi: number) {
+  return (v: string) => (/^\d+$/.test(v.trim()) && +v >= lo && +v <= hi ? undefined : `An integer from ${lo} to ${hi}`);
+}
+
+function parseSettings(text: string, hasCfg: boolean): SamplingSettings | string {
+  const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (parts.some((x) => !Number.isFinite(x))) return 'Numbers only, e.g. "1, 2.0, 0, 1"';
+  const [steps, omega = 1, tMin = 0, tMax = 1] = parts;
+  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) return 'steps: an integer from 1 to 1000';
+  if (!hasCfg) return parts.length === 1 ? { steps, omega: 1, tMin: 0, tMax: 1 } : 'This model has no CFG inputs: give steps only';
+  if (parts.length !== 4) return 'Give steps, omega, t_min, t_max';
+  if (omega < 1) return 'omega must be >= 1 (1 = no guidance)';
+  if (!(tMin >= 0 && tMin <= tMax && tMax <= 1)) return 'The interval needs 0 <= t_min <= t_max <= 1';
+  return { steps, omega, tMin, tMax };
+}
+
+function describeSettings(s: SamplingSettings, hasCfg: boolean): string {
+  return `${s.steps} step${s.steps === 1 ? '' : 's'}` + (hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
+}
+
+async function pickSettings(info: PmfModelInfo): Promise<SamplingSettings | undefined> {
+  const d = info.defaultSampling;
+  const choice = await vscode.window.showQuickPick([
+    { label: `Model defaults: ${describeSettings(d, info.hasCfg)}`, custom: false },
+    { label: 'Custom...', description: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps', custom: true },
+  ], { title: 'pMF: Generate Samples (3/3): sampling' });
+  if (!choice) return undefined;
+  if (!choice.custom) return d;
+  const text = await vscode.window.showInputBox({
+    title: 'Sampling settings', prompt: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps',
+    value: info.hasCfg ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps),
+    validateInput: (v) => {
+      const r = parseSettings(v, info.hasCfg);
+      return typeof r === 'string' ? r : undefined;
+    },
+  });
+  if (text === undefined) return undefined;
+  return parseSettings(text, info.hasCfg) as SamplingSettings;
+}
+
+function reportError(e: unknown, log: vscode.LogOutputChannel): void {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof EngineError && e.code === 'cancelled') {
+    void vscode.window.showInformationMessage('pMF: generation cancelled; nothing was written.');
+    return;
+  }
+  log.error(message);
+  void vscode.window.showErrorMessage(`pMF: ${message}`, 'Show Log').then((a) => a && log.show());
+}
+
+export async function generateSamples(deps: GenerateDeps): Promise<GalleryPanel | undefined> {
+  const last = deps.context.globalState.get<Remembered>(STATE_KEY, {});
+  const model = await pickModel(deps.context.extensionPath, last.modelPath);
+  if (!model) return undefined;
+  let load: LoadResult;
+  try {
+    load = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `pMF: loading ${model.label}` },
+      () => deps.engine.load(model.path, providerSetting()));
+  } catch (e) {
+    reportError(e, deps.log);
+    return undefined;
+  }
+  const info = load.info;
+  deps.log.info(`loaded ${model.path} on ${load.provider} in ${load.loadMs.toFixed(0)} ms` +
+    (load.skipped.length ? ` (skipped ${load.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : ''));
+  deps.status.model(info.name || model.label, load.provider, load.skipped);
+  for (const w of info.warnings) deps.log.warn(`${model.label}: ${w}`);
+
+  const classes = await pickClasses(info);
+  if (!classes) return undefined;
+  const defaultN = last.n ?? (info.numClasses > 0 ? Math.min(64, classes.length * 4) : 16);
+  const nText = await vscode.window.showInputBox({ title: 'Number of samples', value: String(defaultN),
+    validateInput: intValidator(1, 1024) });
+  if (nText === undefined) return undefined;
+  const seedText = await vscode.window.showInputBox({ title: 'Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
+    validateInput: intValidator(0, 0xffffffff - 1024) });
+  if (seedText === undefined) return undefined;
+  const settings = await pickSettings(info);
+  if (!settings) return undefined;
+
+  const req: GenerationRequest = {
+    modelPath: model.path, modelSpec: model.spec, provider: providerSetting(), classes, n: Number(nText),
+    seed: Number(seedText), ...settings, batchSize: batchSize(),
+  };
+  await deps.context.globalState.update(STATE_KEY, { modelPath: model.path, seed: req.seed, n: req.n });
+  try {
+    const result = await vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification, title: `pMF: generating ${req.n} samples`, cancellable: true,
+    }, async (progress, token) => {
+      const ac = new AbortController();
+      token.onCancellationRequested(() => ac.abort());
+      let lastDone = 0;
+      return runGeneration(deps.engine, req, ac.signal, (done, total) => {
+        progress.report({ increment: ((done - lastDone) / total) * 100, message: `step ${done}/${total}` });
+        lastDone = done;
+      });
+    });
+    deps.log.info(`generated ${result.samples.length} samples on ${result.load.provider} in ${result.ms.toFixed(0)} ms`);
+    deps.status.model(info.name || model.label, result.load.provider, result.load.skipped);
+    if (info.kind !== 'image') {
+      void vscode.window.showInformationMessage(`pMF: ${info.name} is a toy model: its samples are points. ` +
+        'Use the CLI (pmf generate writes samples.npy) or the Field Visualizer.');
+      return undefined;
+    }
+    return new GalleryPanel({ ...deps, outputFolder }, req, result);
+  } catch (e) {
+    reportError(e, deps.log);
+    return undefined;
+  }
+}

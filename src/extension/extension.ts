@@ -1,0 +1,62 @@
+// pMF Lab: wires the engine, the commands, the status bar and the log together.
+import * as vscode from 'vscode';
+import { EngineClient } from '../engine/client';
+import type { ProviderSetting } from '../engine/protocol';
+import { generateSamples } from './commands/generateSamples';
+import type { GalleryPanel } from './gallery/galleryPanel';
+import { providerSetting, setProviderSetting } from './settings';
+import { EngineStatus } from './statusBar';
+
+/** What activate() returns; tests in a real VS Code use it to reach the extension's state. */
+export interface PmfLabApi {
+  engine: EngineClient;
+  lastGallery(): GalleryPanel | undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): PmfLabApi {
+  const log = vscode.window.createOutputChannel('pMF Lab', { log: true });
+  const status = new EngineStatus();
+  const engine = new EngineClient({
+    enginePath: context.asAbsolutePath('dist/engine.js'),
+    log: (m) => log.debug(`[engine] ${m}`),
+    onCrash: (exit) => {
+      log.error(`engine stopped (code ${exit.code}, signal ${exit.signal}); it restarts on the next request. ${exit.stderrTail}`);
+      status.crashed();
+      void vscode.window.showWarningMessage('pMF: the engine process stopped (VS Code is fine). It restarts on the next ' +
+        'request; loaded models are loaded again.', 'Show Log').then((a) => a && log.show());
+    },
+  });
+  let gallery: GalleryPanel | undefined;
+
+  context.subscriptions.push(
+    log,
+    status,
+    { dispose: () => void engine.dispose() },
+    vscode.commands.registerCommand('pmf.generateSamples', async () => {
+      const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri });
+      if (g) gallery = g;
+      return g;
+    }),
+    vscode.commands.registerCommand('pmf.showLog', () => log.show()),
+    vscode.commands.registerCommand('pmf.selectProvider', async () => {
+      const current = providerSetting();
+      const report = await engine.hello().then((h) => h.providers).catch(() => undefined);
+      const items = (['auto', 'cuda', 'webgpu', 'cpu'] as ProviderSetting[]).map((p) => ({
+        label: p, picked: p === current,
+        description: p === current ? 'current' : undefined,
+        detail: p === 'auto' ? `picks ${report?.autoOrder.join(' > ') ?? 'the best available'}` : report?.available[p].reason,
+      }));
+      const pick = await vscode.window.showQuickPick(items, { title: 'pMF: execution provider' });
+      if (pick) {
+        await setProviderSetting(pick.label);
+        status.idle(pick.label);
+      }
+    }),
+  );
+  log.info(`pMF Lab activated (engine: ${context.asAbsolutePath('dist/engine.js')})`);
+  return { engine, lastGallery: () => gallery };
+}
+
+export function deactivate(): void {
+  // The engine is disposed through context.subscriptions.
+}

@@ -1,0 +1,44 @@
+// Picking a checkpoint: bundled models by name, .onnx files in the workspace, or browse.
+import * as vscode from 'vscode';
+import { listBundledModels } from '../node/bundled';
+
+export interface PickedModel {
+  path: string;
+  /** How the CLI names it: the bundled name, or the path. */
+  spec: string;
+  label: string;
+}
+
+interface Item extends vscode.QuickPickItem {
+  model?: PickedModel;
+  browse?: boolean;
+}
+
+export async function pickModel(extensionPath: string, lastPath?: string): Promise<PickedModel | undefined> {
+  const items: Item[] = [{ label: 'Bundled models', kind: vscode.QuickPickItemKind.Separator }];
+  for (const m of listBundledModels(extensionPath)) {
+    items.push({ label: m.name, description: 'bundled', detail: m.path, model: { path: m.path, spec: m.name, label: m.name } });
+  }
+  if (vscode.workspace.isTrusted) {
+    const files = await vscode.workspace.findFiles('**/*.onnx', '**/{node_modules,.git}/**', 200);
+    if (files.length) items.push({ label: 'Workspace', kind: vscode.QuickPickItemKind.Separator });
+    for (const f of files.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
+      const rel = vscode.workspace.asRelativePath(f);
+      items.push({ label: rel, description: 'workspace', model: { path: f.fsPath, spec: f.fsPath, label: rel } });
+    }
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+    items.push({ label: '$(folder-opened) Browse...', browse: true });
+  }
+  const last = items.find((i) => i.model?.path === lastPath);
+  if (last) last.description = `${last.description} \u00b7 last used`;
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'pMF: Generate Samples (1/3): model',
+    placeHolder: vscode.workspace.isTrusted ? 'A pMF checkpoint (.onnx)' : 'Bundled models (workspace files need a trusted workspace)',
+    matchOnDetail: true,
+  });
+  if (!picked) return undefined;
+  if (!picked.browse) return picked.model;
+  const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'pMF checkpoint': ['onnx'] },
+    openLabel: 'Use this model' }))?.[0];
+  return uri && { path: uri.fsPath, spec: uri.fsPath, label: vscode.workspace.asRelativePath(uri) };
+}

@@ -1,0 +1,45 @@
+// Every message between the extension host and the gallery webview, in one place, with
+// runtime validation on both sides (zod). Images cross as PNG bytes (Uint8Array), not JSON.
+import { z } from 'zod';
+
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected PNG bytes (Uint8Array)');
+
+export const SampleView = z.object({
+  index: z.number().int().nonnegative(),
+  seed: z.number().int().nonnegative(),
+  className: z.string(),
+  png: bytes,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  blank: z.boolean(),
+});
+export type SampleView = z.infer<typeof SampleView>;
+
+export const GalleryState = z.object({
+  modelName: z.string(),
+  provider: z.string(),
+  settings: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number(), hasCfg: z.boolean() }),
+  ms: z.number(),
+  command: z.string(),
+  samples: z.array(SampleView),
+});
+export type GalleryState = z.infer<typeof GalleryState>;
+
+/** Host -> webview. */
+export const ToWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('show'), state: GalleryState }),
+  z.object({ type: z.literal('replace'), sample: SampleView, ms: z.number() }),
+  z.object({ type: z.literal('busy'), busy: z.boolean(), label: z.string().optional() }),
+  z.object({ type: z.literal('error'), message: z.string() }),
+  z.object({ type: z.literal('saved'), folder: z.string(), count: z.number().int() }),
+]);
+export type ToWebview = z.infer<typeof ToWebview>;
+
+/** Webview -> host. */
+export const FromWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('regenerate'), index: z.number().int().nonnegative() }),
+  z.object({ type: z.literal('saveAll') }),
+  z.object({ type: z.literal('copyCommand') }),
+]);
+export type FromWebview = z.infer<typeof FromWebview>;
