@@ -157,8 +157,8 @@ export class EngineClient {
     return this.request(Hello, undefined);
   }
 
-  load(path: string, provider: ProviderSetting, signal?: AbortSignal): Promise<LoadResult> {
-    return this.request(LoadModel, { path, provider }, signal);
+  load(path: string, provider: ProviderSetting, signal?: AbortSignal, threads?: number): Promise<LoadResult> {
+    return this.request(LoadModel, { path, provider, threads }, signal);
   }
 
   /** Generates samples; onProgress sees (steps done, steps total) across batches. */

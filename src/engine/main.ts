@@ -63,7 +63,7 @@ connection.onRequest(Hello, () => ({
 }));
 
 connection.onRequest(LoadModel, handle(async (p) => {
-  const { model, cached } = await cache.load(p.path, p.provider);
+  const { model, cached } = await cache.load(p.path, p.provider, p.threads ?? 0);
   return { modelId: model.id, info: model.info, provider: model.provider, skipped: model.skipped, loadMs: model.loadMs, cached };
 }));
 

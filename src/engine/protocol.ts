@@ -43,6 +43,8 @@ export interface HelloResult {
 export interface LoadParams {
   path: string;
   provider: ProviderSetting;
+  /** CPU threads for onnxruntime's intra-op pool (0 or absent: onnxruntime's default). */
+  threads?: number;
 }
 
 export interface LoadResult {

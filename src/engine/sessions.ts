@@ -45,7 +45,7 @@ export class SessionCache {
   }
 
   /** Loads (or reuses) a checkpoint on the provider the setting resolves to. */
-  async load(path: string, setting: ProviderSetting): Promise<{ model: LoadedModel; cached: boolean }> {
+  async load(path: string, setting: ProviderSetting, threads = 0): Promise<{ model: LoadedModel; cached: boolean }> {
     let bytes: Buffer;
     let mtime: number;
     try {
@@ -54,7 +54,8 @@ export class SessionCache {
     } catch (e) {
       throw new EngineFailure('not-found', `Cannot read ${path}: ${errorText(e)}`);
     }
-    const id = createHash('sha256').update(`${path}\0${mtime}\0${bytes.length}\0${setting}`).digest('hex').slice(0, 16);
+    const id = createHash('sha256').update(`${path}\0${mtime}\0${bytes.length}\0${setting}\0${threads}`)
+      .digest('hex').slice(0, 16);
     const hit = this.models.get(id);
     if (hit) return { model: hit, cached: true };
 
@@ -80,6 +81,7 @@ export class SessionCache {
         const session = await ort.InferenceSession.create(bytes, {
           executionProviders: executionProviders(provider),
           graphOptimizationLevel: 'all',
+          ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         });
         const model: LoadedModel = { id, path, info, session, provider, skipped, loadMs: performance.now() - t0 };
         this.models.set(id, model);

@@ -7,6 +7,10 @@ import type { GalleryPanel } from './gallery/galleryPanel';
 import { providerSetting, setProviderSetting } from './settings';
 import { EngineStatus } from './statusBar';
 
+/** Set by the bundle's first line (esbuild banner); absent when not bundled. */
+declare const __pmfBundleStart: number | undefined;
+const moduleLoadedAt = performance.now();
+
 /** What activate() returns; tests in a real VS Code use it to reach the extension's state. */
 export interface PmfLabApi {
   engine: EngineClient;
@@ -14,6 +18,7 @@ export interface PmfLabApi {
 }
 
 export function activate(context: vscode.ExtensionContext): PmfLabApi {
+  const activateStart = performance.now();
   const log = vscode.window.createOutputChannel('pMF Lab', { log: true });
   const status = new EngineStatus();
   const engine = new EngineClient({
@@ -53,7 +58,10 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
       }
     }),
   );
-  log.info(`pMF Lab activated (engine: ${context.asAbsolutePath('dist/engine.js')})`);
+  const end = performance.now();
+  const bundleMs = typeof __pmfBundleStart === 'number' ? moduleLoadedAt - __pmfBundleStart : 0;
+  log.info(`activated in ${(bundleMs + end - activateStart).toFixed(1)} ms (bundle evaluation ${bundleMs.toFixed(1)} ms, ` +
+    `activate() ${(end - activateStart).toFixed(1)} ms); engine ${context.asAbsolutePath('dist/engine.js')} starts on first use`);
   return { engine, lastGallery: () => gallery };
 }
 

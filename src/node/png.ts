@@ -1,6 +1,13 @@
 // PNG output with sharp: single samples with their generation settings embedded as XMP,
 // and labelled grids.
-import sharp from 'sharp';
+import type { Sharp } from 'sharp';
+
+/** sharp (and its native libvips) loads on first use, not when the extension activates. */
+let sharpModule: typeof import('sharp') | undefined;
+async function sharp(input?: Buffer, options?: import('sharp').SharpOptions): Promise<Sharp> {
+  sharpModule ??= (await import('sharp')).default;
+  return sharpModule(input, options);
+}
 
 const XMP_NS = 'https://pmf-lab.dev/ns/1.0/';
 
@@ -20,7 +27,7 @@ export function settingsXmp(settings: Record<string, unknown>, description: stri
 
 /** Reads the settings embedded by encodePng (undefined when the PNG has none). */
 export async function readPngSettings(png: Buffer): Promise<Record<string, unknown> | undefined> {
-  const { xmp } = await sharp(png).metadata();
+  const { xmp } = await (await sharp(png)).metadata();
   const m = xmp?.toString('utf8').match(/<pmf:settings>([\s\S]*?)<\/pmf:settings>/);
   if (!m) return undefined;
   const json = m[1].replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
@@ -34,7 +41,7 @@ export interface RawImage {
   channels: number; // 1 or 3
 }
 
-function sharpRaw(img: RawImage) {
+function sharpRaw(img: RawImage): Promise<Sharp> {
   return sharp(Buffer.from(img.pixels.buffer, img.pixels.byteOffset, img.pixels.byteLength), {
     raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 },
   });
@@ -43,7 +50,7 @@ function sharpRaw(img: RawImage) {
 /** A PNG of one image, optionally upscaled (nearest) and with embedded settings. */
 export async function encodePng(img: RawImage, opts: { scale?: number; settings?: Record<string, unknown>;
   description?: string } = {}): Promise<Buffer> {
-  let s = sharpRaw(img);
+  let s = await sharpRaw(img);
   const scale = opts.scale ?? 1;
   if (scale !== 1) s = s.resize(img.width * scale, img.height * scale, { kernel: 'nearest' });
   if (img.channels === 1) s = s.toColourspace('b-w');

@@ -25,7 +25,9 @@ before(async () => {
   requireBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-ws-'));
   writeFileSync(join(workspace, 'broken.onnx'), 'this is not a model');
-  session = await startVSCode({ extensionDir: REPO, workspace, settings: { 'pmf.executionProvider': 'cpu' } });
+  // PMF_E2E_EXTENSION_DIR runs the test against another copy, e.g. an unpacked VSIX.
+  const extensionDir = process.env.PMF_E2E_EXTENSION_DIR ?? REPO;
+  session = await startVSCode({ extensionDir, workspace, settings: { 'pmf.executionProvider': 'cpu' } });
 });
 
 after(async () => {

@@ -62,6 +62,27 @@ def image_generator(net, run, steps: int, omega: float, t_min: float, t_max: flo
     return gen
 
 
+def save_pytorch(net, run, path: str, *, step: int, ema_index: int) -> None:
+    """The same weights as model.onnx, as a plain PyTorch checkpoint: tensors, ints and strings
+    only, so torch.load(weights_only=True) reads it (PyTorch 1.13's safe unpickler cannot read
+    pickled floats; the configuration is stored as JSON text)."""
+    torch.save({"format": "pmf-lab-pytorch-v1", "model_config_json": json.dumps(run.to_dict()["model"]),
+                "state_dict": {k: v.detach().clone() for k, v in net.state_dict().items()},
+                "step": step, "ema_index": ema_index}, path)
+
+
+def load_pytorch(path: str):
+    """(model config, network in eval mode) from a save_pytorch file."""
+    from .config import model_config_from_dict
+    from .models import build_model
+
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = model_config_from_dict(json.loads(ck["model_config_json"]))
+    net = build_model(cfg)
+    net.load_state_dict(ck["state_dict"])
+    return cfg, net.eval()
+
+
 def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, description: str,
                   class_names: Sequence[str], ema_index: int = 0,
                   omegas: Sequence[float] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
@@ -94,6 +115,7 @@ def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, d
         "omega_sweep": sweep,
         "multi_step": multi,
         "classifier": os.path.basename(classifier_path),
+        "ema_index": ema_index, "training_step": ck["step"],
         "samples_per_class": n_per_class,
     }
     training = _training_summary(run, ck, run_dir, "fashion-mnist (60k train)", 60000)
@@ -107,6 +129,7 @@ def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, d
                           training=training)
     export_onnx(net, m, onnx_path, meta)
     metrics["onnx_max_abs_diff_vs_pytorch"] = verify_export(onnx_path, net, m)
+    save_pytorch(net, run, os.path.join(dest, "model.pt"), step=ck["step"], ema_index=ema_index)
     # sample grid: one row per class, 10 seeds
     from .render import sample_grid
     g = torch.Generator().manual_seed(0)
@@ -176,6 +199,12 @@ feature space against the 10k test images; real data (10k train vs test) scores
 {multi_rows}
 
 ONNX vs PyTorch, max abs difference on random inputs: {metrics['onnx_max_abs_diff_vs_pytorch']:.2e}.
+
+## Files
+- `model.onnx`: the checkpoint pMF Lab runs (EMA weights, EMA index {metrics['ema_index']}).
+- `model.pt`: the same weights for PyTorch (`pmf_trainer.publish.load_pytorch`), loadable with
+  `torch.load(weights_only=True)`.
+- `samples.png`, `metrics.json`: the figures above.
 """
     with open(os.path.join(dest, "README.md"), "w") as f:
         f.write(text)
