@@ -7,6 +7,7 @@ of the graph: the runtime does them.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -140,10 +141,13 @@ def export_onnx(net: nn.Module, model_cfg, path: str, metadata: Dict[str, str]) 
     out_name = model_cfg.prediction
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # PyTorch >= 2.9 defaults to the dynamo exporter; keep one path
     with torch.no_grad():
         torch.onnx.export(wrapper, args, tmp, input_names=inputs, output_names=[out_name],
                           dynamic_axes={n: {0: "N"} for n in inputs + [out_name]},
-                          opset_version=OPSET, do_constant_folding=True)
+                          opset_version=OPSET, do_constant_folding=True, **kwargs)
     m = onnx.load(tmp)
     graph_inputs = [i.name for i in m.graph.input]
     if graph_inputs != inputs:

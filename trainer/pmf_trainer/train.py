@@ -94,8 +94,11 @@ def _atomic_save(obj, path: str) -> None:
 
 
 def load_checkpoint(run_dir: str):
+    """The run's own resumable checkpoint (written by this trainer, so fully unpickled; PyTorch
+    >= 2.6 would otherwise refuse its optimizer and RNG state by default). Never point this at a
+    file from elsewhere: checkpoints from others go through official.load_state_dict."""
     path = os.path.join(run_dir, "checkpoint.pt")
-    return torch.load(path, map_location="cpu")
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[int] = None,
