@@ -31,6 +31,15 @@ import {
   type RunParams,
   type RunResult,
   UnloadModel,
+  type FieldsAtParams,
+  type FieldsAtReply,
+  type FrameDataReply,
+  type TrajectoryParams,
+  type TrajectoryReply,
+  VizConsistency,
+  VizFieldsAt,
+  VizFrameData,
+  VizTrajectory,
 } from './protocol';
 
 export type ClientErrorCode = EngineErrorCode | 'crashed';
@@ -179,6 +188,22 @@ export class EngineClient {
 
   unload(modelId: string): Promise<void> {
     return this.request(UnloadModel, { modelId });
+  }
+
+  trajectory(params: TrajectoryParams, signal?: AbortSignal): Promise<TrajectoryReply> {
+    return this.request(VizTrajectory, params, signal);
+  }
+
+  fieldsAt(params: FieldsAtParams, signal?: AbortSignal): Promise<FieldsAtReply> {
+    return this.request(VizFieldsAt, params, signal);
+  }
+
+  consistency(trajectoryId: string, fineSteps: number, signal?: AbortSignal): Promise<{ relativeError: number[]; ms: number }> {
+    return this.request(VizConsistency, { trajectoryId, fineSteps }, signal);
+  }
+
+  frameData(trajectoryId: string, frame: number): Promise<FrameDataReply> {
+    return this.request(VizFrameData, { trajectoryId, frame });
   }
 
   /** Test hook: makes the engine abort (needs PMF_ENGINE_TEST=1 in its environment). */

@@ -12,9 +12,23 @@ import {
 import { CancelledError } from '../core/sampler';
 import { EngineFailure } from './errors';
 import { generate } from './generate';
-import { Crash, type EngineErrorData, Generate, Hello, LoadModel, Progress, Run, UnloadModel } from './protocol';
+import {
+  Crash,
+  type EngineErrorData,
+  Generate,
+  Hello,
+  LoadModel,
+  Progress,
+  Run,
+  UnloadModel,
+  VizConsistency,
+  VizFieldsAt,
+  VizFrameData,
+  VizTrajectory,
+} from './protocol';
 import { providerReport } from './providers';
 import { SessionCache } from './sessions';
+import { Visualizer } from './visualize';
 
 if (!process.send) {
   process.stderr.write('The pMF engine is started by the extension or the CLI (it needs an IPC channel).\n');
@@ -26,6 +40,7 @@ const REQUEST_CANCELLED = -32800;
 
 const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
 const cache = new SessionCache();
+const visualizer = new Visualizer(cache);
 
 function toResponseError(e: unknown): ResponseError<EngineErrorData> {
   if (e instanceof ResponseError) return e;
@@ -86,6 +101,11 @@ connection.onRequest(Run, handle(async (p) => {
 connection.onRequest(UnloadModel, handle(async (p) => {
   await cache.unload(p.modelId);
 }));
+
+connection.onRequest(VizTrajectory, handle((p, token) => visualizer.trajectory(cache.get(p.modelId), p, abortSignal(token))));
+connection.onRequest(VizFieldsAt, handle((p) => visualizer.fieldsAt(p)));
+connection.onRequest(VizConsistency, handle((p, token) => visualizer.consistency(p.trajectoryId, p.fineSteps, abortSignal(token))));
+connection.onRequest(VizFrameData, handle((p) => visualizer.frameData(p.trajectoryId, p.frame)));
 
 connection.onRequest(Crash, () => {
   if (process.env.PMF_ENGINE_TEST !== '1') return toResponseError(new EngineFailure('bad-request', 'engine/crash is a test hook'));

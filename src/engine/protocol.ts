@@ -18,6 +18,7 @@ export type EngineErrorCode =
   | 'provider' // the requested execution provider cannot run here
   | 'bad-request' // invalid parameters (out-of-range class, steps, ...)
   | 'unknown-model' // modelId not loaded (engine restarted?)
+  | 'unknown-trajectory' // the engine no longer holds that trajectory (restarted, or evicted)
   | 'cancelled'
   | 'runtime'; // onnxruntime failed while running
 
@@ -106,3 +107,78 @@ export const UnloadModel = new RequestType<{ modelId: string }, void, EngineErro
 /** Test hook (only with PMF_ENGINE_TEST=1): the engine aborts like a native fault would. */
 export const Crash = new RequestType0<void, EngineErrorData>('engine/crash');
 export const Progress = new NotificationType<ProgressParams>('engine/progress');
+
+// ---- Field Visualizer -------------------------------------------------------------------
+
+export interface TrajectoryParams {
+  modelId: string;
+  mode: 'pmf' | 'ode' | 'image';
+  /** One seed per sample: the noise z_1 (pmf, ode) or e (image mode). */
+  seeds: number[];
+  labels?: number[];
+  omega: number;
+  tMin: number;
+  tMax: number;
+  steps: number;
+  odeSteps: number;
+  /** Fields at r = rFraction * t, or 'step': at each sampler step's own r (pmf and image/model paths). */
+  rFraction: number | 'step';
+  patchSize: number;
+  /** image mode: the real image in the data range ([C, H, W], flat), start time and path. */
+  image?: { x: Float32Array; tStart: number; path: 'straight' | 'model' };
+}
+
+export interface TrajectoryMeasurements {
+  rms: Record<string, number[]>;
+  participationRatio: Record<string, number[]>;
+  components95: Record<string, number[]>;
+  patchDim: number;
+  highFrequencyShare: Record<string, number[]>;
+  offPlaneNorm?: Record<string, number[]>;
+}
+
+export interface TrajectoryReply {
+  /** Names the trajectory kept in the engine for follow-up requests. */
+  trajectoryId: string;
+  times: number[];
+  rs: number[];
+  n: number;
+  sampleShape: number[];
+  /** Image models: [frames, 4, n, per] (z, x, u, v). */
+  fields?: Float32Array;
+  /** Toy models: the data-plane view, [frames, 4, n, 2] and [frames, 4, n]. */
+  toy?: { plane: Float32Array; offPlane: Float32Array };
+  measurements: TrajectoryMeasurements;
+  ms: number;
+  measureMs: number;
+}
+
+export interface FieldsAtParams {
+  trajectoryId: string;
+  frame: number;
+  rFraction: number;
+}
+
+export interface FieldsAtReply {
+  t: number;
+  r: number;
+  /** Image models: [4, n, per]; toy models: the plane view [4, n, 2] / [4, n]. */
+  fields?: Float32Array;
+  toy?: { plane: Float32Array; offPlane: Float32Array };
+  ms: number;
+}
+
+export interface FrameDataReply {
+  t: number;
+  r: number;
+  /** [4, n, per] at full dimension, for export. */
+  fields: Float32Array;
+  sampleShape: number[];
+  n: number;
+}
+
+export const VizTrajectory = new RequestType<TrajectoryParams, TrajectoryReply, EngineErrorData>('viz/trajectory');
+export const VizFieldsAt = new RequestType<FieldsAtParams, FieldsAtReply, EngineErrorData>('viz/fieldsAt');
+export const VizConsistency = new RequestType<{ trajectoryId: string; fineSteps: number }, { relativeError: number[]; ms: number },
+  EngineErrorData>('viz/consistency');
+export const VizFrameData = new RequestType<{ trajectoryId: string; frame: number }, FrameDataReply, EngineErrorData>('viz/frameData');

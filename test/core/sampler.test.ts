@@ -1,47 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PmfModelInfo } from '../../src/core/checkpoint/types';
 import { buildFeeds, CancelledError, type Feeds, sample, validateSampling } from '../../src/core/sampler';
 import { planSamples, parseClasses } from '../../src/core/generationPlan';
-
-// Gaussian data x ~ N(mu, s^2) per dimension, noise N(0, 1): the exact average velocity
-//   u(z_t, r, t) = (z_t - z_r) / (t - r),  z_r = (1 - r) mu + sig(r) / sig(t) (z_t - (1 - t) mu),
-//   sig(t)^2 = (1 - t)^2 s^2 + t^2.
-// With the exact u the sampler lands on the ODE end point z_0 = mu + s z_1 for any number of steps.
-const MU = 0.3;
-const S = 0.5;
-const sig = (t: number) => Math.sqrt((1 - t) ** 2 * S * S + t * t);
-
-function info(prediction: 'x' | 'u', inputs: PmfModelInfo['inputs'], extra: Partial<PmfModelInfo> = {}): PmfModelInfo {
-  return {
-    formatVersion: 1, name: 'gaussian', description: '', prediction, kind: 'toy', dataRange: [-2, 2], noiseScale: 1,
-    tEps: 0.05, numClasses: 0, classNames: [], dim: 3, defaultSampling: { steps: 1, omega: 1, tMin: 0, tMax: 1 },
-    architecture: {}, training: {}, inputs, inputSpecs: [], outputSpec: { name: prediction, elemType: 'float32', dims: [] },
-    sampleShape: [3], hasCfg: false, warnings: [], metadata: {}, ...extra,
-  };
-}
-
-/** The exact field as an evaluator, for either prediction type; reads t and h from the feeds. */
-function exactEvaluator(prediction: 'x' | 'u', calls: Feeds[] = []) {
-  return async (feeds: Feeds) => {
-    calls.push(feeds);
-    const z = feeds.z!.data as Float32Array;
-    const t = feeds.t!.data as Float32Array;
-    const h = feeds.h!.data as Float32Array;
-    const per = z.length / t.length;
-    const out = new Float32Array(z.length);
-    for (let i = 0; i < t.length; i++) {
-      const ti = t[i];
-      const ri = ti - h[i];
-      for (let j = i * per; j < (i + 1) * per; j++) {
-        const zr = (1 - ri) * MU + (sig(ri) / sig(ti)) * (z[j] - (1 - ti) * MU);
-        const u = (z[j] - zr) / (ti - ri);
-        out[j] = prediction === 'u' ? u : z[j] - Math.max(ti, 0.05) * u;
-      }
-    }
-    return out;
-  };
-}
+import { exactEvaluator, gaussianInfo as info, MU, S } from '../helpers/gaussian';
 
 for (const prediction of ['x', 'u'] as const) {
   for (const steps of [1, 2, 5]) {

@@ -1,0 +1,130 @@
+// Field Visualizer work inside the engine: trajectories with their fields and measurements,
+// the fields of one frame at another r, MeanFlow consistency, frame data for export.
+// The last few trajectories stay here so follow-up requests do not resend them.
+import { randomUUID } from 'node:crypto';
+import { computeMeasurements, projectToPlane } from '../core/analysis';
+import { gaussian } from '../core/noise';
+import { type Conditioning, type Evaluate, perSample, validateSampling } from '../core/sampler';
+import { consistency, evaluateAt, type Frame, packFrames, trajectory } from '../core/trajectory';
+import { EngineFailure } from './errors';
+import type { FieldsAtParams, FieldsAtReply, FrameDataReply, TrajectoryParams, TrajectoryReply } from './protocol';
+import type { LoadedModel, SessionCache } from './sessions';
+
+interface Kept {
+  model: LoadedModel;
+  frames: Frame[];
+  n: number;
+  cond: Conditioning;
+}
+
+const KEEP = 4;
+
+export class Visualizer {
+  private readonly kept = new Map<string, Kept>();
+
+  constructor(private readonly cache: SessionCache) {}
+
+  private evaluator(model: LoadedModel): Evaluate {
+    return async (feeds) => (await this.cache.run(model, feeds)).data;
+  }
+
+  private get(id: string): Kept {
+    const k = this.kept.get(id);
+    if (!k) throw new EngineFailure('unknown-trajectory', 'That trajectory is no longer in the engine: run it again.');
+    return k;
+  }
+
+  private keep(k: Kept): string {
+    const id = randomUUID();
+    this.kept.set(id, k);
+    while (this.kept.size > KEEP) this.kept.delete(this.kept.keys().next().value as string);
+    return id;
+  }
+
+  async trajectory(model: LoadedModel, p: TrajectoryParams, signal: AbortSignal): Promise<TrajectoryReply> {
+    const info = model.info;
+    const n = p.seeds.length;
+    const labels = info.numClasses > 0 ? p.labels ?? new Array<number>(n).fill(info.numClasses) : undefined;
+    try {
+      validateSampling(info, { steps: p.steps, omega: p.omega, tMin: p.tMin, tMax: p.tMax }, labels);
+    } catch (e) {
+      throw new EngineFailure('bad-request', (e as Error).message);
+    }
+    if (labels && labels.length !== n) throw new EngineFailure('bad-request', `${labels.length} labels for ${n} samples`);
+    const per = perSample(info);
+    const noise = new Float32Array(n * per);
+    p.seeds.forEach((seed, i) => {
+      const e = gaussian(seed, per);
+      for (let j = 0; j < per; j++) noise[i * per + j] = e[j] * info.noiseScale;
+    });
+    let image: { x: Float32Array; e: Float32Array; tStart: number; path: 'straight' | 'model' } | undefined;
+    if (p.mode === 'image') {
+      if (!p.image || p.image.x.length !== per) {
+        throw new EngineFailure('bad-request', `Image mode needs an image of ${info.sampleShape.join('x')} values.`);
+      }
+      const x = new Float32Array(n * per);
+      for (let i = 0; i < n; i++) x.set(p.image.x, i * per);
+      image = { x, e: noise, tStart: p.image.tStart, path: p.image.path };
+    }
+    const cond: Conditioning = { labels, omega: p.omega, tMin: p.tMin, tMax: p.tMax };
+    const t0 = performance.now();
+    const frames = await trajectory(this.evaluator(model), info, noise, n, cond, {
+      mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal,
+    });
+    const ms = performance.now() - t0;
+    const packed = packFrames(frames, n, per);
+    const t1 = performance.now();
+    const measurements = computeMeasurements(packed, frames.length, n, info.sampleShape,
+      { patchSize: p.patchSize, kind: info.kind, embedding: info.embedding });
+    const measureMs = performance.now() - t1;
+    const trajectoryId = this.keep({ model, frames, n, cond });
+    const reply: TrajectoryReply = {
+      trajectoryId, times: frames.map((f) => f.t), rs: frames.map((f) => f.r), n, sampleShape: info.sampleShape,
+      measurements, ms, measureMs,
+    };
+    if (info.kind === 'toy') reply.toy = this.plane(frames, n, info.embedding!);
+    else reply.fields = packed;
+    return reply;
+  }
+
+  /** The data-plane view of frames: [frames, 4, n, 2] and [frames, 4, n]. */
+  private plane(frames: Frame[], n: number, P: number[][]): { plane: Float32Array; offPlane: Float32Array } {
+    const plane = new Float32Array(frames.length * 4 * n * 2);
+    const offPlane = new Float32Array(frames.length * 4 * n);
+    frames.forEach((f, i) => {
+      [f.z, f.fields.x, f.fields.u, f.fields.v].forEach((a, k) => {
+        const pr = projectToPlane(a, P);
+        plane.set(pr.plane, (i * 4 + k) * n * 2);
+        offPlane.set(pr.offPlane, (i * 4 + k) * n);
+      });
+    });
+    return { plane, offPlane };
+  }
+
+  async fieldsAt(p: FieldsAtParams): Promise<FieldsAtReply> {
+    const k = this.get(p.trajectoryId);
+    const f = k.frames[p.frame];
+    if (!f) throw new EngineFailure('bad-request', `Frame ${p.frame} does not exist (the trajectory has ${k.frames.length}).`);
+    const t0 = performance.now();
+    const r = p.rFraction * f.t;
+    const { atR, v } = await evaluateAt(this.evaluator(k.model), k.model.info, f.z, k.n, f.t, [r], k.cond);
+    const frame: Frame = { t: f.t, r, z: f.z, fields: { ...atR[0], v } };
+    const info = k.model.info;
+    if (info.kind === 'toy') return { t: f.t, r, toy: this.plane([frame], k.n, info.embedding!), ms: performance.now() - t0 };
+    return { t: f.t, r, fields: packFrames([frame], k.n, perSample(info)), ms: performance.now() - t0 };
+  }
+
+  async consistency(trajectoryId: string, fineSteps: number, signal: AbortSignal): Promise<{ relativeError: number[]; ms: number }> {
+    const k = this.get(trajectoryId);
+    const t0 = performance.now();
+    const relativeError = await consistency(this.evaluator(k.model), k.model.info, k.frames, k.n, k.cond, fineSteps, signal);
+    return { relativeError, ms: performance.now() - t0 };
+  }
+
+  frameData(trajectoryId: string, frame: number): FrameDataReply {
+    const k = this.get(trajectoryId);
+    const f = k.frames[frame];
+    if (!f) throw new EngineFailure('bad-request', `Frame ${frame} does not exist (the trajectory has ${k.frames.length}).`);
+    return { t: f.t, r: f.r, fields: packFrames([f], k.n, perSample(k.model.info)), sampleShape: k.model.info.sampleShape, n: k.n };
+  }
+}

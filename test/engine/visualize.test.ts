@@ -1,0 +1,115 @@
+// Field Visualizer requests in the engine, with the real onnxruntime and the bundled models.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { gaussian } from '../../src/core/noise';
+import { EngineClient, EngineError } from '../../src/engine/client';
+import type { LoadResult, TrajectoryParams } from '../../src/engine/protocol';
+import { ENGINE, FASHION, requireBuilt, TOY } from '../helpers/paths';
+
+let client: EngineClient;
+let fm: LoadResult;
+const PER = 784;
+
+function base(modelId: string): TrajectoryParams {
+  return { modelId, mode: 'pmf', seeds: [0, 1, 2, 3], labels: [0, 1, 7, 9], omega: 3, tMin: 0, tMax: 1, steps: 16,
+    odeSteps: 64, rFraction: 0, patchSize: 4 };
+}
+
+function block(fields: Float32Array, frame: number, field: number, n: number, per: number): Float32Array {
+  return fields.subarray((frame * 4 + field) * n * per, (frame * 4 + field + 1) * n * per);
+}
+
+before(async () => {
+  requireBuilt();
+  client = new EngineClient({ enginePath: ENGINE });
+  fm = await client.load(FASHION, 'cpu');
+});
+after(async () => {
+  await client.dispose();
+});
+
+test('a 16-step pMF trajectory has 17 frames of z, x, u, v; its first x is the one-step sample', async () => {
+  const tr = await client.trajectory(base(fm.modelId));
+  assert.equal(tr.times.length, 17);
+  assert.equal(tr.times[0], 1);
+  assert.equal(tr.times[16], 0);
+  assert.ok(tr.fields instanceof Float32Array);
+  assert.equal(tr.fields!.length, 17 * 4 * 4 * PER);
+  const g = await client.generate({ modelId: fm.modelId, seeds: [0, 1, 2, 3], labels: [0, 1, 7, 9], steps: 1, omega: 3,
+    tMin: 0, tMax: 1, batchSize: 4 });
+  const x0 = block(tr.fields!, 0, 1, 4, PER);
+  let d = 0;
+  for (let i = 0; i < x0.length; i++) d = Math.max(d, Math.abs(x0[i] - g.samples[i]));
+  assert.ok(d < 1e-4, `x(z_1, 0, 1) vs the one-step sample: ${d}`);
+  const z1 = block(tr.fields!, 0, 0, 4, PER);
+  const e = gaussian(2, PER);
+  assert.ok(Math.abs(z1[2 * PER + 5] - e[5]) < 1e-6, 'z_1 is the seeded noise of sample 2');
+});
+
+test('the paper\'s claim, measured on the bundled model: x has low patch dimension, u and v do not', async () => {
+  const tr = await client.trajectory(base(fm.modelId));
+  const m = tr.measurements;
+  assert.equal(m.patchDim, 16);
+  for (const f of [0, 4, 8]) { // t = 1, 0.75, 0.5
+    assert.ok(m.participationRatio.x[f] < 0.6 * m.participationRatio.u[f],
+      `t=${tr.times[f]}: PR(x) ${m.participationRatio.x[f]} vs PR(u) ${m.participationRatio.u[f]}`);
+    assert.ok(m.participationRatio.x[f] < 0.6 * m.participationRatio.v[f]);
+    assert.ok(m.highFrequencyShare.x[f] < m.highFrequencyShare.u[f]);
+  }
+  assert.ok(m.components95.u[0] >= 0.8 * m.patchDim, 'u at t = 1 is close to full dimension');
+  assert.ok(tr.ms > 0 && tr.measureMs > 0);
+});
+
+test('the r slider: fields of a frame at another r; r = t gives u = v', async () => {
+  const tr = await client.trajectory(base(fm.modelId));
+  const at = await client.fieldsAt({ trajectoryId: tr.trajectoryId, frame: 8, rFraction: 1 });
+  assert.equal(at.t, 0.5);
+  assert.equal(at.r, 0.5);
+  const u = block(at.fields!, 0, 2, 4, PER);
+  const v = block(at.fields!, 0, 3, 4, PER);
+  assert.deepEqual(u, v);
+  const at0 = await client.fieldsAt({ trajectoryId: tr.trajectoryId, frame: 8, rFraction: 0 });
+  assert.deepEqual(block(at0.fields!, 0, 1, 4, PER), block(tr.fields!, 8, 1, 4, PER), 'same as the trajectory at r = 0');
+});
+
+test('MeanFlow consistency of the bundled model is a finite number per frame; 0 at t = 0', async () => {
+  const tr = await client.trajectory({ ...base(fm.modelId), steps: 4 });
+  const c = await client.consistency(tr.trajectoryId, 8);
+  assert.equal(c.relativeError.length, 5);
+  assert.equal(c.relativeError[4], 0);
+  for (const e of c.relativeError.slice(0, 4)) assert.ok(Number.isFinite(e) && e > 0 && e < 5, String(e));
+});
+
+test('v-ODE and real-image trajectories', async () => {
+  const ode = await client.trajectory({ ...base(fm.modelId), mode: 'ode', steps: 4, odeSteps: 32 });
+  assert.deepEqual(ode.times, [1, 0.75, 0.5, 0.25, 0]);
+  const x = new Float32Array(PER).map((_, i) => ((i % 28) / 27) * 2 - 1); // a horizontal ramp
+  const img = await client.trajectory({ ...base(fm.modelId), mode: 'image', steps: 2, seeds: [5, 6],
+    labels: [0, 0], image: { x, tStart: 0.6, path: 'straight' } });
+  assert.deepEqual(img.times, [0.6, 0.3, 0]);
+  const z = block(img.fields!, 1, 0, 2, PER);
+  const e = gaussian(6, PER);
+  assert.ok(Math.abs(z[PER + 10] - (0.7 * x[10] + 0.3 * e[10])) < 1e-5, 'z_t = (1 - t) x + t e');
+  await assert.rejects(client.trajectory({ ...base(fm.modelId), mode: 'image' }),
+    (err: unknown) => err instanceof EngineError && err.code === 'bad-request');
+});
+
+test('toy models: the data-plane view shows u-prediction leaving the plane at D = 512', async () => {
+  const off = async (pred: 'x' | 'u') => {
+    const toy = await client.load(TOY(pred, 512), 'cpu');
+    const seeds = Array.from({ length: 64 }, (_, i) => i);
+    const tr = await client.trajectory({ modelId: toy.modelId, mode: 'pmf', seeds, omega: 1, tMin: 0, tMax: 1, steps: 1,
+      odeSteps: 1, rFraction: 0, patchSize: 4 });
+    assert.equal(tr.fields, undefined);
+    assert.equal(tr.toy!.plane.length, 2 * 4 * 64 * 2);
+    return tr.measurements.offPlaneNorm!.x[0];
+  };
+  const x = await off('x');
+  const u = await off('u');
+  assert.ok(x < 0.5 && u > 5, `off-plane norm of x(z_1, 0, 1): x-pred ${x}, u-pred ${u}`);
+});
+
+test('follow-up requests for a trajectory the engine no longer holds say so', async () => {
+  await assert.rejects(client.fieldsAt({ trajectoryId: 'gone', frame: 0, rFraction: 0 }),
+    (e: unknown) => e instanceof EngineError && e.code === 'unknown-trajectory' && /run it again/.test(e.message));
+});

@@ -1,0 +1,169 @@
+// Every message between the extension host and the Field Visualizer webview, in one place,
+// validated with zod on both sides. Field tensors cross as Float32Array (binary), never JSON.
+//
+// Layout conventions:
+//   fields   Float32Array [frames, 4, n, per]: for each frame the z_t, x, u, v of n samples
+//            (`per` = product of sampleShape). For toy models the engine sends the data-plane
+//            view instead (see ToyPlane).
+//   frame f  has time t = times[f] and was evaluated at r = rs[f] (x and u depend on r; v does not).
+import { z } from 'zod';
+
+const f32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'expected a Float32Array');
+
+export const FIELD_NAMES = ['z', 'x', 'u', 'v'] as const;
+export type FieldName = (typeof FIELD_NAMES)[number];
+
+export const Mode = z.enum(['pmf', 'ode', 'image']);
+export type Mode = z.infer<typeof Mode>;
+
+/** What the user chose; kept in webview state and restored by the panel serializer. */
+export const VizConfig = z.object({
+  modelPath: z.string(),
+  mode: Mode,
+  /** One seed per displayed sample (side by side). */
+  seeds: z.array(z.number().int().min(0).max(0xffffffff)).min(1).max(16),
+  /** One class per sample (num_classes = unconditional); empty for unconditional models. */
+  labels: z.array(z.number().int().min(0)),
+  /** pmf: sampler steps N (frames = N + 1); ode and image: frames shown along t. */
+  steps: z.number().int().min(1).max(64),
+  /** ode: Euler steps of the v-ODE (a multiple of the frames is used). */
+  odeSteps: z.number().int().min(1).max(2048),
+  omega: z.number().min(1),
+  tMin: z.number().min(0).max(1),
+  tMax: z.number().min(0).max(1),
+  /** r = rFraction * t at every frame (0: one-step end point, 1: the denoiser r = t). */
+  rFraction: z.number().min(0).max(1),
+  /** image mode: start time and which path to follow from z_t0. */
+  tStart: z.number().min(0).max(1),
+  imagePath: z.enum(['straight', 'model']),
+  noiseSeed: z.number().int().min(0).max(0xffffffff),
+  patchSize: z.number().int().min(2).max(32),
+});
+export type VizConfig = z.infer<typeof VizConfig>;
+
+export const ModelView = z.object({
+  name: z.string(),
+  path: z.string(),
+  kind: z.enum(['image', 'toy']),
+  prediction: z.enum(['x', 'u']),
+  numClasses: z.number().int(),
+  classNames: z.array(z.string()),
+  hasCfg: z.boolean(),
+  sampleShape: z.array(z.number().int()),
+  dataRange: z.tuple([z.number(), z.number()]),
+  /** toy models: D x 2 embedding of the data plane. */
+  embedding: z.array(z.array(z.number())).optional(),
+  provider: z.string(),
+});
+export type ModelView = z.infer<typeof ModelView>;
+
+/** Per-frame measurements along t, one array entry per frame. */
+export const Measurements = z.object({
+  /** RMS of each field per frame, averaged over samples. */
+  rms: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
+  /** Effective dimension of p x p patches: participation ratio of the patch covariance. */
+  participationRatio: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
+  /** Number of principal components holding 95 % of the patch variance. */
+  components95: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
+  /** Dimension of a patch (p * p * C): the largest possible value of the two above. */
+  patchDim: z.number().int(),
+  /** Share of spectral energy above half the Nyquist radius (white noise: about 0.8). */
+  highFrequencyShare: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
+  /** Toy models: mean norm of the part of each field outside the data plane. */
+  offPlaneNorm: z.record(z.enum(FIELD_NAMES), z.array(z.number())).optional(),
+  ms: z.number(),
+});
+export type Measurements = z.infer<typeof Measurements>;
+
+/** Toy models: points projected to the data plane (P^T p) and their off-plane norms. */
+export const ToyPlane = z.object({
+  /** [frames, 4, n, 2] */
+  plane: f32,
+  /** [frames, 4, n] */
+  offPlane: f32,
+});
+export type ToyPlane = z.infer<typeof ToyPlane>;
+
+export const TrajectoryResult = z.object({
+  requestId: z.number().int(),
+  mode: Mode,
+  times: z.array(z.number()),
+  rs: z.array(z.number()),
+  n: z.number().int(),
+  sampleShape: z.array(z.number().int()),
+  /** image models: [frames, 4, n, per]; absent for toys (see toy). */
+  fields: f32.optional(),
+  toy: ToyPlane.optional(),
+  measurements: Measurements,
+  ms: z.number(),
+});
+export type TrajectoryResult = z.infer<typeof TrajectoryResult>;
+
+/** Fields of one frame at another r (the r slider). */
+export const FieldsResult = z.object({
+  requestId: z.number().int(),
+  frame: z.number().int(),
+  t: z.number(),
+  r: z.number(),
+  /** image models: [4, n, per]. */
+  fields: f32.optional(),
+  toy: ToyPlane.optional(),
+  ms: z.number(),
+});
+export type FieldsResult = z.infer<typeof FieldsResult>;
+
+/** MeanFlow consistency per frame: |u(z_t, r, t) - mean of v over [r, t]| / |mean of v|. */
+export const ConsistencyResult = z.object({
+  requestId: z.number().int(),
+  relativeError: z.array(z.number()),
+  fineSteps: z.number().int(),
+  ms: z.number(),
+});
+export type ConsistencyResult = z.infer<typeof ConsistencyResult>;
+
+/** Host -> webview. */
+export const ToWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('init'), model: ModelView, config: VizConfig, models: z.array(z.object({ name: z.string(), path: z.string() })) }),
+  z.object({ type: z.literal('trajectory'), result: TrajectoryResult }),
+  z.object({ type: z.literal('fields'), result: FieldsResult }),
+  z.object({ type: z.literal('consistency'), result: ConsistencyResult }),
+  z.object({ type: z.literal('image'), name: z.string(), preview: f32, sampleShape: z.array(z.number().int()) }),
+  z.object({ type: z.literal('busy'), busy: z.boolean(), label: z.string().optional() }),
+  z.object({ type: z.literal('error'), message: z.string() }),
+  z.object({ type: z.literal('exported'), path: z.string() }),
+]);
+export type ToWebview = z.infer<typeof ToWebview>;
+
+/** Webview -> host. */
+export const FromWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  /** Recompute the trajectory (and its measurements) for a config. */
+  z.object({ type: z.literal('run'), requestId: z.number().int(), config: VizConfig }),
+  /** Fields of frame `frame` of the last trajectory at r = rFraction * t. */
+  z.object({ type: z.literal('fieldsAt'), requestId: z.number().int(), frame: z.number().int().min(0), rFraction: z.number().min(0).max(1) }),
+  z.object({ type: z.literal('consistency'), requestId: z.number().int(), fineSteps: z.number().int().min(2).max(256) }),
+  /** Switch model (keeps what applies of the config). */
+  z.object({ type: z.literal('pickModel') }),
+  /** Ask the host for a PNG / JPEG to use in image mode (a file dialog). */
+  z.object({ type: z.literal('pickImage') }),
+  /** A real image dropped on the panel (encoded file bytes). */
+  z.object({ type: z.literal('dropImage'), name: z.string(), bytes: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }),
+  /** Save the panel strip (PNG bytes rendered by the webview). */
+  z.object({ type: z.literal('exportPng'), png: z.custom<Uint8Array>((v) => v instanceof Uint8Array) }),
+  /** Save the trajectory as an animation (host renders it with sharp). */
+  z.object({ type: z.literal('exportAnimation'), format: z.enum(['gif', 'webp']), field: z.enum(FIELD_NAMES) }),
+  /** Save the fields of one frame as .npy (z, x, u, v). */
+  z.object({ type: z.literal('exportNpy'), frame: z.number().int().min(0) }),
+  /** The webview's timing of a round trip it measured (r slider -> pixels drawn), for the bench. */
+  z.object({ type: z.literal('timing'), name: z.string(), ms: z.number() }),
+]);
+export type FromWebview = z.infer<typeof FromWebview>;
+
+export function defaultConfig(modelPath: string, numClasses: number, defaults: { omega: number; tMin: number; tMax: number }): VizConfig {
+  return {
+    modelPath, mode: 'pmf', seeds: [0, 1, 2, 3],
+    labels: numClasses > 0 ? [0, 1, 2, 3].map((i) => i % numClasses) : [],
+    steps: 16, odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax, rFraction: 0,
+    tStart: 0.7, imagePath: 'straight', noiseSeed: 0, patchSize: 4,
+  };
+}
