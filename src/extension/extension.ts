@@ -6,6 +6,7 @@ import { generateSamples } from './commands/generateSamples';
 import type { GalleryPanel } from './gallery/galleryPanel';
 import { providerSetting, setProviderSetting } from './settings';
 import { EngineStatus } from './statusBar';
+import { VisualizerPanel, type VisualizerDeps } from './visualizer/visualizerPanel';
 
 /** Set by the bundle's first line (esbuild banner); absent when not bundled. */
 declare const __pmfBundleStart: number | undefined;
@@ -15,6 +16,9 @@ const moduleLoadedAt = performance.now();
 export interface PmfLabApi {
   engine: EngineClient;
   lastGallery(): GalleryPanel | undefined;
+  visualizers(): VisualizerPanel[];
+  /** Round-trip timings the visualizer webviews reported (r slider -> pixels drawn). */
+  visualizerTimings: Array<{ name: string; ms: number }>;
 }
 
 export function activate(context: vscode.ExtensionContext): PmfLabApi {
@@ -32,6 +36,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     },
   });
   let gallery: GalleryPanel | undefined;
+  const viz: VisualizerDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log, timings: [] };
 
   context.subscriptions.push(
     log,
@@ -41,6 +46,12 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
       const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri });
       if (g) gallery = g;
       return g;
+    }),
+    vscode.commands.registerCommand('pmf.openFieldVisualizer', () => VisualizerPanel.open(viz)),
+    vscode.window.registerWebviewPanelSerializer(VisualizerPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => {
+        VisualizerPanel.revive(viz, panel, state);
+      },
     }),
     vscode.commands.registerCommand('pmf.showLog', () => log.show()),
     vscode.commands.registerCommand('pmf.selectProvider', async () => {
@@ -62,7 +73,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   const bundleMs = typeof __pmfBundleStart === 'number' ? moduleLoadedAt - __pmfBundleStart : 0;
   log.info(`activated in ${(bundleMs + end - activateStart).toFixed(1)} ms (bundle evaluation ${bundleMs.toFixed(1)} ms, ` +
     `activate() ${(end - activateStart).toFixed(1)} ms); engine ${context.asAbsolutePath('dist/engine.js')} starts on first use`);
-  return { engine, lastGallery: () => gallery };
+  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings };
 }
 
 export function deactivate(): void {

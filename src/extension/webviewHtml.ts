@@ -12,6 +12,8 @@ export interface WebviewPage {
   script: string;
   /** Stylesheet in dist/webview. */
   style: string;
+  /** Further stylesheets in dist/webview, loaded before `style`. */
+  extraStyles?: string[];
   /** Inner HTML of <body> (static markup; no inline scripts or styles). */
   body: string;
 }
@@ -33,6 +35,7 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
+${(page.extraStyles ?? []).map((f) => `<link rel="stylesheet" href="${asset(f)}">`).join('\n')}
 <link rel="stylesheet" href="${asset(page.style)}">
 <title>${page.title}</title>
 </head>

@@ -325,3 +325,21 @@ describe('computeMeasurements', () => {
     t.diagnostic(`computeMeasurements 17 x 4 x 4 x 1x28x28, p = 4: ${times.map((ms) => ms.toFixed(1)).join(', ')} ms`);
   });
 });
+
+test('pointDimension with fewer points than dimensions (Gram path) matches the covariance path', () => {
+  // 40 points on a 3-dim subspace of R^60 (Gram path) and the same cloud in R^3 (covariance path).
+  const m = 40;
+  const k = 3;
+  const d = 60;
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const basis = Array.from({ length: k }, (_, i) => Array.from({ length: d }, (_, j) => (j === i * 7 ? 1 : 0)));
+  const low = new Float32Array(m * k).map(() => rand());
+  const high = new Float32Array(m * d);
+  for (let i = 0; i < m; i++) for (let a = 0; a < k; a++) for (let j = 0; j < d; j++) high[i * d + j] += low[i * k + a] * basis[a][j];
+  const g = pointDimension(high, m, d);
+  const c = pointDimension(low, m, k);
+  assert.equal(g.patchDim, d);
+  assert.ok(Math.abs(g.participationRatio - c.participationRatio) < 1e-6, `${g.participationRatio} vs ${c.participationRatio}`);
+  assert.equal(g.components95, c.components95);
+});

@@ -98,7 +98,7 @@ test('a file that is not a pMF checkpoint gets an actionable error in VS Code', 
     await s.runCommand('pMF: Generate Samples');
     await s.pickQuickPickItem('broken.onnx');
     const toast = s.page.locator('.notification-toast').filter({ hasText: 'is not an ONNX model' });
-    await toast.first().waitFor({ state: 'visible', timeout: 30_000 });
+    await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await toast.first().innerText(), /broken\.onnx is not an ONNX model/);
   } catch (e) {
     process.stderr.write(`--- e2e logs ---\n${s.logs().slice(-6000)}\n`);

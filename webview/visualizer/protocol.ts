@@ -31,7 +31,9 @@ export const VizConfig = z.object({
   omega: z.number().min(1),
   tMin: z.number().min(0).max(1),
   tMax: z.number().min(0).max(1),
-  /** r = rFraction * t at every frame (0: one-step end point, 1: the denoiser r = t). */
+  /** 'step': each frame's fields at the sampler step's own r (pmf and model paths; r = 0 on other
+   *  paths); 'fraction': at r = rFraction * t (0: one-step end point, 1: the denoiser r = t). */
+  rMode: z.enum(['step', 'fraction']),
   rFraction: z.number().min(0).max(1),
   /** image mode: start time and which path to follow from z_t0. */
   tStart: z.number().min(0).max(1),
@@ -163,7 +165,7 @@ export function defaultConfig(modelPath: string, numClasses: number, defaults: {
   return {
     modelPath, mode: 'pmf', seeds: [0, 1, 2, 3],
     labels: numClasses > 0 ? [0, 1, 2, 3].map((i) => i % numClasses) : [],
-    steps: 16, odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax, rFraction: 0,
+    steps: 16, odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax, rMode: 'step', rFraction: 0,
     tStart: 0.7, imagePath: 'straight', noiseSeed: 0, patchSize: 4,
   };
 }

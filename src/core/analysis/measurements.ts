@@ -28,6 +28,9 @@ export interface MeasurementOptions {
  * the n points themselves (patchDim = D). A toy point has no spatial frequencies, so
  * highFrequencyShare is 0 throughout.
  */
+/** Points used for a toy field's effective dimension (it cannot exceed this minus one). */
+export const TOY_DIMENSION_POINTS = 64;
+
 export function computeMeasurements(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[],
   opts: MeasurementOptions): Omit<Measurements, 'ms'> {
   const per = checkFields(fields, frames, n, sampleShape);
@@ -45,8 +48,11 @@ export function computeMeasurements(fields: Float32Array, frames: number, n: num
   } else {
     if (sampleShape.length !== 1) throw new RangeError(`toy sampleShape must be [D], got [${sampleShape.join(', ')}]`);
     if (opts.embedding === undefined) throw new RangeError('toy models need the embedding of the data plane');
-    patchDim = per;
-    dimension = (block) => pointDimension(block, n, per);
+    // The point cloud's dimension from at most TOY_DIMENSION_POINTS points (cost: an m x m
+    // eigenproblem when m < D), so that D = 512 stays interactive.
+    const m = Math.min(n, TOY_DIMENSION_POINTS);
+    patchDim = Math.min(per, m - 1);
+    dimension = (block) => ({ ...pointDimension(block.subarray(0, m * per), m, per), patchDim });
     hfShare = () => 0;
     offPlane = toyPlaneView(fields, frames, n, per, opts.embedding).offPlane;
   }

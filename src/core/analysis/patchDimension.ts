@@ -89,6 +89,7 @@ export function pointDimension(points: Float32Array, m: number, d: number): Effe
   if (!Number.isInteger(m) || m < 1) throw new RangeError(`m must be a positive integer, got ${m}`);
   if (!Number.isInteger(d) || d < 1) throw new RangeError(`d must be a positive integer, got ${d}`);
   if (points.length !== m * d) throw new RangeError(`points hold ${points.length} values, expected m * d = ${m * d}`);
+  if (m < d) return gramDimension(points, m, d);
   const acc = new CovarianceSum(d);
   const point = new Float64Array(d);
   for (let i = 0; i < m; i++) {
@@ -96,6 +97,43 @@ export function pointDimension(points: Float32Array, m: number, d: number): Effe
     acc.add(point);
   }
   return acc.effectiveDimension();
+}
+
+/**
+ * Fewer points than dimensions: the centred Gram matrix X X^T / m (m x m) has the same nonzero
+ * eigenvalues as the covariance X^T X / m (d x d), at a fraction of the cost. patchDim stays d;
+ * at most m - 1 eigenvalues are nonzero.
+ */
+function gramDimension(points: Float32Array, m: number, d: number): EffectiveDimension {
+  const mean = new Float64Array(d);
+  for (let i = 0; i < m; i++) for (let k = 0; k < d; k++) mean[k] += points[i * d + k] / m;
+  const X = new Float64Array(m * d);
+  for (let i = 0; i < m; i++) for (let k = 0; k < d; k++) X[i * d + k] = points[i * d + k] - mean[k];
+  const gram = new Matrix(m, m);
+  for (let i = 0; i < m; i++) {
+    for (let j = i; j < m; j++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += X[i * d + k] * X[j * d + k];
+      gram.set(i, j, dot / m);
+      gram.set(j, i, dot / m);
+    }
+  }
+  return summarise(new EigenvalueDecomposition(gram, { assumeSymmetric: true }).realEigenvalues, d);
+}
+
+/** Participation ratio and 95 % components of a spectrum (negative round-off clipped to 0). */
+function summarise(values: number[], d: number): EffectiveDimension {
+  const eigenvalues = values.map((l) => Math.max(l, 0)).sort((a, b) => b - a);
+  let total = 0;
+  let squares = 0;
+  for (const l of eigenvalues) {
+    total += l;
+    squares += l * l;
+  }
+  if (!(total > 0)) return { participationRatio: 0, components95: 0, patchDim: d, eigenvalues: eigenvalues.map(() => 0) };
+  let components95 = 0;
+  for (let cumulative = 0; cumulative < 0.95 * total; components95++) cumulative += eigenvalues[components95];
+  return { participationRatio: (total * total) / squares, components95, patchDim: d, eigenvalues };
 }
 
 /** Running sums of vectors and of their outer products (upper triangle), in float64. */
@@ -134,18 +172,6 @@ class CovarianceSum {
         cov.set(j, i, c);
       }
     }
-    const eigenvalues = new EigenvalueDecomposition(cov, { assumeSymmetric: true }).realEigenvalues
-      .map((l) => Math.max(l, 0))
-      .sort((a, b) => b - a);
-    let total = 0;
-    let squares = 0;
-    for (const l of eigenvalues) {
-      total += l;
-      squares += l * l;
-    }
-    if (!(total > 0)) return { participationRatio: 0, components95: 0, patchDim: d, eigenvalues: eigenvalues.map(() => 0) };
-    let components95 = 0;
-    for (let cumulative = 0; cumulative < 0.95 * total; components95++) cumulative += eigenvalues[components95];
-    return { participationRatio: (total * total) / squares, components95, patchDim: d, eigenvalues };
+    return summarise(new EigenvalueDecomposition(cov, { assumeSymmetric: true }).realEigenvalues, d);
   }
 }

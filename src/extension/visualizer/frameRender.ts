@@ -1,0 +1,56 @@
+// Frames of one field along a trajectory as RGB images (samples side by side), for the
+// animated GIF / WebP export. z and x are images (data range); u and v use a diverging
+// colormap symmetric around 0 with one scale for the whole trajectory.
+import { interpolateRdBu } from 'd3-scale-chromatic';
+import type { RgbFrame } from '../../node/animation';
+
+const FIELDS = ['z', 'x', 'u', 'v'] as const;
+export type Field = (typeof FIELDS)[number];
+
+function rgbOf(css: string): [number, number, number] {
+  const m = css.match(/\d+/g);
+  return m ? [Number(m[0]), Number(m[1]), Number(m[2])] : [0, 0, 0];
+}
+
+/** A 256-entry lookup table of RdBu reversed (blue negative, red positive). */
+const DIVERGING: Array<[number, number, number]> = Array.from({ length: 256 }, (_, i) => rgbOf(interpolateRdBu(1 - i / 255)));
+
+export function fieldFrames(fields: Float32Array, frames: number, n: number, sampleShape: number[], field: Field,
+  dataRange: readonly [number, number], pad = 2): RgbFrame[] {
+  const [C, H, W] = sampleShape;
+  const per = C * H * W;
+  const k = FIELDS.indexOf(field);
+  const block = (f: number, s: number) => fields.subarray(((f * 4 + k) * n + s) * per, ((f * 4 + k) * n + s + 1) * per);
+  const diverging = field === 'u' || field === 'v';
+  let scale = 0;
+  if (diverging) {
+    for (let f = 0; f < frames; f++) for (let s = 0; s < n; s++) for (const v of block(f, s)) scale = Math.max(scale, Math.abs(v));
+    scale ||= 1;
+  }
+  const width = n * W + (n - 1) * pad;
+  const out: RgbFrame[] = [];
+  for (let f = 0; f < frames; f++) {
+    const px = new Uint8Array(width * H * 3).fill(255);
+    for (let s = 0; s < n; s++) {
+      const a = block(f, s);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const o = (y * width + s * (W + pad) + x) * 3;
+          if (diverging) {
+            let v = 0;
+            for (let c = 0; c < C; c++) v += a[c * H * W + y * W + x];
+            const i = Math.round(((v / C / scale) * 0.5 + 0.5) * 255);
+            px.set(DIVERGING[Math.min(255, Math.max(0, i))], o);
+          } else {
+            for (let c = 0; c < 3; c++) {
+              const v = a[(C === 1 ? 0 : c) * H * W + y * W + x];
+              px[o + c] = Math.min(255, Math.max(0, Math.round(((v - dataRange[0]) / (dataRange[1] - dataRange[0])) * 255)));
+            }
+          }
+        }
+      }
+    }
+    out.push({ pixels: px, width, height: H });
+  }
+  return out;
+}

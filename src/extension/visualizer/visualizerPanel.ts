@@ -1,0 +1,252 @@
+// pMF: Open Field Visualizer (host side). Runs trajectories in the engine and forwards the
+// fields and measurements to the webview; answers the r slider; takes a real image; exports.
+import { writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineClient } from '../../engine/client';
+import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
+import { encodeAnimation } from '../../node/animation';
+import { listBundledModels } from '../../node/bundled';
+import { decodeImageForModel } from '../../node/imageInput';
+import { encodeNpy } from '../../node/npy';
+import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../../webview/visualizer/protocol';
+import { pickModel } from '../modelPicker';
+import { providerSetting } from '../settings';
+import { webviewHtml } from '../webviewHtml';
+import { fieldFrames } from './frameRender';
+
+/** Toy models show many points: sample i uses seed seeds[0] + i. */
+export const TOY_POINTS = 256;
+
+export interface VisualizerDeps {
+  extensionUri: vscode.Uri;
+  extensionPath: string;
+  engine: EngineClient;
+  log: vscode.LogOutputChannel;
+  /** Round-trip timings reported by the webview (r slider), newest last. */
+  timings: Array<{ name: string; ms: number }>;
+}
+
+export class VisualizerPanel implements vscode.Disposable {
+  static readonly viewType = 'pmf.fieldVisualizer';
+  private static readonly all = new Set<VisualizerPanel>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private load?: LoadResult;
+  private last?: { reply: TrajectoryReply; config: VizConfig };
+  private image?: { name: string; x: Float32Array };
+  private running?: AbortController;
+
+  /** Opens a new visualizer: picks a model, loads it, shows the panel. */
+  static async open(deps: VisualizerDeps): Promise<VisualizerPanel | undefined> {
+    const picked = await pickModel(deps.extensionPath);
+    if (!picked) return undefined;
+    const panel = vscode.window.createWebviewPanel(VisualizerPanel.viewType, 'pMF Field Visualizer', vscode.ViewColumn.Active,
+      VisualizerPanel.options(deps));
+    return new VisualizerPanel(deps, panel, picked.path);
+  }
+
+  /** Restores a panel after a reload from the state its webview saved. */
+  static revive(deps: VisualizerDeps, panel: vscode.WebviewPanel, state: unknown): VisualizerPanel {
+    panel.webview.options = VisualizerPanel.options(deps);
+    const saved = VizConfigFromState(state);
+    const fallback = listBundledModels(deps.extensionPath)[0]?.path ?? '';
+    return new VisualizerPanel(deps, panel, saved?.modelPath || fallback, saved);
+  }
+
+  static panels(): VisualizerPanel[] {
+    return [...VisualizerPanel.all];
+  }
+
+  private static options(deps: VisualizerDeps): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    return { enableScripts: true, retainContextWhenHidden: false,
+      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview')] };
+  }
+
+  private constructor(private readonly deps: VisualizerDeps, readonly panel: vscode.WebviewPanel, private modelPath: string,
+    private config?: VizConfig) {
+    VisualizerPanel.all.add(this);
+    panel.webview.html = webviewHtml(panel.webview, deps.extensionUri, {
+      title: 'pMF Field Visualizer', script: 'visualizer.js', style: 'visualizer.css', extraStyles: ['uPlot.min.css'],
+      body: '<div id="app"></div>',
+    });
+    panel.webview.onDidReceiveMessage((m) => this.onMessage(m), undefined, this.disposables);
+    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+  }
+
+  private post(msg: ToWebview): void {
+    void this.panel.webview.postMessage(ToWebview.parse(msg));
+  }
+
+  private async init(): Promise<void> {
+    if (!vscode.workspace.isTrusted && !listBundledModels(this.deps.extensionPath).some((m) => m.path === this.modelPath)) {
+      throw new Error('This workspace is not trusted: the Field Visualizer runs only bundled models here.');
+    }
+    this.post({ type: 'busy', busy: true, label: `Loading ${basename(this.modelPath)}` });
+    this.load = await this.deps.engine.load(this.modelPath, providerSetting());
+    const info = this.load.info;
+    const model: ModelView = {
+      name: info.name || basename(this.modelPath), path: this.modelPath, kind: info.kind, prediction: info.prediction,
+      numClasses: info.numClasses, classNames: info.classNames, hasCfg: info.hasCfg, sampleShape: info.sampleShape,
+      dataRange: info.dataRange, embedding: info.embedding, provider: this.load.provider,
+    };
+    const d = info.defaultSampling;
+    const base = defaultConfig(this.modelPath, info.numClasses, d);
+    const cfg = this.config && this.config.modelPath === this.modelPath ? this.config : { ...base, ...this.keptSettings(base) };
+    this.config = cfg;
+    this.panel.title = `pMF Fields: ${model.name}`;
+    this.post({ type: 'init', model, config: cfg,
+      models: listBundledModels(this.deps.extensionPath).map((m) => ({ name: m.name, path: m.path })) });
+  }
+
+  /** Settings that carry over when the user switches model. */
+  private keptSettings(base: VizConfig): Partial<VizConfig> {
+    if (!this.config) return {};
+    const { mode, seeds, steps, odeSteps, rMode, rFraction, tStart, imagePath, noiseSeed, patchSize } = this.config;
+    return { mode: mode === 'image' && !this.image ? base.mode : mode, seeds, steps, odeSteps, rMode, rFraction, tStart, imagePath,
+      noiseSeed, patchSize, labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
+  }
+
+  private async run(requestId: number, cfg: VizConfig): Promise<void> {
+    if (!this.load) return;
+    this.running?.abort();
+    const ac = new AbortController();
+    this.running = ac;
+    this.config = cfg;
+    const info = this.load.info;
+    if (cfg.mode === 'image' && !this.image) throw new Error('Image mode needs an image: pick one or drop a PNG / JPEG on the panel.');
+    const seeds = info.kind === 'toy' ? Array.from({ length: TOY_POINTS }, (_, i) => cfg.seeds[0] + i) : cfg.seeds;
+    const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
+    this.post({ type: 'busy', busy: true, label: 'Computing the trajectory' });
+    const reply = await this.deps.engine.trajectory({
+      modelId: this.load.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
+      labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
+      rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction, patchSize: cfg.patchSize,
+      image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
+    }, ac.signal);
+    if (ac.signal.aborted) return;
+    this.last = { reply, config: cfg };
+    this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms, measurements ${reply.measureMs.toFixed(1)} ms`);
+    this.post({ type: 'trajectory', result: {
+      requestId, mode: cfg.mode, times: reply.times, rs: reply.rs, n: reply.n, sampleShape: reply.sampleShape,
+      fields: reply.fields, toy: reply.toy, measurements: { ...reply.measurements, ms: reply.measureMs } as never, ms: reply.ms,
+    } });
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const parsed = FromWebview.safeParse(raw);
+    if (!parsed.success) {
+      this.deps.log.warn(`visualizer: ignored an invalid message: ${parsed.error.message}`);
+      return;
+    }
+    const msg = parsed.data;
+    try {
+      switch (msg.type) {
+        case 'ready':
+          await this.init();
+          break;
+        case 'run':
+          await this.run(msg.requestId, msg.config);
+          break;
+        case 'fieldsAt': {
+          if (!this.last) return;
+          const r = await this.deps.engine.fieldsAt({ trajectoryId: this.last.reply.trajectoryId, frame: msg.frame,
+            rFraction: msg.rFraction });
+          this.post({ type: 'fields', result: { requestId: msg.requestId, frame: msg.frame, t: r.t, r: r.r, fields: r.fields,
+            toy: r.toy, ms: r.ms } });
+          return; // no busy indicator for the slider's fast path
+        }
+        case 'consistency': {
+          if (!this.last) return;
+          this.post({ type: 'busy', busy: true, label: 'Integrating v for the consistency check' });
+          const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, msg.fineSteps);
+          this.post({ type: 'consistency', result: { requestId: msg.requestId, relativeError: c.relativeError,
+            fineSteps: msg.fineSteps, ms: c.ms } });
+          break;
+        }
+        case 'pickModel': {
+          const picked = await pickModel(this.deps.extensionPath, this.modelPath);
+          if (!picked) return;
+          this.modelPath = picked.path;
+          this.last = undefined;
+          await this.init();
+          break;
+        }
+        case 'pickImage': {
+          const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] },
+            openLabel: 'Use this image' }))?.[0];
+          if (uri) await this.setImage(basename(uri.fsPath), Buffer.from(await vscode.workspace.fs.readFile(uri)));
+          break;
+        }
+        case 'dropImage':
+          await this.setImage(msg.name, Buffer.from(msg.bytes));
+          break;
+        case 'exportPng':
+          await this.save('png', Buffer.from(msg.png), 'PNG image');
+          break;
+        case 'exportAnimation':
+          await this.exportAnimation(msg.format, msg.field);
+          break;
+        case 'exportNpy':
+          await this.exportNpy(msg.frame);
+          break;
+        case 'timing':
+          this.deps.timings.push({ name: msg.name, ms: msg.ms });
+          if (this.deps.timings.length > 1000) this.deps.timings.shift();
+          return;
+      }
+    } catch (e) {
+      if (e instanceof Error && /Cancelled/.test(e.message)) return;
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log.error(`visualizer: ${message}`);
+      this.post({ type: 'error', message });
+    } finally {
+      if (msg.type !== 'fieldsAt' && msg.type !== 'timing') this.post({ type: 'busy', busy: false });
+    }
+  }
+
+  private async setImage(name: string, bytes: Buffer): Promise<void> {
+    const info = this.load?.info;
+    if (!info || info.kind !== 'image') throw new Error('Real images need an image model.');
+    const x = await decodeImageForModel(bytes, info.imageSize!, info.channels!, info.dataRange);
+    this.image = { name, x };
+    this.deps.log.info(`image ${name} decoded to ${info.channels}x${info.imageSize}x${info.imageSize}`);
+    this.post({ type: 'image', name, preview: x, sampleShape: info.sampleShape });
+  }
+
+  private async save(ext: string, data: Buffer, label: string): Promise<void> {
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const name = `pmf-fields-${Date.now()}.${ext}`;
+    const uri = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, name) : undefined,
+      filters: { [label]: [ext] } });
+    if (!uri) return;
+    await writeFile(uri.fsPath, data);
+    this.post({ type: 'exported', path: uri.fsPath });
+  }
+
+  private async exportAnimation(format: 'gif' | 'webp', field: 'z' | 'x' | 'u' | 'v'): Promise<void> {
+    const last = this.last;
+    if (!last?.reply.fields || !this.load) throw new Error('Animations need a trajectory of an image model.');
+    const frames = fieldFrames(last.reply.fields, last.reply.times.length, last.reply.n, last.reply.sampleShape, field,
+      this.load.info.dataRange);
+    const scale = Math.max(1, Math.floor(128 / last.reply.sampleShape[1]));
+    await this.save(format, await encodeAnimation(frames, format, { scale }), format.toUpperCase());
+  }
+
+  private async exportNpy(frame: number): Promise<void> {
+    if (!this.last) throw new Error('Run a trajectory first.');
+    const d = await this.deps.engine.frameData(this.last.reply.trajectoryId, frame);
+    await this.save('npy', encodeNpy(d.fields, [4, d.n, ...d.sampleShape]), 'NumPy array (z, x, u, v)');
+  }
+
+  dispose(): void {
+    VisualizerPanel.all.delete(this);
+    this.running?.abort();
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+  }
+}
+
+/** The VizConfig a webview saved with setState ({ config, ... }), if it is valid. */
+function VizConfigFromState(state: unknown): VizConfig | undefined {
+  const parsed = VizConfig.safeParse((state as { config?: unknown } | undefined)?.config);
+  return parsed.success ? parsed.data : undefined;
+}

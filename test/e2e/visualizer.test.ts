@@ -1,0 +1,116 @@
+// pMF: Open Field Visualizer in a real VS Code (code-server + Chromium), on the bundled models.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { FrameLocator } from 'playwright-core';
+import { REPO, requireBuilt } from '../helpers/paths';
+import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
+
+const avail = e2eAvailable();
+const skip = avail.ok ? false : avail.reason;
+let session: VSCodeSession | undefined;
+let workspace = '';
+
+before(async () => {
+  if (skip) return;
+  requireBuilt();
+  workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-viz-'));
+  session = await startVSCode({ extensionDir: process.env.PMF_E2E_EXTENSION_DIR ?? REPO, workspace,
+    settings: { 'pmf.executionProvider': 'cpu' } });
+});
+
+after(async () => {
+  await session?.stop();
+  if (workspace) rmSync(workspace, { recursive: true, force: true });
+});
+
+/** A digest of a canvas's pixels (and how many distinct values it holds), read in the webview. */
+async function canvasDigest(wv: FrameLocator, selector: string): Promise<{ sum: number; distinct: number }> {
+  return wv.locator(selector).first().evaluate((c: any) => {
+    const d: Uint8ClampedArray = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    const seen = new Set<number>();
+    for (let i = 0; i < d.length; i += 4) {
+      sum = (sum * 31 + d[i] * 7 + d[i + 1] * 3 + d[i + 2]) % 1_000_000_007;
+      if (seen.size < 64) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+    }
+    return { sum, distinct: seen.size };
+  });
+}
+
+async function drawnCount(wv: FrameLocator): Promise<number> {
+  return Number(await wv.locator('body').getAttribute('data-drawn'));
+}
+
+/** Sets a range input's value as a user would (input event), then waits for the next draw. */
+async function slide(wv: FrameLocator, selector: string, value: number): Promise<void> {
+  const before = await drawnCount(wv);
+  await wv.locator(selector).evaluate((el: any, v: number) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    el.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+  await wv.locator(`body:not([data-drawn="${before}"])`).waitFor({ timeout: 30_000 });
+}
+
+function logs(s: VSCodeSession): void {
+  process.stderr.write(`--- e2e logs ---\n${s.logs().slice(-8000)}\n`);
+}
+
+test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving r change the panels; plots have data',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    try {
+      await s.runCommand('pMF: Open Field Visualizer');
+      await s.pickQuickPickItem('fashion-mnist');
+      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      const x0 = 'canvas.field[data-field="x"][data-sample="0"]';
+      const u0 = 'canvas.field[data-field="u"][data-sample="0"]';
+      const first = await canvasDigest(wv, x0);
+      assert.ok(first.distinct > 8, 'the x panel shows an image');
+      assert.ok((await canvasDigest(wv, u0)).distinct > 8, 'the u panel shows a field');
+      assert.match(await wv.locator('#frame-label').innerText(), /t\s*=\s*1/);
+
+      await slide(wv, '#t-scrubber', 8);
+      assert.match(await wv.locator('#frame-label').innerText(), /t\s*=\s*0\.5/);
+      const z8 = await canvasDigest(wv, 'canvas.field[data-field="z"][data-sample="0"]');
+      assert.notEqual(z8.sum, first.sum);
+
+      const xBefore = await canvasDigest(wv, x0);
+      await slide(wv, '#r-slider', 1); // r = t: the denoiser
+      const xAfter = await canvasDigest(wv, x0);
+      assert.notEqual(xAfter.sum, xBefore.sum, 'moving r changes x');
+      assert.match(await wv.locator('#frame-label').innerText(), /r\s*=\s*0\.5/);
+
+      for (const plot of ['#plot-rms', '#plot-dim', '#plot-hf']) {
+        const d = await canvasDigest(wv, `${plot} canvas`);
+        assert.ok(d.distinct > 2, `${plot} has no drawing`);
+      }
+      await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'visualizer.png')
+        : join(workspace, 'visualizer.png'));
+    } catch (e) {
+      logs(s);
+      throw e;
+    }
+  });
+
+test('a toy model shows its data plane', { skip, timeout: 180_000 }, async () => {
+  const s = session!;
+  try {
+    await s.runCommand('pMF: Open Field Visualizer');
+    await s.pickQuickPickItem('swiss-roll/u-D512');
+    const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+    await wv.locator('#toy-plane').waitFor({ timeout: 60_000 });
+    await wv.locator('body[data-frames]').waitFor({ timeout: 60_000 });
+    const d = await canvasDigest(wv, '#toy-plane');
+    assert.ok(d.distinct > 3, 'the data plane is drawn');
+    await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'visualizer-toy.png')
+      : join(workspace, 'visualizer-toy.png'));
+  } catch (e) {
+    logs(s);
+    throw e;
+  }
+});

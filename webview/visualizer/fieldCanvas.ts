@@ -1,0 +1,465 @@
+// The panel grid for image models: one row per sample, four columns z_t, x(z_t, r, t),
+// u(z_t, r, t), v(z_t, t). Each panel is a canvas at the sample's native resolution scaled by an
+// integer zoom (image-rendering: pixelated), with a colour bar and a pixel readout on hover or
+// keyboard focus (arrow keys move the probe).
+//   z and x   data range -> 0..255 (1 channel grey, 3 channels RGB), values outside are clipped
+//   u and v   one channel: diverging map symmetric around 0; magnitude: sequential map from 0
+import { DIVERGING, fmt, GREY, type Lut, paintColorbar, SEQUENTIAL } from './colormap';
+import { FIELD_NAMES, type FieldName } from './protocol';
+
+/** The fields of one frame: data is [4, n, per] (z, x, u, v), per = C * H * W. */
+export interface FrameFields {
+  data: Float32Array;
+  n: number;
+  C: number;
+  H: number;
+  W: number;
+  t: number;
+  r: number;
+}
+
+export interface RenderOptions {
+  zoom: number;
+  /** u and v: one channel (diverging) or the per-pixel magnitude over channels (sequential). */
+  uv: 'channel' | 'magnitude';
+  channel: number;
+  /** One range for the u and v panels of a sample (true) or one per panel. */
+  sharedScale: boolean;
+  dataRange: [number, number];
+}
+
+export interface SampleLabel {
+  title: string;
+  detail: string;
+}
+
+/** Column titles as static markup (no attributes, so nothing for the CSP to object to). */
+export const FIELD_TITLE_HTML: Record<FieldName, string> = {
+  z: '<var>z</var><sub>t</sub>',
+  x: '<var>x</var>(<var>z</var><sub>t</sub>, <var>r</var>, <var>t</var>)',
+  u: '<var>u</var>(<var>z</var><sub>t</sub>, <var>r</var>, <var>t</var>)',
+  v: '<var>v</var>(<var>z</var><sub>t</sub>, <var>t</var>)',
+};
+export const FIELD_TITLE_TEXT: Record<FieldName, string> = {
+  z: 'z_t', x: 'x(z_t, r, t)', u: 'u(z_t, r, t)', v: 'v(z_t, t)',
+};
+export const FIELD_HELP: Record<FieldName, string> = {
+  z: 'The input z_t = (1 \u2212 t)\u00b7x + t\u00b7e at this frame.',
+  x: 'The denoised-image field x = z_t \u2212 t\u00b7u(z_t, r, t). At r = 0 the one-step end point, at r = t the denoiser.',
+  u: 'The average velocity over [r, t]; z_r = z_t \u2212 (t \u2212 r)\u00b7u.',
+  v: 'The instantaneous velocity v(z_t, t) = u(z_t, t, t). Does not depend on r.',
+};
+
+export const ZOOM_LEVELS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
+
+export function nextZoom(zoom: number, dir: 1 | -1): number {
+  if (dir > 0) return ZOOM_LEVELS.find((z) => z > zoom) ?? 16;
+  return [...ZOOM_LEVELS].reverse().find((z) => z < zoom) ?? 1;
+}
+
+interface Cell {
+  field: FieldName;
+  sample: number;
+  figure: HTMLElement;
+  canvas: HTMLCanvasElement;
+  ctx: CanvasRenderingContext2D;
+  img: ImageData;
+  bar: HTMLCanvasElement;
+  barLabels: [HTMLElement, HTMLElement, HTMLElement];
+  probe: HTMLElement;
+  lut: Lut;
+  range: [number, number];
+}
+
+interface Probe {
+  sample: number;
+  field: FieldName;
+  x: number;
+  y: number;
+}
+
+export class FieldGrid {
+  private cells: Cell[][] = [];
+  private rowHeads: HTMLElement[] = [];
+  private shape = { n: 0, C: 0, H: 0, W: 0 };
+  private frame: FrameFields | undefined;
+  private opts: RenderOptions = { zoom: 4, uv: 'channel', channel: 0, sharedScale: true, dataRange: [-1, 1] };
+  private probe: Probe | undefined;
+  private labels: SampleLabel[] = [];
+
+  /**
+   * root: the element that receives the grid; readout: where the pixel readout is written;
+   * onZoom: ctrl+wheel over the grid asks for the next zoom level in a direction.
+   */
+  constructor(private readonly root: HTMLElement, private readonly readout: HTMLElement,
+    private readonly onZoom: (dir: 1 | -1) => void) {
+    root.addEventListener('wheel', (ev) => {
+      if (!ev.ctrlKey && !ev.metaKey) return;
+      ev.preventDefault();
+      this.onZoom(ev.deltaY < 0 ? 1 : -1);
+    }, { passive: false });
+  }
+
+  /** Builds the grid for n samples of C x H x W (kept when the shape is unchanged). */
+  layout(n: number, C: number, H: number, W: number, labels: SampleLabel[]): void {
+    this.labels = labels;
+    const s = this.shape;
+    if (s.n === n && s.C === C && s.H === H && s.W === W && this.cells.length) {
+      this.rowHeads.forEach((h, i) => this.fillRowHead(h, i));
+      return;
+    }
+    this.shape = { n, C, H, W };
+    this.probe = undefined;
+    this.cells = [];
+    this.rowHeads = [];
+    const grid = document.createElement('div');
+    grid.className = 'field-grid';
+    grid.setAttribute('role', 'group');
+    grid.setAttribute('aria-label', 'Fields of the selected frame, one row per sample');
+    const corner = document.createElement('div');
+    corner.className = 'corner';
+    grid.append(corner);
+    for (const f of FIELD_NAMES) {
+      const h = document.createElement('div');
+      h.className = `col-head field-${f}`;
+      h.dataset.field = f;
+      h.innerHTML = FIELD_TITLE_HTML[f];
+      h.title = FIELD_HELP[f];
+      grid.append(h);
+    }
+    for (let i = 0; i < n; i++) {
+      const head = document.createElement('div');
+      head.className = 'row-head';
+      this.fillRowHead(head, i);
+      this.rowHeads.push(head);
+      grid.append(head);
+      const row: Cell[] = [];
+      for (const f of FIELD_NAMES) {
+        const cell = this.makeCell(f, i, W, H);
+        row.push(cell);
+        grid.append(cell.figure);
+      }
+      this.cells.push(row);
+    }
+    this.root.replaceChildren(grid);
+    this.applyZoom();
+  }
+
+  private fillRowHead(head: HTMLElement, i: number): void {
+    const l = this.labels[i] ?? { title: `#${i + 1}`, detail: '' };
+    const t = document.createElement('span');
+    t.className = 'title';
+    t.textContent = l.title;
+    const d = document.createElement('span');
+    d.className = 'detail';
+    d.textContent = l.detail;
+    head.replaceChildren(t, d);
+    head.title = `${l.title} ${l.detail}`.trim();
+  }
+
+  private makeCell(field: FieldName, sample: number, W: number, H: number): Cell {
+    const figure = document.createElement('figure');
+    figure.className = `panel field-${field}`;
+    figure.dataset.field = field;
+    figure.dataset.sample = String(sample);
+    const wrap = document.createElement('div');
+    wrap.className = 'canvas-wrap';
+    const canvas = document.createElement('canvas');
+    canvas.className = 'field';
+    canvas.dataset.field = field;
+    canvas.dataset.sample = String(sample);
+    canvas.width = W;
+    canvas.height = H;
+    canvas.tabIndex = 0;
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `${FIELD_TITLE_TEXT[field]}, sample ${sample + 1}. Arrow keys move the pixel readout.`);
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(W, H);
+    const probe = document.createElement('div');
+    probe.className = 'probe';
+    probe.hidden = true;
+    wrap.append(canvas, probe);
+    const barWrap = document.createElement('div');
+    barWrap.className = 'cbar';
+    const bar = document.createElement('canvas');
+    bar.className = 'cbar-ramp';
+    bar.setAttribute('aria-hidden', 'true');
+    const labels = document.createElement('div');
+    labels.className = 'cbar-labels';
+    const lo = document.createElement('span');
+    const mid = document.createElement('span');
+    const hi = document.createElement('span');
+    labels.append(lo, mid, hi);
+    barWrap.append(bar, labels);
+    figure.append(wrap, barWrap);
+    const cell: Cell = { field, sample, figure, canvas, ctx, img, bar, barLabels: [lo, mid, hi], probe, lut: GREY, range: [0, 1] };
+    canvas.addEventListener('mousemove', (ev) => {
+      const sc = canvas.clientWidth / W || 1;
+      const x = Math.min(W - 1, Math.max(0, Math.floor(ev.offsetX / sc)));
+      const y = Math.min(H - 1, Math.max(0, Math.floor(ev.offsetY / sc)));
+      this.setProbe({ sample, field, x, y });
+    });
+    canvas.addEventListener('mouseleave', () => {
+      if (document.activeElement !== canvas) this.setProbe(undefined);
+    });
+    canvas.addEventListener('focus', () => {
+      const p = this.probe;
+      this.setProbe(p && p.sample === sample ? { ...p, field } : { sample, field, x: W >> 1, y: H >> 1 });
+    });
+    canvas.addEventListener('blur', () => this.setProbe(undefined));
+    canvas.addEventListener('keydown', (ev) => {
+      const p = this.probe ?? { sample, field, x: W >> 1, y: H >> 1 };
+      const step = ev.shiftKey ? 4 : 1;
+      let { x, y } = p;
+      switch (ev.key) {
+        case 'ArrowLeft': x -= step; break;
+        case 'ArrowRight': x += step; break;
+        case 'ArrowUp': y -= step; break;
+        case 'ArrowDown': y += step; break;
+        case 'Escape': this.setProbe(undefined); return;
+        default: return;
+      }
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.setProbe({ sample, field, x: Math.min(W - 1, Math.max(0, x)), y: Math.min(H - 1, Math.max(0, y)) });
+    });
+    return cell;
+  }
+
+  setZoom(zoom: number): void {
+    this.opts = { ...this.opts, zoom };
+    this.applyZoom();
+  }
+
+  private applyZoom(): void {
+    const { W, H } = this.shape;
+    const z = this.opts.zoom;
+    for (const row of this.cells) {
+      for (const c of row) {
+        c.canvas.style.width = `${W * z}px`;
+        c.canvas.style.height = `${H * z}px`;
+        c.figure.style.width = `${Math.max(W * z, 100)}px`;
+      }
+    }
+    this.placeProbe();
+  }
+
+  /** Draws a frame: every panel with its colour map and range. */
+  draw(frame: FrameFields, opts: RenderOptions): void {
+    const zoomChanged = opts.zoom !== this.opts.zoom;
+    this.opts = opts;
+    this.frame = frame;
+    const { n, C, H, W } = frame;
+    if (n !== this.shape.n || C !== this.shape.C || H !== this.shape.H || W !== this.shape.W) {
+      this.layout(n, C, H, W, this.labels);
+    } else if (zoomChanged) {
+      this.applyZoom();
+    }
+    const per = C * H * W;
+    const ch = Math.min(Math.max(0, opts.channel), C - 1);
+    for (let s = 0; s < n; s++) {
+      // Ranges of u and v first (a shared scale needs both).
+      const uvRange: number[] = [];
+      for (const fi of [2, 3]) {
+        const off = (fi * n + s) * per;
+        uvRange.push(opts.uv === 'magnitude' ? maxMagnitude(frame.data, off, C, H * W) : maxAbs(frame.data, off + ch * H * W, H * W));
+      }
+      const shared = Math.max(uvRange[0], uvRange[1]);
+      for (let fi = 0; fi < 4; fi++) {
+        const cell = this.cells[s][fi];
+        const off = (fi * n + s) * per;
+        if (fi < 2) {
+          const [lo, hi] = opts.dataRange;
+          renderImage(cell.img, frame.data, off, C, H * W, lo, hi);
+          cell.lut = GREY;
+          cell.range = [lo, hi];
+          this.setBar(cell, GREY, C >= 3, [fmt(lo), C >= 3 ? 'RGB' : '', fmt(hi)]);
+        } else {
+          let m = opts.sharedScale ? shared : uvRange[fi - 2];
+          if (!(m > 0) || !Number.isFinite(m)) m = 1;
+          if (opts.uv === 'magnitude') {
+            renderMagnitude(cell.img, frame.data, off, C, H * W, m);
+            cell.lut = SEQUENTIAL;
+            cell.range = [0, m];
+            this.setBar(cell, SEQUENTIAL, false, ['0', `|${cell.field}|`, fmt(m)]);
+          } else {
+            renderDiverging(cell.img, frame.data, off + ch * H * W, H * W, m);
+            cell.lut = DIVERGING;
+            cell.range = [-m, m];
+            this.setBar(cell, DIVERGING, false, [fmt(-m), C === 3 ? `0 (${'RGB'[ch]})` : C > 1 ? `0 (ch ${ch})` : '0', fmt(m)]);
+          }
+        }
+        cell.ctx.putImageData(cell.img, 0, 0);
+      }
+    }
+    this.updateReadout();
+  }
+
+  private setBar(cell: Cell, lut: Lut, rgb: boolean, labels: [string, string, string]): void {
+    const key = `${lut.name}|${rgb}`;
+    if (cell.bar.dataset.lut !== key) {
+      paintColorbar(cell.bar, lut, rgb);
+      cell.bar.dataset.lut = key;
+    }
+    cell.barLabels.forEach((el, i) => { el.textContent = labels[i]; });
+    cell.figure.dataset.range = `${cell.range[0]},${cell.range[1]}`;
+  }
+
+  private setProbe(p: Probe | undefined): void {
+    this.probe = p;
+    this.placeProbe();
+    this.updateReadout();
+  }
+
+  private placeProbe(): void {
+    const p = this.probe;
+    const z = this.opts.zoom;
+    for (const row of this.cells) {
+      for (const c of row) {
+        const on = !!p && c.sample === p.sample;
+        c.probe.hidden = !on;
+        if (on && p) {
+          c.probe.style.left = `${p.x * z}px`;
+          c.probe.style.top = `${p.y * z}px`;
+          c.probe.style.width = `${z}px`;
+          c.probe.style.height = `${z}px`;
+          c.probe.classList.toggle('active', c.field === p.field);
+        }
+      }
+    }
+  }
+
+  private updateReadout(): void {
+    const p = this.probe;
+    const f = this.frame;
+    if (!p || !f || p.sample >= f.n) {
+      this.readout.replaceChildren(hint('Hover a panel (or focus it and use the arrow keys) to read pixel values.'));
+      return;
+    }
+    const { n, C, H, W } = f;
+    const per = C * H * W;
+    const label = this.labels[p.sample];
+    const where = document.createElement('span');
+    where.className = 'where';
+    where.textContent = `${label ? label.title : `#${p.sample + 1}`} \u00b7 pixel (${p.x}, ${p.y})`;
+    const parts: HTMLElement[] = [where];
+    FIELD_NAMES.forEach((name, fi) => {
+      const off = (fi * n + p.sample) * per + p.y * W + p.x;
+      const vals: number[] = [];
+      for (let c = 0; c < C; c++) vals.push(f.data[off + c * H * W]);
+      const span = document.createElement('span');
+      span.className = `val field-${name}${name === p.field ? ' active' : ''}`;
+      let text = `${name} ${vals.length === 1 ? fmt(vals[0]) : `(${vals.map((v) => fmt(v)).join(', ')})`}`;
+      if ((name === 'u' || name === 'v') && C > 1) text += ` |${name}| ${fmt(Math.hypot(...vals))}`;
+      span.textContent = text;
+      parts.push(span);
+    });
+    this.readout.replaceChildren(...parts);
+  }
+
+  /** The panels as drawn (for the PNG export). */
+  panels(): { canvas: HTMLCanvasElement; field: FieldName; sample: number; lut: Lut; range: [number, number] }[][] {
+    return this.cells.map((row) => row.map((c) => ({ canvas: c.canvas, field: c.field, sample: c.sample, lut: c.lut, range: c.range })));
+  }
+
+  sampleLabels(): SampleLabel[] {
+    return this.labels;
+  }
+
+  get zoom(): number {
+    return this.opts.zoom;
+  }
+
+  clear(): void {
+    this.cells = [];
+    this.rowHeads = [];
+    this.shape = { n: 0, C: 0, H: 0, W: 0 };
+    this.frame = undefined;
+    this.probe = undefined;
+    this.root.replaceChildren();
+  }
+}
+
+function hint(text: string): HTMLElement {
+  const s = document.createElement('span');
+  s.className = 'hint';
+  s.textContent = text;
+  return s;
+}
+
+function maxAbs(d: Float32Array, off: number, len: number): number {
+  let m = 0;
+  for (let i = off; i < off + len; i++) {
+    const a = Math.abs(d[i]);
+    if (a > m) m = a;
+  }
+  return m;
+}
+
+function maxMagnitude(d: Float32Array, off: number, C: number, hw: number): number {
+  let m = 0;
+  for (let i = 0; i < hw; i++) {
+    let s = 0;
+    for (let c = 0; c < C; c++) {
+      const v = d[off + c * hw + i];
+      s += v * v;
+    }
+    if (s > m) m = s;
+  }
+  return Math.sqrt(m);
+}
+
+/** Data range -> 0..255: one channel grey, three (or more) channels RGB from the first three. */
+function renderImage(img: ImageData, d: Float32Array, off: number, C: number, hw: number, lo: number, hi: number): void {
+  const out = img.data;
+  const k = 255 / (hi - lo || 1);
+  const rgb = C >= 3;
+  for (let i = 0; i < hw; i++) {
+    const o = i * 4;
+    if (rgb) {
+      out[o] = (d[off + i] - lo) * k;
+      out[o + 1] = (d[off + hw + i] - lo) * k;
+      out[o + 2] = (d[off + 2 * hw + i] - lo) * k;
+    } else {
+      out[o] = out[o + 1] = out[o + 2] = (d[off + i] - lo) * k;
+    }
+    out[o + 3] = 255;
+  }
+}
+
+/** One channel, symmetric range [-m, m] -> diverging LUT. */
+function renderDiverging(img: ImageData, d: Float32Array, off: number, hw: number, m: number): void {
+  const out = img.data;
+  const lut = DIVERGING.rgb;
+  const k = 127.5 / m;
+  for (let i = 0; i < hw; i++) {
+    let j = Math.round(d[off + i] * k + 127.5);
+    j = j < 0 ? 0 : j > 255 ? 255 : j | 0;
+    const o = i * 4;
+    out[o] = lut[j * 3];
+    out[o + 1] = lut[j * 3 + 1];
+    out[o + 2] = lut[j * 3 + 2];
+    out[o + 3] = 255;
+  }
+}
+
+/** Per-pixel magnitude over channels, [0, m] -> sequential LUT. */
+function renderMagnitude(img: ImageData, d: Float32Array, off: number, C: number, hw: number, m: number): void {
+  const out = img.data;
+  const lut = SEQUENTIAL.rgb;
+  const k = 255 / m;
+  for (let i = 0; i < hw; i++) {
+    let s = 0;
+    for (let c = 0; c < C; c++) {
+      const v = d[off + c * hw + i];
+      s += v * v;
+    }
+    let j = Math.round(Math.sqrt(s) * k);
+    j = j > 255 ? 255 : j;
+    const o = i * 4;
+    out[o] = lut[j * 3];
+    out[o + 1] = lut[j * 3 + 1];
+    out[o + 2] = lut[j * 3 + 2];
+    out[o + 3] = 255;
+  }
+}

@@ -1,0 +1,585 @@
+// The Field Visualizer webview: wiring, state and messaging.
+//   start: post `ready`, wait for `init` (model + config, also after a restore), then `run`.
+//   state: the VizConfig, the selected frame and the view options live in vscode.setState, so the
+//          host's WebviewPanelSerializer can send them back in `init`.
+//   r slider: one `fieldsAt` in flight; the latest position is sent when the answer arrives; the
+//          round trip (post -> pixels drawn) is reported as `timing` r-slider.
+// Nothing is drawn while the panel is hidden: draws are deferred to the next visibilitychange.
+import './jitless';
+import { Toolbar, TimeControls, ViewBar, type ViewOptions, describeSample, h } from './controls';
+import { FieldGrid, type FrameFields, nextZoom } from './fieldCanvas';
+import { Plots } from './plots';
+import { ToyPlaneView, type ToyFrame } from './toyPlane';
+import { canvasToPng, renderStrip } from './exportStrip';
+import {
+  type FieldsResult, FromWebview, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
+} from './protocol';
+
+interface VsCodeApi {
+  postMessage(msg: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+
+/** What vscode.setState holds (the host's serializer reads `config`). */
+interface Persisted {
+  config?: VizConfig;
+  frame?: number;
+  view?: Partial<ViewOptions>;
+}
+
+const DEFAULT_VIEW: ViewOptions = { zoom: 0, uv: 'channel', channel: 0, sharedScale: true, autoRun: true, animField: 'x' };
+const RUN_DEBOUNCE_MS = 300;
+const FIELDS_TIMEOUT_MS = 20_000;
+const NEED_IMAGE = 'Real-image mode: pick or drop a PNG or JPEG image to start.';
+
+function send(msg: FromWebview): void {
+  vscode.postMessage(FromWebview.parse(msg));
+}
+
+// ---------------------------------------------------------------- state
+
+const persisted: Persisted = (vscode.getState() as Persisted | undefined) ?? {};
+let model: ModelView | undefined;
+let config: VizConfig | undefined;
+let view: ViewOptions = { ...DEFAULT_VIEW, ...persisted.view };
+let frame = persisted.frame ?? 0;
+let nextId = 1;
+let lastRunId = 0;
+const runConfigs = new Map<number, VizConfig>();
+
+interface Trajectory {
+  result: TrajectoryResult;
+  config: VizConfig;
+  F: number;
+  n: number;
+  C: number;
+  H: number;
+  W: number;
+  per: number;
+}
+let traj: Trajectory | undefined;
+/** Fields of one frame at another r (the r slider), newer than the trajectory. */
+let override: { frame: number; rFraction: number; result: FieldsResult } | undefined;
+let fieldsInFlight: { id: number; sentAt: number; frame: number; rFraction: number } | undefined;
+let fieldsPending: { frame: number; rFraction: number } | undefined;
+let consistencyId = 0;
+let haveImage = false;
+let runTimer: ReturnType<typeof setTimeout> | undefined;
+let commitTimer: ReturnType<typeof setTimeout> | undefined;
+let drawCount = 0;
+let drawPending = false;
+let dirty = false;
+
+function persist(): void {
+  const st: Persisted = { config, frame, view };
+  vscode.setState(st);
+}
+
+// ---------------------------------------------------------------- DOM
+
+const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
+const toolbar = new Toolbar({
+  config: (patch, now) => updateConfig(patch, now),
+  run: () => run(),
+  pickModel: () => send({ type: 'pickModel' }),
+  pickImage: () => send({ type: 'pickImage' }),
+  dropFile: (file) => void dropFile(file),
+  autoRun: (on) => setView({ autoRun: on }),
+});
+const time = new TimeControls({
+  frame: (f) => selectFrame(f),
+  rInput: (fr) => onRInput(fr),
+  rCommit: (fr) => onRCommit(fr),
+  rStep: () => {
+    if (!config || config.rMode === 'step') return;
+    config = { ...config, rMode: 'step' };
+    override = undefined;
+    persist();
+    run();
+  },
+});
+const viewBar = new ViewBar({
+  view: (patch) => setView(patch),
+  zoom: (dir) => setView({ zoom: nextZoom(view.zoom, dir) }),
+  exportPng: () => void exportPng(),
+  exportAnimation: (format) => send({ type: 'exportAnimation', format, field: view.animField }),
+  exportNpy: () => send({ type: 'exportNpy', frame }),
+});
+const errorBox = h('div', { id: 'error', role: 'alert' });
+errorBox.hidden = true;
+const errorText = h('span', { class: 'text' });
+const errorClose = h('vscode-button', { icon: 'close', secondary: '', 'aria-label': 'Dismiss the error', title: 'Dismiss' });
+errorClose.addEventListener('click', () => { errorBox.hidden = true; });
+errorBox.append(h('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), errorText, errorClose);
+const status = h('div', { id: 'status', role: 'status', 'aria-live': 'polite' });
+const empty = h('div', { id: 'empty', text: 'Waiting for the extension\u2026' });
+const readout = h('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' });
+const panelsHost = h('div', { id: 'panels' });
+const toyHost = h('div', { id: 'toy' });
+toyHost.hidden = true;
+const panelsSection = h('section', { class: 'fields', 'aria-label': 'Fields at the selected frame' }, readout, panelsHost, toyHost);
+const plotsHost = h('section', { id: 'plots', 'aria-label': 'Measures along t' });
+const workspace = h('main', { class: 'workspace' }, panelsSection, plotsHost);
+const content = h('div', { class: 'content' }, time.root, viewBar.root, workspace);
+content.hidden = true;
+app.replaceChildren(toolbar.root, h('div', { class: 'messages' }, errorBox, status), empty, content);
+
+const grid = new FieldGrid(panelsHost, readout, (dir) => setView({ zoom: nextZoom(view.zoom, dir) }));
+const toy = new ToyPlaneView(toyHost, readout);
+const plots = new Plots(plotsHost, (f) => selectFrame(f), () => requestConsistency());
+
+// ---------------------------------------------------------------- config and runs
+
+function updateConfig(patch: Partial<VizConfig>, now: boolean): void {
+  if (!config) return;
+  const parsed = VizConfig.safeParse({ ...config, ...patch });
+  if (!parsed.success) {
+    showError(`Invalid setting: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return;
+  }
+  config = parsed.data;
+  toolbar.setConfig(config);
+  persist();
+  if (!view.autoRun) return;
+  if (now) run(true);
+  else scheduleRun(RUN_DEBOUNCE_MS);
+}
+
+function scheduleRun(ms: number): void {
+  clearTimeout(runTimer);
+  runTimer = setTimeout(() => run(true), ms);
+}
+
+/** Posts `run` with a fresh requestId. auto: skipped when image mode has no image yet. */
+function run(auto = false): void {
+  clearTimeout(runTimer);
+  if (!config || !model) return;
+  if (auto && config.mode === 'image' && !haveImage) {
+    setStatus(NEED_IMAGE);
+    if (!traj) empty.textContent = NEED_IMAGE;
+    return;
+  }
+  const id = nextId++;
+  lastRunId = id;
+  errorBox.hidden = true; // a new attempt: the last error is old news
+  runConfigs.set(id, config);
+  for (const k of runConfigs.keys()) if (k < id - 8) runConfigs.delete(k);
+  send({ type: 'run', requestId: id, config });
+}
+
+function setView(patch: Partial<ViewOptions>): void {
+  view = { ...view, ...patch };
+  view.zoom = Math.min(16, Math.max(1, Math.round(view.zoom) || 1));
+  viewBar.setView(view);
+  toolbar.setAutoRun(view.autoRun);
+  persist();
+  if ('zoom' in patch) grid.setZoom(view.zoom);
+  if ('uv' in patch || 'channel' in patch || 'sharedScale' in patch || 'zoom' in patch) requestDraw();
+}
+
+function defaultZoom(m: ModelView): number {
+  const W = m.sampleShape[m.sampleShape.length - 1] ?? 28;
+  return Math.min(16, Math.max(1, Math.round(112 / W)));
+}
+
+// ---------------------------------------------------------------- frames and drawing
+
+function frameTR(f: number): { t: number; r: number; rFraction: number } {
+  if (override && override.frame === f) {
+    return { t: override.result.t, r: override.result.r, rFraction: override.rFraction };
+  }
+  const res = traj!.result;
+  const t = res.times[f];
+  const r = res.rs[f];
+  return { t, r, rFraction: traj!.config.rMode === 'step' ? (t > 0 ? r / t : 0) : traj!.config.rFraction };
+}
+
+/** The slider's r when it differs from what the last trajectory was computed with. */
+function pendingR(cfg: VizConfig | undefined = traj?.config): number | undefined {
+  if (!config || config.rMode !== 'fraction' || !cfg) return undefined;
+  return cfg.rMode === 'step' || Math.abs(config.rFraction - cfg.rFraction) > 1e-9 ? config.rFraction : undefined;
+}
+
+function imageFrame(f: number): FrameFields | undefined {
+  const tr = traj!;
+  const { t, r } = frameTR(f);
+  if (override && override.frame === f && override.result.fields) {
+    return { data: override.result.fields, n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
+  }
+  const all = tr.result.fields;
+  if (!all) return undefined;
+  const size = 4 * tr.n * tr.per;
+  return { data: all.subarray(f * size, (f + 1) * size), n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
+}
+
+function toyFrame(f: number): ToyFrame | undefined {
+  const tr = traj!;
+  const { t, r } = frameTR(f);
+  const n = tr.n;
+  if (override && override.frame === f && override.result.toy) {
+    return { plane: override.result.toy.plane, offPlane: override.result.toy.offPlane, n, t, r };
+  }
+  const toyData = tr.result.toy;
+  if (!toyData) return undefined;
+  return {
+    plane: toyData.plane.subarray(f * 4 * n * 2, (f + 1) * 4 * n * 2),
+    offPlane: toyData.offPlane.subarray(f * 4 * n, (f + 1) * 4 * n),
+    n, t, r,
+  };
+}
+
+function requestDraw(): void {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => {
+    drawPending = false;
+    draw();
+  });
+}
+
+/** Draws the selected frame now (or marks it for when the panel is visible again). */
+function draw(): boolean {
+  if (!traj || !model || !config) return false;
+  if (document.visibilityState === 'hidden') {
+    dirty = true;
+    return false;
+  }
+  dirty = false;
+  const f = Math.min(frame, traj.F - 1);
+  const tr = frameTR(f);
+  const stepR = traj.config.rMode === 'step' && !(override && override.frame === f);
+  time.show(f, tr.t, tr.r, tr.rFraction, stepR);
+  if (model.kind === 'toy') {
+    const tf = toyFrame(f);
+    if (tf) toy.setFrame(tf);
+  } else {
+    const ff = imageFrame(f);
+    if (ff) {
+      grid.draw(ff, { zoom: view.zoom, uv: view.uv, channel: view.channel, sharedScale: view.sharedScale, dataRange: model.dataRange });
+    }
+  }
+  plots.setFrame(f);
+  drawCount++;
+  document.body.dataset.frame = String(f);
+  document.body.dataset.drawn = String(drawCount);
+  return true;
+}
+
+function selectFrame(f: number): void {
+  if (!traj) return;
+  const next = Math.max(0, Math.min(traj.F - 1, Math.round(f)));
+  if (next === frame) return;
+  frame = next;
+  persist();
+  // While an r change waits for its run, show the new frame at the slider's r too.
+  const pr = pendingR();
+  if (pr !== undefined) requestFields(frame, pr);
+  requestDraw();
+}
+
+// ---------------------------------------------------------------- the r slider
+
+function onRInput(rFraction: number): void {
+  if (!config) return;
+  config = { ...config, rMode: 'fraction', rFraction };
+  persist();
+  if (traj) {
+    // Show the slider's r at once; the fields follow when the answer arrives.
+    const t = frameTR(frame).t;
+    time.show(frame, t, rFraction * t, rFraction);
+    requestFields(frame, rFraction);
+  }
+}
+
+function onRCommit(rFraction: number): void {
+  if (!config) return;
+  config = { ...config, rMode: 'fraction', rFraction };
+  persist();
+  clearTimeout(commitTimer);
+  // Keyboard steps fire `change` on every key press: wait for the last one.
+  commitTimer = setTimeout(() => run(), 250);
+}
+
+function requestFields(f: number, rFraction: number): void {
+  if (!traj) return;
+  if (fieldsInFlight) {
+    fieldsPending = { frame: f, rFraction };
+    return;
+  }
+  const id = nextId++;
+  fieldsInFlight = { id, sentAt: performance.now(), frame: f, rFraction };
+  send({ type: 'fieldsAt', requestId: id, frame: f, rFraction });
+  setTimeout(() => {
+    if (fieldsInFlight?.id === id) {
+      fieldsInFlight = undefined;
+      flushPendingFields();
+    }
+  }, FIELDS_TIMEOUT_MS);
+}
+
+function flushPendingFields(): void {
+  const p = fieldsPending;
+  fieldsPending = undefined;
+  if (p) requestFields(p.frame, p.rFraction);
+}
+
+function onFields(res: FieldsResult): void {
+  const inflight = fieldsInFlight;
+  if (!inflight || inflight.id !== res.requestId) return; // superseded
+  fieldsInFlight = undefined;
+  if (traj && res.frame < traj.F && fieldsFit(res)) {
+    override = { frame: res.frame, rFraction: inflight.rFraction, result: res };
+    if (res.frame === frame && draw()) {
+      requestAnimationFrame(() => {
+        send({ type: 'timing', name: 'r-slider', ms: performance.now() - inflight.sentAt });
+      });
+    }
+  }
+  flushPendingFields();
+}
+
+function fieldsFit(res: FieldsResult): boolean {
+  const tr = traj!;
+  if (model?.kind === 'toy') return !!res.toy && res.toy.plane.length === 4 * tr.n * 2;
+  return !!res.fields && res.fields.length === 4 * tr.n * tr.per;
+}
+
+// ---------------------------------------------------------------- results
+
+function onTrajectory(res: TrajectoryResult): void {
+  if (res.requestId !== lastRunId || !model) return; // an older run
+  const cfg = runConfigs.get(res.requestId) ?? config!;
+  const F = res.times.length;
+  const n = res.n;
+  const shape = res.sampleShape.length === 3 ? res.sampleShape : [1, ...res.sampleShape.slice(-2)];
+  const [C, H, W] = model.kind === 'image' ? shape : [res.sampleShape[0] ?? 2, 1, 1];
+  const per = model.kind === 'image' ? C * H * W : res.sampleShape.reduce((a, b) => a * b, 1);
+  if (F < 1 || res.rs.length !== F) return showError(`The trajectory has ${F} times and ${res.rs.length} r values.`);
+  if (model.kind === 'image' && (!res.fields || res.fields.length !== F * 4 * n * per)) {
+    return showError(`The trajectory's fields have ${res.fields?.length ?? 0} values, expected ${F}\u00d74\u00d7${n}\u00d7${per}.`);
+  }
+  if (model.kind === 'toy' && (!res.toy || res.toy.plane.length !== F * 4 * n * 2)) {
+    return showError('The toy trajectory has no data-plane view of the expected size.');
+  }
+  traj = { result: res, config: cfg, F, n, C, H, W, per };
+  if (cfg.mode === 'image') haveImage = true; // the host has an image
+  override = undefined;
+  fieldsPending = undefined;
+  frame = Math.min(frame, F - 1);
+  persist();
+  empty.hidden = true;
+  content.hidden = false;
+  time.setTimes(res.times);
+  if (model.kind === 'toy') {
+    toy.setTrajectory({ plane: res.toy!.plane, frames: F, n });
+  } else {
+    const labels = Array.from({ length: n }, (_, i) => describeSample(i, cfg, model!));
+    grid.layout(n, C, H, W, labels);
+  }
+  plots.setTrajectory({ times: res.times, measurements: res.measurements, toy: model.kind === 'toy' });
+  plots.setConsistency(undefined, 'Not computed for this trajectory yet.');
+  setStatus(`${F} frames \u00b7 ${n} sample${n === 1 ? '' : 's'} in ${(res.ms / 1000).toFixed(2)} s`
+    + ` (measures ${(res.measurements.ms / 1000).toFixed(2)} s)`);
+  draw();
+  document.body.dataset.frames = String(F);
+  // An r change made while this run was computed: keep showing the slider's r.
+  const pr = pendingR(cfg);
+  if (pr !== undefined) requestFields(frame, pr);
+}
+
+function requestConsistency(): void {
+  if (!traj) return;
+  const id = nextId++;
+  consistencyId = id;
+  plots.setConsistency(undefined, 'Computing\u2026');
+  send({ type: 'consistency', requestId: id, fineSteps: 32 });
+}
+
+function onInit(m: ModelView, c: VizConfig, models: { name: string; path: string }[]): void {
+  const sameModel = (model?.path ?? persisted.config?.modelPath) === m.path;
+  model = m;
+  config = c;
+  traj = undefined;
+  override = undefined;
+  fieldsInFlight = undefined;
+  fieldsPending = undefined;
+  haveImage = false;
+  lastRunId = -1; // results of runs for the previous model are ignored
+  consistencyId = -1;
+  if (!sameModel) frame = 0;
+  if (!view.zoom || !sameModel) view = { ...view, zoom: defaultZoom(m) };
+  if (m.kind === 'image' && view.channel >= (m.sampleShape[0] ?? 1)) view = { ...view, channel: 0 };
+  document.body.dataset.kind = m.kind;
+  delete document.body.dataset.frames;
+  toolbar.setModel(m, models);
+  toolbar.setConfig(c);
+  viewBar.setModel(m);
+  setView({});
+  grid.clear();
+  grid.setZoom(view.zoom);
+  toy.clear();
+  plots.clear();
+  panelsHost.hidden = m.kind === 'toy';
+  toyHost.hidden = m.kind !== 'toy';
+  content.hidden = true;
+  empty.hidden = false;
+  empty.textContent = 'Computing the trajectory\u2026';
+  errorBox.hidden = true;
+  persist();
+  // Always run on init, also in image mode: the host may still hold the image (a model switch);
+  // if it does not, its error says to pick one.
+  run();
+}
+
+// ---------------------------------------------------------------- messages, errors, exports
+
+function showError(message: string): void {
+  errorText.textContent = message;
+  errorBox.hidden = false;
+}
+
+function setStatus(text: string): void {
+  status.textContent = text;
+}
+
+async function dropFile(file: File): Promise<void> {
+  const ok = /^image\/(png|jpeg)$/.test(file.type) || /\.(png|jpe?g)$/i.test(file.name);
+  if (!ok) {
+    showError(`${file.name} is not a PNG or JPEG image.`);
+    return;
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  setStatus(`Reading ${file.name}\u2026`);
+  send({ type: 'dropImage', name: file.name, bytes });
+}
+
+async function exportPng(): Promise<void> {
+  if (!traj || !model) return;
+  try {
+    const f = Math.min(frame, traj.F - 1);
+    const { t, r } = frameTR(f);
+    let canvas: HTMLCanvasElement | undefined;
+    if (model.kind === 'toy') {
+      canvas = toy.canvas;
+    } else {
+      const mode = { pmf: 'pMF trajectory', ode: 'v-ODE trajectory', image: 'real image' }[traj.config.mode];
+      canvas = renderStrip(grid, `${model.name} \u00b7 ${mode} \u00b7 frame ${f + 1}/${traj.F} \u00b7 t = ${t.toFixed(4)}, r = ${r.toFixed(4)}, h = ${(t - r).toFixed(4)}`);
+    }
+    if (!canvas) return;
+    setStatus('Encoding PNG\u2026');
+    send({ type: 'exportPng', png: await canvasToPng(canvas) });
+  } catch (e) {
+    showError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+window.addEventListener('message', (ev: MessageEvent) => {
+  const parsed = ToWebview.safeParse(ev.data);
+  if (!parsed.success) {
+    console.error('pMF visualizer: ignored an invalid message', parsed.error.message);
+    return;
+  }
+  const msg = parsed.data;
+  switch (msg.type) {
+    case 'init':
+      onInit(msg.model, msg.config, msg.models);
+      break;
+    case 'trajectory':
+      onTrajectory(msg.result);
+      break;
+    case 'fields':
+      onFields(msg.result);
+      break;
+    case 'consistency':
+      if (msg.result.requestId === consistencyId && traj) {
+        if (msg.result.relativeError.length === traj.F) {
+          plots.setConsistency(msg.result.relativeError);
+          setStatus(`Consistency with ${msg.result.fineSteps} fine steps in ${(msg.result.ms / 1000).toFixed(2)} s`);
+        } else {
+          plots.setConsistency(undefined, 'The result does not match the frames.');
+        }
+      }
+      break;
+    case 'image':
+      haveImage = true;
+      if (model) toolbar.setImage(msg.name, msg.preview, msg.sampleShape, model.dataRange);
+      if (config && config.mode !== 'image') updateConfig({ mode: 'image' }, false);
+      run();
+      break;
+    case 'busy':
+      toolbar.setBusy(msg.busy, msg.label);
+      break;
+    case 'error':
+      showError(msg.message);
+      if (empty.textContent?.startsWith('Computing')) empty.textContent = 'No trajectory.';
+      if (consistencyId && !traj) plots.setConsistency(undefined, '');
+      // An error may answer the fields request in flight: do not wait for it.
+      if (fieldsInFlight) {
+        fieldsInFlight = undefined;
+        fieldsPending = undefined;
+      }
+      break;
+    case 'exported':
+      setStatus(`Saved ${msg.path}`);
+      break;
+  }
+});
+
+// ---------------------------------------------------------------- keyboard, visibility, theme
+
+document.addEventListener('keydown', (e) => {
+  if ((e.ctrlKey || e.metaKey) && e.key === 'Enter') {
+    e.preventDefault();
+    run();
+    return;
+  }
+  const target = e.target as HTMLElement | null;
+  const tag = target?.tagName ?? '';
+  if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+  if (/^(INPUT|TEXTAREA|SELECT|CANVAS)$/.test(tag) || tag.startsWith('VSCODE-') || target?.isContentEditable) {
+    if (!(tag === 'VSCODE-BUTTON' || tag === 'VSCODE-CHECKBOX')) return;
+  }
+  if (!traj) return;
+  switch (e.key) {
+    case 'ArrowLeft': selectFrame(frame - 1); break;
+    case 'ArrowRight': selectFrame(frame + 1); break;
+    case 'Home': selectFrame(0); break;
+    case 'End': selectFrame(traj.F - 1); break;
+    case '+': case '=': setView({ zoom: nextZoom(view.zoom, 1) }); break;
+    case '-': setView({ zoom: nextZoom(view.zoom, -1) }); break;
+    default: return;
+  }
+  e.preventDefault();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState !== 'visible') return;
+  plots.flush();
+  if (dirty) draw();
+});
+
+// VS Code swaps the theme by changing the body class and the --vscode-* variables on <html>.
+let themeTimer: ReturnType<typeof setTimeout> | undefined;
+const themeObserver = new MutationObserver(() => {
+  clearTimeout(themeTimer);
+  themeTimer = setTimeout(() => {
+    plots.refreshTheme();
+    if (traj) requestDraw();
+  }, 50);
+});
+themeObserver.observe(document.body, { attributes: true, attributeFilter: ['class'] });
+themeObserver.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+new ResizeObserver(() => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (model?.kind === 'toy' && traj) toy.draw();
+  }, 60);
+}).observe(toyHost);
+
+viewBar.setView(view);
+send({ type: 'ready' });
