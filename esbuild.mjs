@@ -17,7 +17,8 @@ const builds = [
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist',
     banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',
-    entryPoints: { gallery: 'webview/gallery/main.ts', visualizer: 'webview/visualizer/main.ts' },
+    entryPoints: { gallery: 'webview/gallery/main.ts', visualizer: 'webview/visualizer/main.ts',
+      toyCompare: 'webview/toyCompare/main.ts' },
     outdir: 'dist/webview' },
 ];
 
@@ -27,6 +28,7 @@ for (const f of ['codicon.css', 'codicon.ttf']) {
 }
 cpSync('webview/gallery/gallery.css', 'dist/webview/gallery.css');
 cpSync('webview/visualizer/visualizer.css', 'dist/webview/visualizer.css');
+cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
 cpSync('node_modules/uplot/dist/uPlot.min.css', 'dist/webview/uPlot.min.css');
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

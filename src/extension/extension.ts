@@ -6,6 +6,7 @@ import { generateSamples } from './commands/generateSamples';
 import type { GalleryPanel } from './gallery/galleryPanel';
 import { providerSetting, setProviderSetting } from './settings';
 import { EngineStatus } from './statusBar';
+import { ToyComparePanel } from './toyCompare/toyComparePanel';
 import { VisualizerPanel, type VisualizerDeps } from './visualizer/visualizerPanel';
 
 /** Set by the bundle's first line (esbuild banner); absent when not bundled. */
@@ -53,6 +54,8 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
         VisualizerPanel.revive(viz, panel, state);
       },
     }),
+    vscode.commands.registerCommand('pmf.compareToyModels',
+      () => ToyComparePanel.open(context.extensionUri, context.extensionPath, engine, log)),
     vscode.commands.registerCommand('pmf.showLog', () => log.show()),
     vscode.commands.registerCommand('pmf.selectProvider', async () => {
       const current = providerSetting();

@@ -114,3 +114,66 @@ test('a toy model shows its data plane', { skip, timeout: 180_000 }, async () =>
     throw e;
   }
 });
+
+test('Compare Toy Models shows the six bundled toys; u-prediction leaves the plane at D = 512, x-prediction does not',
+  { skip, timeout: 180_000 }, async () => {
+    const s = session!;
+    try {
+      await s.runCommand('pMF: Compare Toy Models (Fig. 2)');
+      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-cells="6"]').waitFor({ timeout: 120_000 });
+      const offPlane = async (pred: string, dim: number) => {
+        const text = await wv.locator(`figure.cell[data-prediction="${pred}"][data-dim="${dim}"] .off-plane`).innerText();
+        return Number(/off-plane norm ([\d.]+)/.exec(text)![1]);
+      };
+      assert.ok((await offPlane('x', 512)) < 0.5, 'x-prediction stays in the plane at D = 512');
+      assert.ok((await offPlane('u', 512)) > 5, 'u-prediction does not');
+      for (const cell of await wv.locator('figure.cell canvas').all()) {
+        const distinct = await cell.evaluate((c: any) => {
+          const d: Uint8ClampedArray = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set<number>();
+          for (let i = 0; i < d.length && seen.size < 8; i += 4) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+          return seen.size;
+        });
+        assert.ok(distinct > 2, 'every cell is drawn');
+      }
+      await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'toy-compare.png')
+        : join(workspace, 'toy-compare.png'));
+    } catch (e) {
+      logs(s);
+      throw e;
+    }
+  });
+
+test('a reloaded window restores the visualizer with its settings (WebviewPanelSerializer + setState)',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    try {
+      await s.runCommand('View: Close All Editors'); // one visualizer tab, so the restored one is unambiguous
+      await s.runCommand('pMF: Open Field Visualizer');
+      await s.pickQuickPickItem('fashion-mnist');
+      let wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('#steps').evaluate((el: any) => {
+        el.value = '6';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      await wv.locator('#run').click();
+      try {
+        await wv.locator('body[data-frames="7"]').waitFor({ timeout: 60_000 });
+      } catch (e) {
+        process.stderr.write(`frames=${await wv.locator('body').getAttribute('data-frames')} status=` +
+          `${await wv.locator('#status').innerText()} error=${await wv.locator('#error').innerText()}\n`);
+        throw e;
+      }
+      await s.runCommand('Developer: Reload Window');
+      await s.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      wv = await s.webview('pMF Fields: Fashion-MNIST pMF', { timeoutMs: 90_000 });
+      await wv.locator('body[data-frames="7"]').waitFor({ timeout: 90_000 });
+      assert.equal(await wv.locator('body').getAttribute('data-kind'), 'image');
+    } catch (e) {
+      logs(s);
+      throw e;
+    }
+  });

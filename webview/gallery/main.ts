@@ -1,5 +1,6 @@
 // The gallery webview: shows generated samples with class and seed; re-generate one,
 // save all, copy the CLI command. Theme colours come from --vscode-* variables.
+import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';

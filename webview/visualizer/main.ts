@@ -5,7 +5,7 @@
 //   r slider: one `fieldsAt` in flight; the latest position is sent when the answer arrives; the
 //          round trip (post -> pixels drawn) is reported as `timing` r-slider.
 // Nothing is drawn while the panel is hidden: draws are deferred to the next visibilitychange.
-import './jitless';
+import '../shared/jitless';
 import { Toolbar, TimeControls, ViewBar, type ViewOptions, describeSample, h } from './controls';
 import { FieldGrid, type FrameFields, nextZoom } from './fieldCanvas';
 import { Plots } from './plots';
@@ -326,15 +326,22 @@ function flushPendingFields(): void {
   if (p) requestFields(p.frame, p.rFraction);
 }
 
-function onFields(res: FieldsResult): void {
+function onFields(res: FieldsResult, receivedAt: number): void {
   const inflight = fieldsInFlight;
   if (!inflight || inflight.id !== res.requestId) return; // superseded
   fieldsInFlight = undefined;
   if (traj && res.frame < traj.F && fieldsFit(res)) {
     override = { frame: res.frame, rFraction: inflight.rFraction, result: res };
+    const drawStart = performance.now();
     if (res.frame === frame && draw()) {
+      const drawn = performance.now();
       requestAnimationFrame(() => {
-        send({ type: 'timing', name: 'r-slider', ms: performance.now() - inflight.sentAt });
+        const ms = performance.now() - inflight.sentAt;
+        // read by bench/visualizer.ts: the round trip and where it went
+        document.body.dataset.lastRoundTrip = ms.toFixed(2);
+        document.body.dataset.lastTransport = (receivedAt - inflight.sentAt).toFixed(2);
+        document.body.dataset.lastDraw = (drawn - drawStart).toFixed(2);
+        send({ type: 'timing', name: 'r-slider', ms });
       });
     }
   }
@@ -477,6 +484,7 @@ async function exportPng(): Promise<void> {
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
+  const receivedAt = performance.now();
   const parsed = ToWebview.safeParse(ev.data);
   if (!parsed.success) {
     console.error('pMF visualizer: ignored an invalid message', parsed.error.message);
@@ -491,7 +499,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       onTrajectory(msg.result);
       break;
     case 'fields':
-      onFields(msg.result);
+      onFields(msg.result, receivedAt);
       break;
     case 'consistency':
       if (msg.result.requestId === consistencyId && traj) {

@@ -150,6 +150,8 @@ export class Plots {
   }
 
   setFrame(frame: number): void {
+    // The r slider redraws the same frame many times a second: the charts only mark the frame.
+    if (frame === this.frame && !this.dirty) return;
     this.frame = frame;
     if (document.visibilityState === 'hidden') {
       this.dirty = true;

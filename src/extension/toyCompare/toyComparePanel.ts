@@ -1,0 +1,77 @@
+// pMF: Compare Toy Models (Fig. 2): the one-step samples of every bundled Swiss roll model in
+// the data plane, x- vs u-prediction as D grows, with each model's off-plane norm.
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineClient } from '../../engine/client';
+import { listBundledModels } from '../../node/bundled';
+import { FromWebview, type ToyCell, ToWebview } from '../../../webview/toyCompare/protocol';
+import { webviewHtml } from '../webviewHtml';
+
+export const TOY_COMPARE_POINTS = 1024;
+
+const BODY = `
+<header><h1>Swiss roll toy models: x- vs u-prediction as D grows</h1>
+<vscode-button id="resample" icon="refresh" secondary>New samples</vscode-button></header>
+<p class="lead">Each panel shows one-step samples x(z<sub>1</sub>, 0, 1) of a bundled toy model, projected to the
+2D data plane of the D-dimensional space (the paper's Fig. 2). x-prediction keeps its samples on the roll and in the
+plane at every D; u-prediction must output noise-like velocities and degrades as D grows.</p>
+<div id="status" role="status"></div>
+<main id="cells" aria-label="Toy models"></main>`;
+
+export async function toyCells(engine: EngineClient, extensionPath: string, seed: number): Promise<ToyCell[]> {
+  const cells: ToyCell[] = [];
+  for (const m of listBundledModels(extensionPath)) {
+    const load = await engine.load(m.path, 'cpu');
+    const info = load.info;
+    if (info.kind !== 'toy') continue;
+    const n = TOY_COMPARE_POINTS;
+    const tr = await engine.trajectory({ modelId: load.modelId, mode: 'pmf', seeds: Array.from({ length: n }, (_, i) => seed + i),
+      omega: 1, tMin: 0, tMax: 1, steps: 1, odeSteps: 1, rFraction: 0, patchSize: 4 });
+    const field = 1; // x at frame 0: the one-step sample
+    cells.push({
+      name: info.name || basename(m.path), prediction: info.prediction, dim: info.dim ?? info.sampleShape[0],
+      plane: tr.toy!.plane.slice(field * n * 2, (field + 1) * n * 2),
+      offPlaneMean: tr.measurements.offPlaneNorm!.x[0], participationRatio: tr.measurements.participationRatio.x[0],
+    });
+  }
+  return cells;
+}
+
+export class ToyComparePanel {
+  static readonly viewType = 'pmf.toyCompare';
+
+  static open(extensionUri: vscode.Uri, extensionPath: string, engine: EngineClient, log: vscode.LogOutputChannel): ToyComparePanel {
+    const panel = vscode.window.createWebviewPanel(ToyComparePanel.viewType, 'pMF: Toy models (Fig. 2)', vscode.ViewColumn.Active, {
+      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
+    });
+    return new ToyComparePanel(panel, extensionUri, extensionPath, engine, log);
+  }
+
+  private constructor(readonly panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly extensionPath: string,
+    private readonly engine: EngineClient, private readonly log: vscode.LogOutputChannel) {
+    panel.webview.html = webviewHtml(panel.webview, extensionUri,
+      { title: 'pMF toy models', script: 'toyCompare.js', style: 'toyCompare.css', body: BODY });
+    panel.webview.onDidReceiveMessage((raw) => {
+      const parsed = FromWebview.safeParse(raw);
+      if (!parsed.success) return;
+      void this.show(parsed.data.type === 'resample' ? parsed.data.seed : 0);
+    });
+  }
+
+  private post(msg: ToWebview): void {
+    void this.panel.webview.postMessage(ToWebview.parse(msg));
+  }
+
+  private async show(seed: number): Promise<void> {
+    const t0 = performance.now();
+    try {
+      const cells = await toyCells(this.engine, this.extensionPath, seed);
+      if (cells.length === 0) throw new Error('No toy models are bundled with this build of pMF Lab.');
+      this.post({ type: 'cells', cells, points: TOY_COMPARE_POINTS, ms: performance.now() - t0 });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error(`toy comparison: ${message}`);
+      this.post({ type: 'error', message });
+    }
+  }
+}
