@@ -31,12 +31,12 @@ function repeatLabels(cond: Conditioning, times: number): Conditioning {
 
 /**
  * One network call on k * n rows: for every r in `rs` the x and u of the n samples at (z, r, t),
- * and v (the rows at r = t). Returns the fields per requested r, and v.
+ * and (unless withV is false) v, the rows at r = t. Returns the fields per requested r, and v.
  */
 export async function evaluateAt(evaluate: Evaluate, info: PmfModelInfo, z: Float32Array, n: number, t: number,
-  rs: readonly number[], cond: Conditioning): Promise<{ atR: Array<{ x: Float32Array; u: Float32Array }>; v: Float32Array }> {
+  rs: readonly number[], cond: Conditioning, withV = true): Promise<{ atR: Array<{ x: Float32Array; u: Float32Array }>; v?: Float32Array }> {
   const per = perSample(info);
-  const rows = [...rs, t];
+  const rows = withV ? [...rs, t] : [...rs];
   const k = rows.length;
   const zz = repeat(z, k);
   const tt = new Array<number>(k * n).fill(t);
@@ -49,6 +49,7 @@ export async function evaluateAt(evaluate: Evaluate, info: PmfModelInfo, z: Floa
     const rawCopy = new Float32Array(r);
     return { x: new Float32Array(xFromRaw(rawCopy, z, ts, info.prediction)), u: new Float32Array(uFromRaw(rawCopy, z, ts, info.prediction, info.tEps)) };
   });
+  if (!withV) return { atR };
   const [rv, ts] = part(rs.length);
   const v = new Float32Array(uFromRaw(new Float32Array(rv), z, ts, info.prediction, info.tEps));
   return { atR, v };
@@ -83,7 +84,7 @@ export async function trajectory(evaluate: Evaluate, info: PmfModelInfo, z1: Flo
     const rDisplay = o.rFraction === 'step' ? stepR ?? 0 : o.rFraction * t;
     const rs = stepR === undefined || stepR === rDisplay ? [rDisplay] : [rDisplay, stepR];
     const { atR, v } = await evaluateAt(evaluate, info, z, n, t, rs, cond);
-    frames.push({ t, r: rDisplay, z, fields: { ...atR[0], v } });
+    frames.push({ t, r: rDisplay, z, fields: { ...atR[0], v: v! } });
     return stepR === undefined ? undefined : atR[stepR === rDisplay ? 0 : 1].u;
   };
 
@@ -119,7 +120,7 @@ export async function trajectory(evaluate: Evaluate, info: PmfModelInfo, z1: Flo
       await record(z, t);
       v = frames[frames.length - 1].fields.v;
     } else {
-      v = (await evaluateAt(evaluate, info, z, n, t, [], cond)).v;
+      v = (await evaluateAt(evaluate, info, z, n, t, [], cond)).v!;
     }
     if (i < K) z = stepFromU(z, v, new Array<number>(n).fill(t), new Array<number>(n).fill(ts[i + 1]));
   }

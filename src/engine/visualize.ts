@@ -107,8 +107,9 @@ export class Visualizer {
     if (!f) throw new EngineFailure('bad-request', `Frame ${p.frame} does not exist (the trajectory has ${k.frames.length}).`);
     const t0 = performance.now();
     const r = p.rFraction * f.t;
-    const { atR, v } = await evaluateAt(this.evaluator(k.model), k.model.info, f.z, k.n, f.t, [r], k.cond);
-    const frame: Frame = { t: f.t, r, z: f.z, fields: { ...atR[0], v } };
+    // z and v do not depend on r: only the n rows at the new r are evaluated.
+    const { atR } = await evaluateAt(this.evaluator(k.model), k.model.info, f.z, k.n, f.t, [r], k.cond, false);
+    const frame: Frame = { t: f.t, r, z: f.z, fields: { ...atR[0], v: f.fields.v } };
     const info = k.model.info;
     if (info.kind === 'toy') return { t: f.t, r, toy: this.plane([frame], k.n, info.embedding!), ms: performance.now() - t0 };
     return { t: f.t, r, fields: packFrames([frame], k.n, perSample(info)), ms: performance.now() - t0 };

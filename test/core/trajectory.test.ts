@@ -85,7 +85,10 @@ test('evaluateAt batches several r values and v in one call; packFrames lays out
   assert.equal(calls.length, 1);
   assert.equal(atR.length, 2);
   assert.notDeepEqual(Array.from(atR[0].u), Array.from(atR[1].u));
-  assert.equal(v.length, 6);
+  assert.equal(v?.length, 6);
+  const noV = await evaluateAt(exactEvaluator('x'), info, z1, 2, 0.8, [0.4], cond, false);
+  assert.equal(noV.v, undefined);
+  assert.deepEqual(Array.from(noV.atR[0].u), Array.from(atR[1].u));
   const frames = await trajectory(exactEvaluator('x'), info, z1, 2, cond, { mode: 'pmf', steps: 1, odeSteps: 1, rFraction: 0 });
   const packed = packFrames(frames, 2, 3);
   assert.equal(packed.length, 2 * 4 * 6);
