@@ -33,15 +33,36 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Sessions kept at once; loading another releases the least recently used. */
+export const MAX_SESSIONS = 4;
+
 export class SessionCache {
+  /** In use order: the most recently used last. */
   private readonly models = new Map<string, LoadedModel>();
+
+  constructor(private readonly maxSessions = MAX_SESSIONS) {}
+
+  has(id: string): boolean {
+    return this.models.has(id);
+  }
 
   get(id: string): LoadedModel {
     const m = this.models.get(id);
     if (!m) {
-      throw new EngineFailure('unknown-model', `Model ${id} is not loaded (the engine may have restarted): load it again.`);
+      throw new EngineFailure('unknown-model', `Model ${id} is not loaded (the engine may have restarted, or released it ` +
+        `to load others): load it again.`);
     }
+    this.models.delete(id); // mark as most recently used
+    this.models.set(id, m);
     return m;
+  }
+
+  private async add(m: LoadedModel): Promise<void> {
+    this.models.set(m.id, m);
+    while (this.models.size > this.maxSessions) {
+      const oldest = this.models.keys().next().value as string;
+      await this.unload(oldest);
+    }
   }
 
   /** Loads (or reuses) a checkpoint on the provider the setting resolves to. */
@@ -56,8 +77,7 @@ export class SessionCache {
     }
     const id = createHash('sha256').update(`${path}\0${mtime}\0${bytes.length}\0${setting}\0${threads}`)
       .digest('hex').slice(0, 16);
-    const hit = this.models.get(id);
-    if (hit) return { model: hit, cached: true };
+    if (this.models.has(id)) return { model: this.get(id), cached: true };
 
     let info: PmfModelInfo;
     try {
@@ -84,7 +104,7 @@ export class SessionCache {
           ...(threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
         });
         const model: LoadedModel = { id, path, info, session, provider, skipped, loadMs: performance.now() - t0 };
-        this.models.set(id, model);
+        await this.add(model);
         return { model, cached: false };
       } catch (e) {
         skipped.push({ provider, reason: errorText(e).split('\n')[0] });

@@ -30,7 +30,10 @@ export class Visualizer {
 
   private get(id: string): Kept {
     const k = this.kept.get(id);
-    if (!k) throw new EngineFailure('unknown-trajectory', 'That trajectory is no longer in the engine: run it again.');
+    if (!k || !this.cache.has(k.model.id)) {
+      this.kept.delete(id);
+      throw new EngineFailure('unknown-trajectory', 'That trajectory is no longer in the engine: run it again.');
+    }
     return k;
   }
 

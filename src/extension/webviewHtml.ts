@@ -35,6 +35,7 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, p
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${asset('codicon.css')}" id="vscode-codicon-stylesheet">
+<link rel="stylesheet" href="${asset('base.css')}">
 ${(page.extraStyles ?? []).map((f) => `<link rel="stylesheet" href="${asset(f)}">`).join('\n')}
 <link rel="stylesheet" href="${asset(page.style)}">
 <title>${page.title}</title>

@@ -190,3 +190,21 @@ describe('WebGPU provider', { skip: hasLavapipe() ? false : 'no Vulkan driver (s
     }
   });
 });
+
+describe('session cache', () => {
+  test('keeps at most four sessions, releasing the least recently used; a released model says so', async () => {
+    const c = new EngineClient({ enginePath: ENGINE });
+    try {
+      const ids: string[] = [];
+      for (const [p, d] of [['x', 2], ['x', 16], ['u', 2], ['u', 16]] as const) ids.push((await c.load(TOY(p, d), 'cpu')).modelId);
+      await c.generate({ modelId: ids[0], seeds: [1], steps: 1, omega: 1, tMin: 0, tMax: 1, batchSize: 1 }); // ids[0] now recent
+      await c.load(TOY('x', 512), 'cpu'); // releases ids[1], the least recently used
+      await rejectsWith(c.generate({ modelId: ids[1], seeds: [1], steps: 1, omega: 1, tMin: 0, tMax: 1, batchSize: 1 }),
+        'unknown-model', /released it to load others/);
+      const again = await c.generate({ modelId: ids[0], seeds: [1], steps: 1, omega: 1, tMin: 0, tMax: 1, batchSize: 1 });
+      assert.equal(again.samples.length, 2);
+    } finally {
+      await c.dispose();
+    }
+  });
+});
