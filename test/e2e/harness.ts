@@ -384,6 +384,19 @@ export class VSCodeSession {
     await this.waitQuickInputDone(text);
   }
 
+  /**
+   * Answers VS Code's own open / save dialog, which a browser shows as a quick input listing the
+   * folder: types the full path of the file and accepts it.
+   */
+  async answerFileDialog(filePath: string, opts: QuickInputOptions = {}): Promise<void> {
+    const timeout = opts.timeoutMs ?? 30_000;
+    const input = this.quickInputBox();
+    await input.waitFor({ state: 'visible', timeout });
+    await input.fill(filePath);
+    await input.press('Enter');
+    await this.quickInputWidget().waitFor({ state: 'hidden', timeout });
+  }
+
   /** The quick input widget (command palette, quick picks and input boxes all use it). */
   quickInputWidget(): Locator {
     return this.page.locator('.quick-input-widget').filter({ visible: true });

@@ -1,6 +1,6 @@
 // pMF: Open Field Visualizer in a real VS Code (code-server + Chromium), on the bundled models.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -166,6 +166,63 @@ test('a reloaded window restores the visualizer with its settings (WebviewPanelS
       wv = await s.webview('pMF Fields: Fashion-MNIST pMF', { timeoutMs: 90_000 });
       await wv.locator('body[data-frames="7"]').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('body').getAttribute('data-kind'), 'image');
+    } catch (e) {
+      logs(s);
+      throw e;
+    }
+  });
+
+test('a real image picked through VS Code runs image mode; the fields of a step export to .npy',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    try {
+      // A 56x56 image with a bright square, written by sharp into the workspace.
+      const sharp = (await import('sharp')).default;
+      const px = Buffer.alloc(56 * 56, 0);
+      for (let y = 14; y < 42; y++) for (let x = 14; x < 42; x++) px[y * 56 + x] = 230;
+      const png = join(workspace, 'square.png');
+      await sharp(px, { raw: { width: 56, height: 56, channels: 1 } }).png().toFile(png);
+
+      await s.runCommand('View: Close All Editors');
+      await s.runCommand('pMF: Open Field Visualizer');
+      await s.pickQuickPickItem('fashion-mnist');
+      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('#steps').evaluate((el: any) => {
+        el.value = '4';
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      await wv.locator('#mode').evaluate((el: any) => {
+        el.value = 'image';
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      await wv.locator('#pick-image').click();
+      await s.answerFileDialog(png);
+      await wv.locator('body[data-frames="5"]').waitFor({ timeout: 90_000 });
+      assert.equal(await wv.locator('#mode').evaluate((el: any) => el.value), 'image');
+      // z at t0 = 0.7 holds the image: its centre is brighter than its corner on average over samples
+      const zCentreMinusCorner = await wv.locator('canvas.field[data-field="z"]').evaluateAll((cs: any[]) => cs.map((c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const at = (fx: number, fy: number) => d[(Math.floor(fy * c.height) * c.width + Math.floor(fx * c.width)) * 4];
+        let centre = 0;
+        let corner = 0;
+        for (let i = 0; i < 9; i++) {
+          centre += at(0.4 + 0.025 * (i % 3), 0.4 + 0.025 * Math.floor(i / 3));
+          corner += at(0.05 + 0.025 * (i % 3), 0.05 + 0.025 * Math.floor(i / 3));
+        }
+        return centre - corner;
+      }));
+      const mean = zCentreMinusCorner.reduce((a, b) => a + b, 0) / zCentreMinusCorner.length;
+      assert.ok(mean > 0, `the noised image keeps its square: centre - corner = ${mean}`);
+
+      const out = join(workspace, 'step.npy');
+      await wv.locator('#export-npy').click();
+      await s.answerFileDialog(out);
+      await wv.locator('#status').filter({ hasText: 'step.npy' }).waitFor({ timeout: 30_000 });
+      assert.ok(existsSync(out));
+      const npy = readFileSync(out);
+      const len = npy.readUInt16LE(8);
+      assert.match(npy.subarray(10, 10 + len).toString('latin1'), /'shape': \(4, 4, 1, 28, 28\)/);
     } catch (e) {
       logs(s);
       throw e;
