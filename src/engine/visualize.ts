@@ -54,6 +54,13 @@ export class Visualizer {
       throw new EngineFailure('bad-request', (e as Error).message);
     }
     if (labels && labels.length !== n) throw new EngineFailure('bad-request', `${labels.length} labels for ${n} samples`);
+    if (info.kind === 'image') {
+      const [, H, W] = info.sampleShape;
+      if (!Number.isInteger(p.patchSize) || p.patchSize < 2 || p.patchSize > Math.min(H, W)) {
+        throw new EngineFailure('bad-request', `Patch size ${p.patchSize} does not fit the ${H}x${W} images of this model: ` +
+          `choose 2 to ${Math.min(H, W)}.`);
+      }
+    }
     const per = perSample(info);
     const noise = new Float32Array(n * per);
     p.seeds.forEach((seed, i) => {

@@ -7,17 +7,37 @@ async function load(bytes: Buffer): Promise<Sharp> {
   return sharp(bytes, { failOn: 'error' });
 }
 
+export interface DecodedImage {
+  /** [C, H, W] in the data range. */
+  x: Float32Array;
+  /** What was changed to fit the model (size, crop, colour, alpha), or undefined when nothing was. */
+  notice?: string;
+}
+
 export async function decodeImageForModel(bytes: Buffer, size: number, channels: number,
-  dataRange: readonly [number, number]): Promise<Float32Array> {
+  dataRange: readonly [number, number]): Promise<DecodedImage> {
   if (channels !== 1 && channels !== 3) throw new RangeError(`models with ${channels} channels cannot take images`);
   let img: Sharp;
+  let width: number;
+  let height: number;
+  let srcChannels: number;
+  let alpha: boolean;
   try {
     img = await load(bytes);
     const meta = await img.metadata();
     if (!meta.width || !meta.height) throw new Error('no image size');
+    [width, height, srcChannels, alpha] = [meta.width, meta.height, meta.channels ?? 3, meta.hasAlpha ?? false];
   } catch (e) {
     throw new Error(`Not a readable image (PNG or JPEG expected): ${(e as Error).message}`);
   }
+  const colour = (c: number) => (c === 1 ? 'grey' : 'colour');
+  const changes: string[] = [];
+  if (width !== size || height !== size) {
+    changes.push(`resized from ${width}x${height} to ${size}x${size}${width !== height ? ' (centre crop to a square)' : ''}`);
+  }
+  const srcColour = alpha ? srcChannels - 1 : srcChannels;
+  if ((srcColour === 1) !== (channels === 1)) changes.push(`converted from ${colour(srcColour)} to ${colour(channels)}`);
+  if (alpha) changes.push('transparency dropped');
   img = img.removeAlpha().resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' });
   img = channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
@@ -28,5 +48,5 @@ export async function decodeImageForModel(bytes: Buffer, size: number, channels:
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < channels; c++) out[c * plane + p] = lo + (data[p * channels + c] / 255) * (hi - lo);
   }
-  return out;
+  return { x: out, notice: changes.length ? `The image was ${changes.join(', ')} to fit the model.` : undefined };
 }

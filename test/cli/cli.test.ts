@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { readPngSettings } from '../../src/node/png';
-import { CLI, requireBuilt } from '../helpers/paths';
+import { CLI, FIXTURE, requireBuilt } from '../helpers/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-'));
 
@@ -120,4 +120,21 @@ test('Ctrl-C during a run exits with 130 and leaves no partial output', async ()
   assert.equal(code, 130, err);
   assert.match(err, /Cancelled/);
   assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'nothing written');
+});
+
+test('unconditional, class-only and u-prediction checkpoints generate from the CLI', async () => {
+  const cases: Array<[string, string[]]> = [
+    [FIXTURE('image-unconditional'), []],
+    [FIXTURE('image-no-cfg'), ['--class', 'square,none']],
+    [FIXTURE('image-u-prediction'), ['--class', 'circle', '--omega', '2.5', '--t-min', '0.2', '--t-max', '0.8']],
+  ];
+  for (const [model, extra] of cases) {
+    const out = join(tmp, `variant-${cases.findIndex((c) => c[0] === model)}`);
+    const r = pmf('generate', '--model', model, '--n', '2', '--out', out, '--quiet', ...extra);
+    assert.equal(r.code, 0, `${model}: ${r.err}`);
+    assert.equal(readdirSync(out).filter((f) => f.endsWith('.png')).length, 3);
+  }
+  const r = pmf('generate', '--model', FIXTURE('image-unconditional'), '--class', 'circle', '--out', join(tmp, 'never2'));
+  assert.equal(r.code, 2);
+  assert.match(r.err, /unconditional: it takes no classes/);
 });

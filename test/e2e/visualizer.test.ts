@@ -1,11 +1,11 @@
 // pMF: Open Field Visualizer in a real VS Code (code-server + Chromium), on the bundled models.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { REPO, requireBuilt } from '../helpers/paths';
+import { FIXTURE, REPO, requireBuilt } from '../helpers/paths';
 import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
 
 const avail = e2eAvailable();
@@ -200,6 +200,7 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       await s.answerFileDialog(png);
       await wv.locator('body[data-frames="5"]').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('#mode').evaluate((el: any) => el.value), 'image');
+      assert.match(await wv.locator('#status').innerText(), /resized from 56x56 to 28x28/, 'the user is told');
       // z at t0 = 0.7 holds the image: its centre is brighter than its corner on average over samples
       const zCentreMinusCorner = await wv.locator('canvas.field[data-field="z"]').evaluateAll((cs: any[]) => cs.map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -223,6 +224,51 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       const npy = readFileSync(out);
       const len = npy.readUInt16LE(8);
       assert.match(npy.subarray(10, 10 + len).toString('latin1'), /'shape': \(4, 4, 1, 28, 28\)/);
+    } catch (e) {
+      logs(s);
+      throw e;
+    }
+  });
+
+test('unconditional and u-prediction image models work; a failed engine call shows in the panel, which stays usable',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    try {
+      copyFileSync(FIXTURE('image-unconditional'), join(workspace, 'image-unconditional.onnx'));
+      copyFileSync(FIXTURE('image-u-prediction'), join(workspace, 'image-u-prediction.onnx'));
+      await s.runCommand('View: Close All Editors');
+      await s.runCommand('pMF: Open Field Visualizer');
+      await s.pickQuickPickItem('image-unconditional.onnx');
+      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      assert.equal(await wv.locator('#class-0').count(), 0, 'no class selects for an unconditional model');
+
+      // A patch size larger than the 16x16 images: the engine refuses, the panel says why.
+      const setPatch = (v: string) => wv.locator('#patch-size').evaluate((el: any, value: string) => {
+        el.value = value;
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      }, v);
+      await setPatch('32');
+      await wv.locator('#run').click();
+      await wv.locator('#error').filter({ hasText: 'does not fit the 16x16 images' }).waitFor({ timeout: 30_000 });
+      const drawn = await wv.locator('body').getAttribute('data-drawn');
+      await setPatch('2');
+      await wv.locator('#run').click();
+      await wv.locator(`body:not([data-drawn="${drawn}"])`).waitFor({ timeout: 60_000 });
+      assert.equal(await wv.locator('#error').isVisible(), false, 'the error clears when a run succeeds');
+
+      const uSel = 'canvas.field[data-field="u"][data-sample="0"]';
+      const uncondU = await canvasDigest(wv, uSel);
+      await wv.locator('#change-model').click();
+      await s.pickQuickPickItem('image-u-prediction.onnx');
+      await wv.getByText('test fixture: image-u-prediction').first().waitFor({ timeout: 60_000 });
+      let u = uncondU;
+      for (const deadline = Date.now() + 60_000; u.sum === uncondU.sum && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 250));
+        u = await canvasDigest(wv, uSel);
+      }
+      assert.notEqual(u.sum, uncondU.sum, 'the panels show the u-prediction model');
+      assert.ok(u.distinct > 8, 'u of a u-prediction model is drawn');
     } catch (e) {
       logs(s);
       throw e;

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { gaussian } from '../../src/core/noise';
 import { EngineClient, EngineError } from '../../src/engine/client';
 import type { LoadResult, TrajectoryParams } from '../../src/engine/protocol';
-import { ENGINE, FASHION, requireBuilt, TOY } from '../helpers/paths';
+import { ENGINE, FASHION, FIXTURE, requireBuilt, TOY } from '../helpers/paths';
 
 let client: EngineClient;
 let fm: LoadResult;
@@ -112,4 +112,35 @@ test('toy models: the data-plane view shows u-prediction leaving the plane at D 
 test('follow-up requests for a trajectory the engine no longer holds say so', async () => {
   await assert.rejects(client.fieldsAt({ trajectoryId: 'gone', frame: 0, rFraction: 0 }),
     (e: unknown) => e instanceof EngineError && e.code === 'unknown-trajectory' && /run it again/.test(e.message));
+});
+
+for (const variant of ['image-u-prediction', 'image-unconditional', 'image-no-cfg'] as const) {
+  test(`model variant ${variant}: generation and every trajectory mode work`, async () => {
+    const m = await client.load(FIXTURE(variant), 'cpu');
+    const info = m.info;
+    assert.equal(info.prediction, variant === 'image-u-prediction' ? 'u' : 'x');
+    assert.equal(info.hasCfg, variant === 'image-u-prediction');
+    assert.equal(info.numClasses, variant === 'image-unconditional' ? 0 : 3);
+    const labels = info.numClasses ? [0, 3] : undefined; // 3 = unconditional
+    const g = await client.generate({ modelId: m.modelId, seeds: [1, 2], labels, steps: 2, omega: info.hasCfg ? 2 : 1,
+      tMin: 0, tMax: 1, batchSize: 2 });
+    assert.equal(g.samples.length, 2 * 256);
+    assert.ok(g.samples.every(Number.isFinite));
+    const x = new Float32Array(256).fill(0.5);
+    for (const mode of ['pmf', 'ode', 'image'] as const) {
+      const tr = await client.trajectory({ modelId: m.modelId, mode, seeds: [1, 2], labels, omega: 1, tMin: 0, tMax: 1,
+        steps: 3, odeSteps: 6, rFraction: 'step', patchSize: 4,
+        image: mode === 'image' ? { x, tStart: 0.8, path: 'model' } : undefined });
+      assert.equal(tr.times.length, 4);
+      assert.equal(tr.fields!.length, 4 * 4 * 2 * 256);
+      assert.ok(tr.fields!.every(Number.isFinite), `${mode}: finite fields`);
+      assert.ok(Number.isFinite(tr.measurements.participationRatio.u[0]));
+    }
+  });
+}
+
+test('a patch size that does not fit the image is refused with the range that does', async () => {
+  const m = await client.load(FASHION, 'cpu'); // the variants above may have released it (4 sessions at most)
+  await assert.rejects(client.trajectory({ ...base(m.modelId), patchSize: 32 }),
+    (e: unknown) => e instanceof EngineError && e.code === 'bad-request' && /Patch size 32 does not fit the 28x28 images of this model: choose 2 to 28/.test(e.message));
 });

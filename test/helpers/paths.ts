@@ -16,3 +16,7 @@ export function requireBuilt(): void {
 export function hasLavapipe(): boolean {
   return ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'].some(existsSync);
 }
+
+/** Small checkpoints for model variants the bundled models do not cover (trainer/tools/make_test_fixtures.py). */
+export const FIXTURE = (name: 'image-u-prediction' | 'image-unconditional' | 'image-no-cfg') =>
+  join(REPO, 'test', 'fixtures', 'models', `${name}.onnx`);

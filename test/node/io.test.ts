@@ -14,18 +14,23 @@ async function rampPng(width: number, height: number, channels: 1 | 3): Promise<
       for (let c = 0; c < channels; c++) px[(y * width + x) * channels + c] = Math.round((x / (width - 1)) * 255);
     }
   }
-  return sharp(px, { raw: { width, height, channels } }).png().toBuffer();
+  const img = sharp(px, { raw: { width, height, channels } });
+  return (channels === 1 ? img.toColourspace('b-w') : img).png().toBuffer();
 }
 
-test('a PNG becomes a model input: resized, centre-cropped, in the data range, CHW', async () => {
-  const x = await decodeImageForModel(await rampPng(112, 56, 3), 28, 1, [-1, 1]);
+test('a PNG becomes a model input: resized, centre-cropped, in the data range, CHW, with a notice of the changes', async () => {
+  const { x, notice } = await decodeImageForModel(await rampPng(112, 56, 3), 28, 1, [-1, 1]);
   assert.equal(x.length, 784);
   assert.ok(Math.min(...x) >= -1 && Math.max(...x) <= 1);
   // centre crop of a horizontal ramp keeps a ramp: left side darker than right
   assert.ok(x[14 * 28 + 2] < x[14 * 28 + 25] - 0.5, `${x[14 * 28 + 2]} vs ${x[14 * 28 + 25]}`);
-  const rgb = await decodeImageForModel(await rampPng(40, 40, 3), 32, 3, [0, 1]);
-  assert.equal(rgb.length, 3 * 32 * 32);
-  assert.ok(Math.abs(rgb[5] - rgb[1024 + 5]) < 1e-6, 'grey input: equal channels');
+  assert.equal(notice, 'The image was resized from 112x56 to 28x28 (centre crop to a square), converted from colour to grey to fit the model.');
+  const rgb = await decodeImageForModel(await rampPng(40, 40, 1), 32, 3, [0, 1]);
+  assert.equal(rgb.x.length, 3 * 32 * 32);
+  assert.ok(Math.abs(rgb.x[5] - rgb.x[1024 + 5]) < 1e-6, 'grey input: equal channels');
+  assert.match(rgb.notice!, /resized from 40x40 to 32x32, converted from grey to colour/);
+  const same = await decodeImageForModel(await rampPng(28, 28, 1), 28, 1, [-1, 1]);
+  assert.equal(same.notice, undefined);
   await assert.rejects(decodeImageForModel(Buffer.from('not an image'), 28, 1, [-1, 1]), /Not a readable image/);
 });
 

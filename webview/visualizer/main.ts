@@ -67,6 +67,8 @@ let fieldsInFlight: { id: number; sentAt: number; frame: number; rFraction: numb
 let fieldsPending: { frame: number; rFraction: number } | undefined;
 let consistencyId = 0;
 let haveImage = false;
+/** How the host fitted the picked image to the model (size, colour), shown with image-mode results. */
+let imageNotice: string | undefined;
 let runTimer: ReturnType<typeof setTimeout> | undefined;
 let commitTimer: ReturnType<typeof setTimeout> | undefined;
 let drawCount = 0;
@@ -389,7 +391,8 @@ function onTrajectory(res: TrajectoryResult): void {
   plots.setTrajectory({ times: res.times, measurements: res.measurements, toy: model.kind === 'toy' });
   plots.setConsistency(undefined, 'Not computed for this trajectory yet.');
   setStatus(`${F} frames \u00b7 ${n} sample${n === 1 ? '' : 's'} in ${(res.ms / 1000).toFixed(2)} s`
-    + ` (measures ${(res.measurements.ms / 1000).toFixed(2)} s)`);
+    + ` (measures ${(res.measurements.ms / 1000).toFixed(2)} s)`
+    + (cfg.mode === 'image' && imageNotice ? ` \u00b7 ${imageNotice}` : ''));
   draw();
   document.body.dataset.frames = String(F);
   // An r change made while this run was computed: keep showing the slider's r.
@@ -513,6 +516,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'image':
       haveImage = true;
+      imageNotice = msg.notice;
+      setStatus(msg.notice ?? `Using ${msg.name}`);
       if (model) toolbar.setImage(msg.name, msg.preview, msg.sampleShape, model.dataRange);
       if (config && config.mode !== 'image') updateConfig({ mode: 'image' }, false);
       run();

@@ -129,7 +129,9 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('trajectory'), result: TrajectoryResult }),
   z.object({ type: z.literal('fields'), result: FieldsResult }),
   z.object({ type: z.literal('consistency'), result: ConsistencyResult }),
-  z.object({ type: z.literal('image'), name: z.string(), preview: f32, sampleShape: z.array(z.number().int()) }),
+  z.object({ type: z.literal('image'), name: z.string(), preview: f32, sampleShape: z.array(z.number().int()),
+    /** What was changed to fit the model (size, colour), shown to the user. */
+    notice: z.string().optional() }),
   z.object({ type: z.literal('busy'), busy: z.boolean(), label: z.string().optional() }),
   z.object({ type: z.literal('error'), message: z.string() }),
   z.object({ type: z.literal('exported'), path: z.string() }),

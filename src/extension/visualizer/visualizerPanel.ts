@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { EngineClient } from '../../engine/client';
+import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
 import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
@@ -106,6 +106,18 @@ export class VisualizerPanel implements vscode.Disposable {
       noiseSeed, patchSize, labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
   }
 
+  /** Runs `fn`; if the engine restarted (model or trajectory gone), loads the model again and retries once. */
+  private async retryAfterRestart<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof EngineError) || !['unknown-model', 'crashed'].includes(e.code)) throw e;
+      this.deps.log.warn(`visualizer: ${e.message}; loading ${basename(this.modelPath)} again`);
+      this.load = await this.deps.engine.load(this.modelPath, providerSetting());
+      return fn();
+    }
+  }
+
   private async run(requestId: number, cfg: VizConfig): Promise<void> {
     if (!this.load) return;
     this.running?.abort();
@@ -117,12 +129,12 @@ export class VisualizerPanel implements vscode.Disposable {
     const seeds = info.kind === 'toy' ? Array.from({ length: TOY_POINTS }, (_, i) => cfg.seeds[0] + i) : cfg.seeds;
     const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
     this.post({ type: 'busy', busy: true, label: 'Computing the trajectory' });
-    const reply = await this.deps.engine.trajectory({
-      modelId: this.load.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
+    const reply = await this.retryAfterRestart(() => this.deps.engine.trajectory({
+      modelId: this.load!.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
       rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction, patchSize: cfg.patchSize,
       image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
-    }, ac.signal);
+    }, ac.signal));
     if (ac.signal.aborted) return;
     this.last = { reply, config: cfg };
     this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms, measurements ${reply.measureMs.toFixed(1)} ms`);
@@ -149,8 +161,18 @@ export class VisualizerPanel implements vscode.Disposable {
           break;
         case 'fieldsAt': {
           if (!this.last) return;
-          const r = await this.deps.engine.fieldsAt({ trajectoryId: this.last.reply.trajectoryId, frame: msg.frame,
-            rFraction: msg.rFraction });
+          let r;
+          try {
+            r = await this.deps.engine.fieldsAt({ trajectoryId: this.last.reply.trajectoryId, frame: msg.frame,
+              rFraction: msg.rFraction });
+          } catch (e) {
+            // The engine restarted: compute the trajectory again (the webview re-asks for r after it).
+            if (e instanceof EngineError && ['unknown-trajectory', 'crashed'].includes(e.code)) {
+              await this.run(msg.requestId, { ...this.last.config, rMode: 'fraction', rFraction: msg.rFraction });
+              return;
+            }
+            throw e;
+          }
           this.post({ type: 'fields', result: { requestId: msg.requestId, frame: msg.frame, t: r.t, r: r.r, fields: r.fields,
             toy: r.toy, ms: r.ms } });
           return; // no busy indicator for the slider's fast path
@@ -207,10 +229,10 @@ export class VisualizerPanel implements vscode.Disposable {
   private async setImage(name: string, bytes: Buffer): Promise<void> {
     const info = this.load?.info;
     if (!info || info.kind !== 'image') throw new Error('Real images need an image model.');
-    const x = await decodeImageForModel(bytes, info.imageSize!, info.channels!, info.dataRange);
+    const { x, notice } = await decodeImageForModel(bytes, info.imageSize!, info.channels!, info.dataRange);
     this.image = { name, x };
-    this.deps.log.info(`image ${name} decoded to ${info.channels}x${info.imageSize}x${info.imageSize}`);
-    this.post({ type: 'image', name, preview: x, sampleShape: info.sampleShape });
+    this.deps.log.info(`image ${name} decoded to ${info.channels}x${info.imageSize}x${info.imageSize}${notice ? `: ${notice}` : ''}`);
+    this.post({ type: 'image', name, preview: x, sampleShape: info.sampleShape, notice });
   }
 
   private async save(ext: string, data: Buffer, label: string): Promise<void> {
