@@ -38,7 +38,7 @@ after(async () => {
 test('Generate Samples from the command palette fills the gallery with non-blank images', { skip, timeout: 240_000 },
   async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       await s.runCommand('pMF: Generate Samples');
       await s.pickQuickPickItem('fashion-mnist');
       await acceptQuickPick(s, 'classes'); // all ten classes are pre-selected
@@ -77,8 +77,7 @@ test('Generate Samples from the command palette fills the gallery with non-blank
       assert.match(captions[9], /Ankle boot[\s\S]*seed 14/);
       assert.equal((await wv.locator('#provider').innerText()).trim(), 'cpu');
       assert.equal(await wv.locator('figure.sample.blank').count(), 0);
-      await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'gallery.png')
-        : join(workspace, 'gallery.png'));
+      await s.screenshotAs('gallery.png', workspace);
 
       // Re-generate one sample: same class, the next unused seed (5 + 10).
       const before = await imgs.first().getAttribute('src');
@@ -86,22 +85,16 @@ test('Generate Samples from the command palette fills the gallery with non-blank
       await wv.locator('figure.sample figcaption').first().filter({ hasText: 'seed 15' }).waitFor({ timeout: 30_000 });
       assert.notEqual(await imgs.first().getAttribute('src'), before);
       assert.match((await wv.locator('figcaption').first().innerText()), /T-shirt\/top/);
-    } catch (e) {
-      process.stderr.write(`--- e2e logs ---\n${s.logs().slice(-6000)}\n`);
-      throw e;
-    }
+    });
   });
 
 test('a file that is not a pMF checkpoint gets an actionable error in VS Code', { skip, timeout: 120_000 }, async () => {
   const s = session!;
-  try {
+  await s.dumpLogsOnFailure(async () => {
     await s.runCommand('pMF: Generate Samples');
     await s.pickQuickPickItem('broken.onnx');
     const toast = s.page.locator('.notification-toast').filter({ hasText: 'is not an ONNX model' });
     await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await toast.first().innerText(), /broken\.onnx is not an ONNX model/);
-  } catch (e) {
-    process.stderr.write(`--- e2e logs ---\n${s.logs().slice(-6000)}\n`);
-    throw e;
-  }
+  });
 });

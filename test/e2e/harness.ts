@@ -425,6 +425,21 @@ export class VSCodeSession {
     return host.contentFrame().locator('#active-frame').contentFrame();
   }
 
+  /** Runs a test body; on failure, writes the tail of the session's logs to stderr, then rethrows. */
+  async dumpLogsOnFailure<T>(body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (e) {
+      process.stderr.write(`--- e2e logs ---\n${this.logs().slice(-8000)}\n`);
+      throw e;
+    }
+  }
+
+  /** Saves a screenshot named `name` into $PMF_SCREENSHOT_DIR when set (README images), else into `dir`. */
+  async screenshotAs(name: string, dir: string): Promise<void> {
+    await this.screenshot(path.join(process.env.PMF_SCREENSHOT_DIR ?? dir, name));
+  }
+
   /** Saves a PNG of the browser viewport (creates the folder). */
   async screenshot(file: string): Promise<void> {
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });

@@ -55,14 +55,10 @@ async function slide(wv: FrameLocator, selector: string, value: number): Promise
   await wv.locator(`body:not([data-drawn="${before}"])`).waitFor({ timeout: 30_000 });
 }
 
-function logs(s: VSCodeSession): void {
-  process.stderr.write(`--- e2e logs ---\n${s.logs().slice(-8000)}\n`);
-}
-
 test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving r change the panels; plots have data',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('fashion-mnist');
       const wv = await s.webview(undefined, { timeoutMs: 60_000 });
@@ -89,17 +85,13 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
         const d = await canvasDigest(wv, `${plot} canvas`);
         assert.ok(d.distinct > 2, `${plot} has no drawing`);
       }
-      await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'visualizer.png')
-        : join(workspace, 'visualizer.png'));
-    } catch (e) {
-      logs(s);
-      throw e;
-    }
+      await s.screenshotAs('visualizer.png', workspace);
+    });
   });
 
 test('a toy model shows its data plane', { skip, timeout: 180_000 }, async () => {
   const s = session!;
-  try {
+  await s.dumpLogsOnFailure(async () => {
     await s.runCommand('pMF: Open Field Visualizer');
     await s.pickQuickPickItem('swiss-roll/u-D512');
     const wv = await s.webview(undefined, { timeoutMs: 60_000 });
@@ -107,18 +99,14 @@ test('a toy model shows its data plane', { skip, timeout: 180_000 }, async () =>
     await wv.locator('body[data-frames]').waitFor({ timeout: 60_000 });
     const d = await canvasDigest(wv, '#toy-plane');
     assert.ok(d.distinct > 3, 'the data plane is drawn');
-    await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'visualizer-toy.png')
-      : join(workspace, 'visualizer-toy.png'));
-  } catch (e) {
-    logs(s);
-    throw e;
-  }
+    await s.screenshotAs('visualizer-toy.png', workspace);
+  });
 });
 
 test('Compare Toy Models shows the six bundled toys; u-prediction leaves the plane at D = 512, x-prediction does not',
   { skip, timeout: 180_000 }, async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       await s.runCommand('pMF: Compare Toy Models (Fig. 2)');
       const wv = await s.webview(undefined, { timeoutMs: 60_000 });
       await wv.locator('body[data-cells="6"]').waitFor({ timeout: 120_000 });
@@ -131,18 +119,14 @@ test('Compare Toy Models shows the six bundled toys; u-prediction leaves the pla
       for (let i = 0; i < 6; i++) {
         assert.ok((await canvasDigest(wv, `figure.cell:nth-child(${i + 1}) canvas`)).distinct > 2, 'every cell is drawn');
       }
-      await s.screenshot(process.env.PMF_SCREENSHOT_DIR ? join(process.env.PMF_SCREENSHOT_DIR, 'toy-compare.png')
-        : join(workspace, 'toy-compare.png'));
-    } catch (e) {
-      logs(s);
-      throw e;
-    }
+      await s.screenshotAs('toy-compare.png', workspace);
+    });
   });
 
 test('a reloaded window restores the visualizer with its settings (WebviewPanelSerializer + setState)',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       await s.runCommand('View: Close All Editors'); // one visualizer tab, so the restored one is unambiguous
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('fashion-mnist');
@@ -154,28 +138,19 @@ test('a reloaded window restores the visualizer with its settings (WebviewPanelS
         el.dispatchEvent(new Event('change', { bubbles: true }));
       });
       await wv.locator('#run').click();
-      try {
-        await wv.locator('body[data-frames="7"]').waitFor({ timeout: 60_000 });
-      } catch (e) {
-        process.stderr.write(`frames=${await wv.locator('body').getAttribute('data-frames')} status=` +
-          `${await wv.locator('#status').innerText()} error=${await wv.locator('#error').innerText()}\n`);
-        throw e;
-      }
+      await wv.locator('body[data-frames="7"]').waitFor({ timeout: 60_000 });
       await s.runCommand('Developer: Reload Window');
       await s.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
       wv = await s.webview('pMF Fields: Fashion-MNIST pMF', { timeoutMs: 90_000 });
       await wv.locator('body[data-frames="7"]').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('body').getAttribute('data-kind'), 'image');
-    } catch (e) {
-      logs(s);
-      throw e;
-    }
+    });
   });
 
 test('a real image picked through VS Code runs image mode; the fields of a step export to .npy',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       // A 56x56 image with a bright square, written by sharp into the workspace.
       const sharp = (await import('sharp')).default;
       const px = Buffer.alloc(56 * 56, 0);
@@ -224,16 +199,13 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       const npy = readFileSync(out);
       const len = npy.readUInt16LE(8);
       assert.match(npy.subarray(10, 10 + len).toString('latin1'), /'shape': \(4, 4, 1, 28, 28\)/);
-    } catch (e) {
-      logs(s);
-      throw e;
-    }
+    });
   });
 
 test('unconditional and u-prediction image models work; a failed engine call shows in the panel, which stays usable',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
-    try {
+    await s.dumpLogsOnFailure(async () => {
       copyFileSync(FIXTURE('image-unconditional'), join(workspace, 'image-unconditional.onnx'));
       copyFileSync(FIXTURE('image-u-prediction'), join(workspace, 'image-u-prediction.onnx'));
       await s.runCommand('View: Close All Editors');
@@ -269,8 +241,5 @@ test('unconditional and u-prediction image models work; a failed engine call sho
       }
       assert.notEqual(u.sum, uncondU.sum, 'the panels show the u-prediction model');
       assert.ok(u.distinct > 8, 'u of a u-prediction model is drawn');
-    } catch (e) {
-      logs(s);
-      throw e;
-    }
+    });
   });
