@@ -21,7 +21,7 @@ from .evaluate import evaluate_generator, load_classifier, real_reference, save_
 from .export import build_metadata, export_onnx, verify_export
 from .models import count_params
 from .sample import sample
-from .toy_eval import evaluate_toy
+from .toy_eval import toy_sample_stats, toy_samples
 from .train import model_conditioning, trained_model
 
 
@@ -220,7 +220,8 @@ def publish_toys(run_dirs: List[str], dest: str, n: int = 4000) -> Dict:
         run, net, ck = trained_model(rd, 0)
         m = run.model
         P = embedding_matrix(m.dim, run.train.embed_seed)
-        stats = evaluate_toy(net, m.prediction, P, n=n, noise_scale=run.loss.noise_scale)
+        samples = toy_samples(net, m.prediction, m.dim, n=n, noise_scale=run.loss.noise_scale)
+        stats = toy_sample_stats(samples, P)
         training = _training_summary(run, ck, rd, f"swiss roll in D={m.dim}", 100_000)
         training["metrics"] = {k: round(v, 4) for k, v in stats.items() if isinstance(v, float)}
         fname = f"{m.prediction}-D{m.dim}.onnx"
@@ -235,10 +236,7 @@ def publish_toys(run_dirs: List[str], dest: str, n: int = 4000) -> Dict:
                         "onnx_max_abs_diff_vs_pytorch": err, "steps": ck["step"],
                         "train_minutes": round(ck["train_seconds"] / 60, 1), "command": training["command"],
                         "hardware": training["hardware"]})
-        g = torch.Generator().manual_seed(0)
-        from .sample import sample as run_sample
-        x = run_sample(net, torch.randn(1500, m.dim, generator=g) * run.loss.noise_scale, prediction=m.prediction)
-        panels.append({"title": f"{m.prediction}-pred, D={m.dim}", "points2d": x.numpy() @ P,
+        panels.append({"title": f"{m.prediction}-pred, D={m.dim}", "points2d": samples[:1500] @ P,
                        "subtitle": f"mean dist {stats['mean_roll_distance']:.3f}"})
     order = sorted(range(len(results)), key=lambda i: (results[i]["prediction"], results[i]["dim"]))
     results = [results[i] for i in order]

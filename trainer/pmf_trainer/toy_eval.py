@@ -44,11 +44,11 @@ def toy_sample_stats(samples: np.ndarray, P: np.ndarray) -> Dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate_toy(net, prediction: str, P: np.ndarray, n: int = 4000, seed: int = 0,
-                 noise_scale: float = 1.0, steps: int = 1) -> Dict[str, float]:
+def toy_samples(net, prediction: str, dim: int, n: int = 4000, seed: int = 0, noise_scale: float = 1.0,
+                steps: int = 1) -> np.ndarray:
+    """n samples [n, D] of a toy model from seeded noise."""
     from .sample import sample
 
     g = torch.Generator().manual_seed(seed)
-    z1 = torch.randn(n, P.shape[0], generator=g) * noise_scale
-    x = sample(net, z1, prediction=prediction, steps=steps)
-    return toy_sample_stats(x.numpy(), P)
+    z1 = torch.randn(n, dim, generator=g) * noise_scale
+    return sample(net, z1, prediction=prediction, steps=steps).numpy()
