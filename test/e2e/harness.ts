@@ -392,9 +392,23 @@ export class VSCodeSession {
     const timeout = opts.timeoutMs ?? 30_000;
     const input = this.quickInputBox();
     await input.waitFor({ state: 'visible', timeout });
-    await input.fill(filePath);
-    await input.press('Enter');
-    await this.quickInputWidget().waitFor({ state: 'hidden', timeout });
+    // The dialog lists the folder and completes the typed path asynchronously: an Enter that lands
+    // while it updates can be swallowed. Type, let the value settle on exactly the path, accept;
+    // retry while the dialog is still open.
+    const deadline = Date.now() + timeout;
+    for (let attempt = 1; ; attempt++) {
+      if (Date.now() >= deadline) throw new Error(`the file dialog did not accept ${filePath} within ${timeout} ms`);
+      await input.fill(filePath);
+      await this.page.waitForTimeout(300);
+      if ((await input.inputValue()) !== filePath) continue;
+      await input.press('Enter');
+      try {
+        await this.quickInputWidget().waitFor({ state: 'hidden', timeout: Math.min(5_000, Math.max(1, deadline - Date.now())) });
+        return;
+      } catch (e) {
+        if (Date.now() >= deadline || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** The quick input widget (command palette, quick picks and input boxes all use it). */
