@@ -165,8 +165,35 @@ def export_onnx(net: nn.Module, model_cfg, path: str, metadata: Dict[str, str]) 
     return inputs
 
 
+def onnxruntime_backend() -> str:
+    """Which onnxruntime checks exports: `python` (the onnxruntime package, as on the GPU
+    machines) or `node` (onnxruntime-node from the repo's node_modules, as on Debian, which
+    packages no Python onnxruntime before trixie). PMF_ORT_BACKEND=python|node picks one;
+    the default takes Python's when it imports."""
+    want = os.environ.get("PMF_ORT_BACKEND", "auto").strip().lower()
+    if want not in ("auto", "python", "node"):
+        raise ValueError(f"PMF_ORT_BACKEND={want!r}: use auto, python or node")
+    if want != "auto":
+        return want
+    try:
+        import onnxruntime  # noqa: F401
+        return "python"
+    except ImportError:
+        return "node"
+
+
 def run_onnxruntime(path: str, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Run an ONNX model with onnxruntime-node (CPU provider) through trainer/tools/ort_run.mjs."""
+    """Run an ONNX model with onnxruntime's CPU provider (see onnxruntime_backend)."""
+    if onnxruntime_backend() == "python":
+        import onnxruntime as ort
+        sess = ort.InferenceSession(os.path.abspath(path), providers=["CPUExecutionProvider"])
+        names = [o.name for o in sess.get_outputs()]
+        return dict(zip(names, sess.run(names, {k: np.ascontiguousarray(v) for k, v in feeds.items()})))
+    return _run_onnxruntime_node(path, feeds)
+
+
+def _run_onnxruntime_node(path: str, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """onnxruntime-node through trainer/tools/ort_run.mjs (tensors cross as raw files)."""
     with tempfile.TemporaryDirectory() as d:
         manifest = {"model": os.path.abspath(path), "inputs": [], "out_dir": d}
         for name, arr in feeds.items():
@@ -178,7 +205,11 @@ def run_onnxruntime(path: str, feeds: Dict[str, np.ndarray]) -> Dict[str, np.nda
         mpath = os.path.join(d, "manifest.json")
         with open(mpath, "w") as f:
             json.dump(manifest, f)
-        res = subprocess.run(["node", ORT_RUN, mpath], capture_output=True, text=True, cwd=REPO_ROOT)
+        try:
+            res = subprocess.run(["node", ORT_RUN, mpath], capture_output=True, text=True, cwd=REPO_ROOT)
+        except FileNotFoundError:
+            raise RuntimeError("checking the export needs onnxruntime: install the Python package "
+                               "onnxruntime, or Node.js and `npm ci` for onnxruntime-node") from None
         if res.returncode != 0:
             raise RuntimeError(f"onnxruntime-node failed (is `npm ci` done?):\n{res.stderr.strip()}")
         outs = json.loads(res.stdout)

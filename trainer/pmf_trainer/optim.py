@@ -131,4 +131,10 @@ class EMA:
     def load_state_dict(self, s) -> None:
         if list(s["decays"]) != self.decays:
             raise ValueError(f"EMA decays differ: checkpoint {s['decays']} vs config {self.decays}")
-        self.shadows = s["shadows"]
+        # Copy into the existing shadows: they stay on the model's device and dtype whatever
+        # device the checkpoint was saved from.
+        for shadow, saved in zip(self.shadows, s["shadows"]):
+            if shadow.keys() != saved.keys():
+                raise ValueError("EMA state does not match the model's parameters")
+            for k, v in saved.items():
+                shadow[k].copy_(v)

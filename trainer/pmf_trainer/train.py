@@ -93,12 +93,39 @@ def _atomic_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(run_dir: str):
+def load_checkpoint(run_dir: str, device: str = "cpu"):
     """The run's own resumable checkpoint (written by this trainer, so fully unpickled; PyTorch
     >= 2.6 would otherwise refuse its optimizer and RNG state by default). Never point this at a
-    file from elsewhere: checkpoints from others go through official.load_state_dict."""
+    file from elsewhere: checkpoints from others go through official.load_state_dict.
+    Tensors land on `device`, so a run started on the CPU resumes on a GPU and back."""
     path = os.path.join(run_dir, "checkpoint.pt")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def training_device() -> str:
+    """CUDA when PyTorch sees a GPU, unless PMF_DEVICE=cpu; PMF_DEVICE=cuda insists on one."""
+    want = os.environ.get("PMF_DEVICE", "").strip().lower()
+    if want not in ("", "cpu", "cuda"):
+        raise ValueError(f"PMF_DEVICE={want!r}: use cpu or cuda")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PMF_DEVICE=cuda but this PyTorch sees no CUDA GPU "
+                           f"(torch {torch.__version__}, built with CUDA {torch.version.cuda})")
+    return "cuda" if want != "cpu" and torch.cuda.is_available() else "cpu"
+
+
+def restore_generator(gen: torch.Generator, state: Optional[torch.Tensor], saved_device: str,
+                      seed: int, step: int) -> bool:
+    """Put the loss's noise generator back where the checkpoint left it.
+
+    CPU and CUDA generators keep different states (a Mersenne Twister vs a Philox seed and
+    offset), so a run moved between devices cannot continue the same noise stream: it is
+    reseeded from (seed, step) instead, which is deterministic but not bit-identical to an
+    unmoved run. Returns True when the stream continues exactly."""
+    if state is not None and saved_device == gen.device.type:
+        gen.set_state(state.cpu())
+        return True
+    gen.manual_seed(seed * 1_000_003 + step)
+    return False
 
 
 def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[int] = None,
@@ -124,7 +151,7 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
     tc, lc = run.train, run.loss
     torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
-    device = "cuda" if torch.cuda.is_available() and os.environ.get("PMF_DEVICE", "") != "cpu" else "cpu"
+    device = training_device()
     ds = dataset_for(run)
     net = build_model(run.model).to(device)
     opt = CombinedOptimizer(net, tc.optimizer, tc.lr, (tc.adam_b1, tc.adam_b2), tc.weight_decay)
@@ -142,16 +169,21 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
     step, train_seconds, hardware = 0, 0.0, []
     ckpt_path = os.path.join(run_dir, "checkpoint.pt")
     if os.path.exists(ckpt_path):
-        ck = load_checkpoint(run_dir)
+        ck = load_checkpoint(run_dir, device)
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         ema.load_state_dict(ck["ema"])
-        gen.set_state(ck["gen_state"])
         order.load_state_dict(ck["order"])
         step, train_seconds = ck["step"], ck["train_seconds"]
         hardware = list(ck.get("hardware", []))
+        saved_device = ck.get("gen_device", "cpu")  # runs saved before this key trained on the CPU
+        exact = restore_generator(gen, ck["gen_state"], saved_device, tc.seed, step)
         if not quiet:
             print(f"resumed {run_dir} at step {step}", flush=True)
+            if not exact:
+                print(f"note: the run moves from {saved_device} to {device}; its noise stream is "
+                      f"reseeded from (seed, step), so it will not match an unmoved run bit for bit",
+                      flush=True)
 
     from .export import hardware_summary
 
@@ -160,7 +192,7 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
 
     def save():
         _atomic_save({"model": net.state_dict(), "optimizer": opt.state_dict(), "ema": ema.state_dict(),
-                      "gen_state": gen.get_state(), "order": order.state_dict(), "step": step,
+                      "gen_state": gen.get_state(), "gen_device": gen.device.type, "order": order.state_dict(), "step": step,
                       "train_seconds": train_seconds, "hardware": hardware, "run": run.to_dict()},
                      ckpt_path)
 

@@ -8,7 +8,8 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 torch.set_num_threads(1)
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+FASHION = os.path.join(os.environ.get("PMF_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"),
+                       "t10k-images-idx3-ubyte.gz")
 
 
 def has_fashion_mnist() -> bool:
@@ -19,8 +20,22 @@ def has_onnxruntime_node() -> bool:
     return os.path.isdir(os.path.join(REPO_ROOT, "node_modules", "onnxruntime-node"))
 
 
-needs_ort = pytest.mark.skipif(not has_onnxruntime_node(),
-                               reason="onnxruntime-node not installed: run `npm ci` in the repo root")
+def has_onnxruntime_python() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def onnxruntime_backends():
+    """The export checkers this machine can run (see pmf_trainer.export.onnxruntime_backend)."""
+    return [b for b, ok in (("node", has_onnxruntime_node()), ("python", has_onnxruntime_python())) if ok]
+
+
+needs_ort = pytest.mark.skipif(not onnxruntime_backends(),
+                               reason="no onnxruntime: run `npm ci` in the repo root (onnxruntime-node)")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def randomize_zero_inits(net, std=0.2, seed=0):

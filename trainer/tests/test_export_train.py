@@ -7,12 +7,14 @@ import onnx
 import pytest
 import torch
 
-from conftest import needs_ort, randomize_zero_inits
+from conftest import needs_ort, onnxruntime_backends, randomize_zero_inits
 from pmf_trainer.cli import main as cli_main
 from pmf_trainer.config import DiTConfig, MLPConfig, preset_run_dict
-from pmf_trainer.export import build_metadata, declared_inputs, export_onnx, verify_export
+from pmf_trainer.export import (build_metadata, declared_inputs, example_inputs, export_onnx,
+                                onnxruntime_backend, run_onnxruntime, verify_export)
 from pmf_trainer.models import build_model
-from pmf_trainer.train import RunConfig, train, trained_model
+from pmf_trainer.optim import EMA
+from pmf_trainer.train import RunConfig, load_checkpoint, train, trained_model
 
 TINY = dict(input_size=16, in_channels=1, patch_size=4, hidden_size=32, depth=2, num_heads=2,
             aux_head_depth=1, bottleneck_channels=8, num_classes=3, num_class_tokens=2,
@@ -71,6 +73,30 @@ def test_toy_export_carries_its_embedding(tmp_path):
     np.testing.assert_allclose(E.T @ E, np.eye(2), atol=1e-6)  # column-orthonormal
 
 
+@pytest.mark.parametrize("backend", ["node", "python"])
+def test_each_onnxruntime_backend_runs_the_export_check(tmp_path, monkeypatch, backend):
+    """Debian's PyTorch 1.13 has only onnxruntime-node beside it; the GPU machines and Debian
+    trixie have the Python package. Both must give the same numbers."""
+    if backend not in onnxruntime_backends():
+        pytest.skip(f"onnxruntime ({backend}) is not installed here")
+    monkeypatch.setenv("PMF_ORT_BACKEND", backend)
+    assert onnxruntime_backend() == backend
+    cfg = DiTConfig(**TINY)
+    net = randomize_zero_inits(build_model(cfg)).eval()
+    path = str(tmp_path / "m.onnx")
+    inputs = export_onnx(net, cfg, path, build_metadata(cfg, net, name="tiny", class_names=["a", "b", "c"]))
+    assert verify_export(path, net, cfg) < 1e-4
+    ex = example_inputs(cfg, 3, seed=5)
+    out = run_onnxruntime(path, {k: ex[k].numpy() for k in inputs})
+    assert list(out) == ["x"] and out["x"].shape == (3, 1, 16, 16) and out["x"].dtype == np.float32
+
+
+def test_an_unknown_onnxruntime_backend_is_refused(monkeypatch):
+    monkeypatch.setenv("PMF_ORT_BACKEND", "tensorrt")
+    with pytest.raises(ValueError, match="use auto, python or node"):
+        onnxruntime_backend()
+
+
 def test_class_names_must_match_num_classes():
     cfg = DiTConfig(**TINY)
     with pytest.raises(ValueError, match="class names"):
@@ -102,6 +128,44 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
             assert torch.equal(sa[k], sb[k]), k
     lines = [json.loads(l) for l in open(os.path.join(split, "log.jsonl"))]
     assert [l["step"] for l in lines] == [2, 3, 4, 6] and all(np.isfinite(l["loss_v"]) for l in lines)
+
+
+def test_a_run_moved_to_another_device_resumes_deterministically(tmp_path, capsys):
+    """CPU and CUDA generators keep different states, so a run saved on one device and resumed
+    on the other reseeds its noise from (seed, step). Here the move is simulated by marking a
+    CPU checkpoint as saved on CUDA (this machine has no GPU; test_cuda.py covers the real one)."""
+    runs = []
+    for name in ("moved1", "moved2"):
+        d = str(tmp_path / name)
+        train(d, toy_run(), max_steps=3, quiet=True)
+        path = os.path.join(d, "checkpoint.pt")
+        ck = load_checkpoint(d)
+        assert ck["gen_device"] == "cpu"
+        ck["gen_device"], ck["gen_state"] = "cuda", torch.zeros(16, dtype=torch.uint8)  # a Philox state
+        torch.save(ck, path)
+        assert train(d, None)["step"] == 6
+        runs.append(d)
+    assert "reseeded from (seed, step)" in capsys.readouterr().out
+    straight = str(tmp_path / "straight")
+    train(straight, toy_run(), quiet=True)
+    (_, a, _), (_, b, _), (_, c, _) = (trained_model(d, None) for d in runs + [straight])
+    assert all(torch.equal(va, vb) for va, vb in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not all(torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+def test_ema_state_is_copied_into_the_models_own_tensors():
+    """Loading keeps the shadows on the model's device and dtype (a CPU-saved state must not
+    replace CUDA shadows); here float64 stands in for the other device."""
+    cfg = MLPConfig(dim=2, hidden=8, layers=2)
+    saved = EMA(build_model(cfg), [0.9]).state_dict()
+    ema = EMA(build_model(cfg).double(), [0.9])
+    before = {k: v.data_ptr() for k, v in ema.shadows[0].items()}
+    ema.load_state_dict(saved)
+    for k, v in ema.shadows[0].items():
+        assert v.dtype == torch.float64 and v.data_ptr() == before[k], k
+        assert torch.equal(v.float(), saved["shadows"][0][k]), k
+    with pytest.raises(ValueError, match="decays differ"):
+        ema.load_state_dict({"decays": [0.5], "shadows": saved["shadows"]})
 
 
 def test_a_run_folder_refuses_another_configuration(tmp_path):
