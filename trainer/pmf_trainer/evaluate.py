@@ -84,7 +84,9 @@ def train_classifier(out_path: str, epochs: int = 6, seed: int = 0, threads: int
     report = {"test_accuracy": accuracy(net, test.x, test.y), "epochs": epochs, "seed": seed,
               "train_seconds": round(time.time() - t0, 1)}
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    torch.save({"state_dict": net.state_dict(), "report": report}, out_path)
+    # The report travels as JSON text so that torch.load(weights_only=True) reads the file on
+    # PyTorch 1.13 too (its safe unpickler knows no floats).
+    torch.save({"state_dict": net.state_dict(), "report_json": json.dumps(report)}, out_path)
     return report
 
 
@@ -92,7 +94,7 @@ def load_classifier(path: str) -> FMNISTClassifier:
     if not os.path.exists(path):
         raise FileNotFoundError(f"classifier {path} not found; train it with "
                                 "`python3 -m pmf_trainer train-classifier --out {path}`")
-    ck = torch.load(path, map_location="cpu")
+    ck = torch.load(path, map_location="cpu", weights_only=True)  # tensors only: nothing executes
     net = FMNISTClassifier()
     net.load_state_dict(ck["state_dict"])
     return net.eval()

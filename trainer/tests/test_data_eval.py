@@ -134,3 +134,28 @@ def test_perceptual_term_is_a_distance_and_enters_the_loss(tmp_path):
     plain = pmf_loss(net, x, y, base, "x", 10, True, g())
     withp = pmf_loss(net, x, y, LossConfig(perceptual_weight=0.5, perceptual_t_thr=1.01), "x", 10, True, g(), fd)
     assert float(withp["loss_perc"]) > 0 and float(withp["loss"]) > float(plain["loss"])
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch pwned-by-classifier",))
+
+
+def test_the_classifier_loads_safely_and_refuses_a_code_carrying_file(tmp_path, monkeypatch):
+    """--classifier takes any path: it is read with weights_only=True, so a pickle that would
+    run code is refused and nothing runs. The bundled one reads back with its report."""
+    import json
+    import os
+    from conftest import REPO_ROOT
+    from pmf_trainer.evaluate import load_classifier
+    bundled = os.path.join(REPO_ROOT, "models", "eval", "fashion-mnist-classifier.pt")
+    assert not load_classifier(bundled).training
+    report = json.loads(torch.load(bundled, map_location="cpu", weights_only=True)["report_json"])
+    assert abs(report["test_accuracy"] - 0.92) < 0.01
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "payload": _Payload()}, evil)
+    with pytest.raises(Exception, match="(?i)weights.only|unpickl"):
+        load_classifier(str(evil))
+    assert not (tmp_path / "pwned-by-classifier").exists()
