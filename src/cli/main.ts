@@ -1,18 +1,21 @@
 // pmf: the command line over pMF Lab's core and engine (no VS Code needed).
 //   pmf generate --model fashion-mnist --class Sneaker,Bag --n 8 --seed 0 --out samples
 //   pmf info MODEL [--json]
+//   pmf inspect FILE [--json] [--stats]
 //   pmf providers
 // Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable, 130 cancelled.
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readCheckpoint } from '../core/checkpoint';
+import { InspectError } from '../core/checkpoint/inspect';
 import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
 import { parseClasses } from '../core/generationPlan';
 import { EngineClient, EngineError } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { listBundledModels, resolveModel } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
+import { cmdInspect, INSPECT_USAGE } from './inspect';
 
 const ROOT = resolve(__dirname, '..');
 const EXIT = { ok: 0, runtime: 1, usage: 2, checkpoint: 3, provider: 4, cancelled: 130 } as const;
@@ -28,6 +31,7 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
       sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
       Toy models write samples.npy. Defaults come from the model's metadata.
   pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
+${INSPECT_USAGE}
   pmf providers                the execution providers this machine offers
   pmf models                   the bundled models
 
@@ -167,6 +171,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdGenerate(rest);
       case 'info':
         return cmdInfo(rest);
+      case 'inspect':
+        return await cmdInspect(rest, (m) => new UsageError(m));
       case 'providers':
         return await cmdProviders();
       case 'models':
@@ -188,7 +194,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     process.stderr.write(`pmf: ${msg}\n`);
-    if (e instanceof CheckpointError) return EXIT.checkpoint;
+    if (e instanceof CheckpointError || e instanceof InspectError) return EXIT.checkpoint;
     if (e instanceof EngineError) {
       if (e.code === 'checkpoint') return EXIT.checkpoint;
       if (e.code === 'provider') return EXIT.provider;

@@ -45,7 +45,11 @@ export interface OnnxTensor {
   name?: string;
   raw_data?: Uint8Array;
   float_data?: number[];
+  int32_data?: number[];
+  string_data?: Uint8Array[];
   int64_data?: Int64[];
+  double_data?: number[];
+  uint64_data?: Int64[];
   /** 0 = data in this file, 1 = in the external file described by external_data. */
   data_location?: number;
   external_data?: OnnxStringEntry[];
@@ -203,9 +207,13 @@ const tensorProto = message({
   dims: { id: 1, type: 'int64', rule: 'repeated' },
   data_type: { id: 2, type: 'int32' },
   float_data: { id: 4, type: 'float', rule: 'repeated', options: { packed: true } },
+  int32_data: { id: 5, type: 'int32', rule: 'repeated', options: { packed: true } },
+  string_data: { id: 6, type: 'bytes', rule: 'repeated' },
   int64_data: { id: 7, type: 'int64', rule: 'repeated', options: { packed: true } },
   name: { id: 8, type: 'string' },
   raw_data: { id: 9, type: 'bytes' },
+  double_data: { id: 10, type: 'double', rule: 'repeated', options: { packed: true } },
+  uint64_data: { id: 11, type: 'uint64', rule: 'repeated', options: { packed: true } },
   external_data: { id: 13, type: 'StringStringEntryProto', rule: 'repeated' },
   data_location: { id: 14, type: 'int32' },
 });

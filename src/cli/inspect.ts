@@ -1,0 +1,100 @@
+// pmf inspect FILE: what pMF: Inspect Checkpoint shows, as text or JSON (nothing in the file runs).
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  formatParams,
+  inspectCheckpoint,
+  tensorStats,
+  type CheckpointSummary,
+  type TensorStats,
+} from '../core/checkpoint/inspect';
+import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/names';
+import { CheckpointFiles } from '../node/fileSource';
+
+export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT]
+      Explains a checkpoint (.onnx, .safetensors, PyTorch .pt/.pth/.ckpt) without running it:
+      format, pMF contract, architecture, findings (unsafe pickle globals among them), tensors.
+      --stats adds min/max/mean/std per tensor; --filter keeps tensors whose name (or, in ONNX,
+      the name of a node that reads them) contains TEXT.`;
+
+function num(v: number): string {
+  if (Number.isNaN(v)) return '-';
+  return Math.abs(v) !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(3) : v.toPrecision(4);
+}
+
+function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorStats | string>, shown: number[]): string {
+  const out: string[] = [];
+  out.push(`${s.fileName}  (${path})`);
+  out.push(`  ${s.format}, ${s.fileSize} bytes, ${formatParams(s.totalParams)} parameters in ${s.tensors.length} tensors` +
+    ` (${Object.entries(s.paramsByDtype).map(([d, n]) => `${d} ${formatParams(n)}`).join(', ')})`);
+  const a = s.architecture;
+  out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''} ${JSON.stringify(a.config)} (from ${a.basis})`);
+  if (s.onnx) {
+    const c = s.onnx.contract;
+    out.push(c.ok ? `  pMF contract: ok (${String(c.info.prediction)}-prediction ${String(c.info.kind)} model)`
+      : `  pMF contract: not runnable (${c.code}): ${c.message}`);
+    out.push(`  graph: ${s.onnx.nodeCount} nodes, opsets ${s.onnx.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`);
+  }
+  if (s.pickle) {
+    out.push(`  pickle: ${s.pickle.layout}, protocol ${s.pickle.protocol}, tensors at '${s.pickle.tensorPath}'`);
+    const bad = s.pickle.globals.filter((g) => !g.allowed);
+    out.push(`  globals: ${s.pickle.globals.length} (${bad.length} not expected in a state dict` +
+      `${bad.length ? `: ${bad.map((g) => `${g.module}.${g.name}`).join(', ')}` : ''})`);
+  }
+  for (const f of s.findings) out.push(`  ${f.severity.toUpperCase()}: ${f.message}`);
+  out.push('  tensors:');
+  for (const i of shown) {
+    const t = s.tensors[i];
+    let line = `    ${t.name}  ${t.dtype} [${t.shape.join(', ')}]`;
+    if (isExporterName(t.name) && t.usedBy?.length) line += `  (read by ${t.usedBy[0]})`;
+    const st = stats.get(i);
+    if (typeof st === 'string') line += `  (${st})`;
+    else if (st) {
+      line += `  min ${num(st.min)} max ${num(st.max)} mean ${num(st.mean)} std ${num(st.std)}` +
+        (st.nan || st.inf ? `  NaN ${st.nan} inf ${st.inf}` : '');
+    }
+    out.push(line);
+  }
+  return out.join('\n') + '\n';
+}
+
+export async function cmdInspect(args: string[], usageError: (m: string) => Error): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, strict: true, allowPositionals: true,
+    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, filter: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw usageError('inspect takes one FILE');
+  const path = resolve(positionals[0]);
+  if (!existsSync(path)) throw usageError(`No file '${positionals[0]}' (looked at ${path}).`);
+  const files = new CheckpointFiles(path);
+  try {
+    const summary = await inspectCheckpoint(await files.source(), basename(path));
+    const shown = summary.tensors.map((_, i) => i)
+      .filter((i) => !values.filter || tensorMatches(summary.tensors[i], (text) => text.includes(values.filter!)));
+    const stats = new Map<number, TensorStats | string>();
+    if (values.stats) {
+      for (const i of shown) {
+        const t = summary.tensors[i];
+        try {
+          stats.set(i, await tensorStats(await files.source(t.data?.file), t));
+        } catch (e) {
+          stats.set(i, e instanceof Error ? e.message : String(e));
+        }
+      }
+    }
+    report(summary, path, stats, shown, values.json === true);
+  } finally {
+    await files.close();
+  }
+  return 0;
+}
+
+function report(summary: CheckpointSummary, path: string, stats: Map<number, TensorStats | string>, shown: number[], json: boolean): void {
+  if (json) {
+    const tensors = shown.map((i) => ({ ...summary.tensors[i], ...(stats.has(i) ? { stats: stats.get(i) } : {}) }));
+    process.stdout.write(JSON.stringify({ path, ...summary, tensors }, null, 2) + '\n');
+  } else {
+    process.stdout.write(describe(summary, path, stats, shown));
+  }
+}

@@ -1,0 +1,118 @@
+// pmf inspect, spawned as a user runs it, on real files: the bundled model, the checkpoint
+// fixtures of trainer/tools/make_inspect_fixtures.py (expected.json holds what torch and numpy
+// say about them), a malicious pickle, and an ONNX model whose weights live in an external file.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { fullModelType, type OnnxModel } from '../../src/core/checkpoint';
+import { imageSpec, makeModel, withChanges } from '../core/onnxFixtures';
+import { CLI, FASHION, REPO, requireBuilt } from '../helpers/paths';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-inspect-'));
+const CHECKPOINTS = join(REPO, 'test', 'fixtures', 'checkpoints');
+
+function pmf(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: tmp });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+interface JsonTensor {
+  name: string;
+  dtype: string;
+  shape: number[];
+  stats?: { min: number; max: number; mean: number; std: number; count: number } | string;
+}
+
+before(() => requireBuilt());
+
+test('inspect explains the bundled model: contract, architecture, graph, tensors', () => {
+  const r = pmf('inspect', FASHION);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^model\.onnx {2}\(/);
+  assert.match(r.out, /onnx, \d+ bytes, 3\.04M parameters in \d+ tensors \(float32 3\.04M\)/);
+  assert.match(r.out, /architecture: pmfDiT .*"hidden_size":192/);
+  assert.match(r.out, /pMF contract: ok \(x-prediction image model\)/);
+  assert.match(r.out, /graph: \d+ nodes, opsets ai\.onnx 17/);
+  assert.match(r.out, /net\.pos_embed {2}float32 \[1, 25, 192\]/);
+});
+
+test('--json --stats --filter: the statistics torch and numpy computed for the fixture', () => {
+  const expected = JSON.parse(readFileSync(join(CHECKPOINTS, 'expected.json'), 'utf8'))['pmfdit.pt'] as { tensors: JsonTensor[] };
+  const r = pmf('inspect', join(CHECKPOINTS, 'pmfdit.pt'), '--json', '--stats', '--filter', 'final_layer');
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { format: string; tensors: JsonTensor[]; pickle: { layout: string } };
+  assert.equal(out.format, 'pytorch');
+  assert.equal(out.pickle.layout, 'zip');
+  const want = expected.tensors.filter((t) => t.name.includes('final_layer'));
+  assert.ok(want.length >= 2);
+  assert.deepEqual(out.tensors.map((t) => t.name), want.map((t) => t.name));
+  for (const [i, t] of out.tensors.entries()) {
+    const s = t.stats;
+    const e = want[i].stats as Exclude<JsonTensor['stats'], string | undefined>;
+    assert.ok(s && typeof s === 'object', `${t.name}: ${String(s)}`);
+    assert.equal(s.count, e.count);
+    assert.equal(s.min, e.min);
+    assert.equal(s.max, e.max);
+    assert.ok(Math.abs(s.mean - e.mean) <= 1e-6 * Math.max(1, Math.abs(e.mean)), `${t.name} mean ${s.mean} vs ${e.mean}`);
+    assert.ok(Math.abs(s.std - e.std) <= 1e-6 * Math.max(1, e.std), `${t.name} std ${s.std} vs ${e.std}`);
+  }
+});
+
+test('a malicious pickle is reported as dangerous and nothing in it runs', () => {
+  const dir = mkdtempSync(join(tmp, 'evil-'));
+  copyFileSync(join(CHECKPOINTS, 'malicious.pt'), join(dir, 'malicious.pt'));
+  const r = spawnSync(process.execPath, [CLI, 'inspect', 'malicious.pt'], { encoding: 'utf8', cwd: dir });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /DANGER: .*(os|posix)\.system/);
+  assert.match(r.stdout, /globals: \d+ \([1-9]\d* not expected in a state dict: .*system/);
+  assert.equal(existsSync(join(dir, 'pwned')), false, 'the payload (touch pwned) must not have run');
+});
+
+test('ONNX external data: statistics read from the file beside the model; a location outside its folder is refused', () => {
+  const dir = join(tmp, 'external');
+  mkdirSync(join(dir, 'model'), { recursive: true });
+  const values = new Float32Array([1.5, -2, 0, 4, 8, -0.5, 3, 2]);
+  const weights = new Uint8Array(64 + values.byteLength);
+  weights.set(new Uint8Array(values.buffer), 64);
+  writeFileSync(join(dir, 'model', 'weights.bin'), weights);
+  writeFileSync(join(dir, 'secret.bin'), weights); // outside the model's folder: must not be read
+  const model = fullModelType.decode(makeModel(withChanges(imageSpec(), {}))) as OnnxModel;
+  const ext = (name: string, location: string) => ({
+    name, dims: [2, 4], data_type: 1, data_location: 1,
+    external_data: [{ key: 'location', value: location }, { key: 'offset', value: '64' }, { key: 'length', value: '32' }],
+  });
+  model.graph!.initializer = [ext('w', 'weights.bin'), ext('escape', '../secret.bin')];
+  writeFileSync(join(dir, 'model', 'ext.onnx'), fullModelType.encode(model).finish());
+
+  const r = pmf('inspect', join(dir, 'model', 'ext.onnx'), '--json', '--stats');
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { tensors: JsonTensor[]; findings: Array<{ message: string }> };
+  const w = out.tensors.find((t) => t.name === 'w')!;
+  assert.deepEqual(w.stats && typeof w.stats === 'object' && [w.stats.count, w.stats.min, w.stats.max, w.stats.mean], [8, -2, 8, 2]);
+  const escape = out.tensors.find((t) => t.name === 'escape')!;
+  assert.match(String(escape.stats), /outside the model's folder; not read/);
+  assert.ok(out.findings.some((f) => /external data file.*weights\.bin/.test(f.message)));
+});
+
+test('files that are not checkpoints: exit code 3 and a message that says what the file is', () => {
+  const png = join(tmp, 'picture.pt');
+  writeFileSync(png, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+  const empty = join(tmp, 'empty.onnx');
+  writeFileSync(empty, '');
+  const cases: Array<[string[], number, RegExp]> = [
+    [['inspect', png], 3, /picture\.pt is not a checkpoint: it looks like a PNG image/],
+    [['inspect', empty], 3, /empty\.onnx is empty \(0 bytes\)/],
+    [['inspect', join(CHECKPOINTS, 'truncated.pt')], 3, /incomplete ZIP archive.*truncated/],
+    [['inspect'], 2, /inspect takes one FILE/],
+    [['inspect', join(tmp, 'missing.pt')], 2, /No file '.*missing\.pt'/],
+  ];
+  for (const [args, code, msg] of cases) {
+    const r = pmf(...args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, msg);
+    assert.equal(r.out, '');
+  }
+});
