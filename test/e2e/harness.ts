@@ -439,12 +439,34 @@ export class VSCodeSession {
     return host.contentFrame().locator('#active-frame').contentFrame();
   }
 
-  /** Runs a test body; on failure, writes the tail of the session's logs to stderr, then rethrows. */
+  /**
+   * Waits until the extension host has started and read the extensions' contributions. Until
+   * then the workbench does not know their custom editors: a file opened earlier from the
+   * Explorer goes to the text editor.
+   */
+  async extensionsReady(timeoutMs = 60_000): Promise<void> {
+    const ready = () =>
+      findFiles(path.join(this.userDataDir, 'logs'), /remoteexthost\.log$/).some((file) => {
+        try {
+          return fs.readFileSync(file, 'utf8').includes('Eager extensions activated');
+        } catch {
+          return false;
+        }
+      });
+    if (!(await waitFor(ready, timeoutMs))) throw new Error(`the extension host did not start within ${timeoutMs} ms`);
+  }
+
+  /**
+   * Runs a test body; on failure, writes the tail of the session's logs to stderr and a screenshot
+   * into $PMF_E2E_FAILURE_DIR (default: the temp folder), then rethrows.
+   */
   async dumpLogsOnFailure<T>(body: () => Promise<T>): Promise<T> {
     try {
       return await body();
     } catch (e) {
       process.stderr.write(`--- e2e logs ---\n${this.logs().slice(-8000)}\n`);
+      const shot = path.join(process.env.PMF_E2E_FAILURE_DIR ?? os.tmpdir(), `pmf-e2e-failure-${Date.now()}.png`);
+      await this.screenshot(shot).then(() => process.stderr.write(`--- screenshot of the failure: ${shot}\n`), () => undefined);
       throw e;
     }
   }
@@ -533,7 +555,9 @@ export class VSCodeSession {
   private async webviewInTab(title: string, timeout: number): Promise<Locator> {
     const page = this.page;
     const exact = new RegExp(`^\\s*${escapeRegExp(title)}\\s*$`);
-    const tab = page.locator('.tabs-container .tab').filter({ has: page.locator('.label-name').filter({ hasText: exact }) }).first();
+    // A file's tab shows its name in two parts (.label-name "fashion", .label-suffix ".onnx"): match the whole label.
+    const tab = page.locator('.tabs-container .tab')
+      .filter({ has: page.locator('.monaco-icon-label-container').filter({ hasText: exact }) }).first();
     await tab.waitFor({ state: 'visible', timeout });
     await tab.click();
     const group = tab.locator('xpath=ancestor::div[contains(concat(" ", @class, " "), " editor-group-container ")][1]');
