@@ -18,7 +18,7 @@ const builds = [
     banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',
     entryPoints: { gallery: 'webview/gallery/main.ts', visualizer: 'webview/visualizer/main.ts',
-      toyCompare: 'webview/toyCompare/main.ts' },
+      toyCompare: 'webview/toyCompare/main.ts', inspector: 'webview/inspector/main.ts' },
     outdir: 'dist/webview' },
 ];
 
@@ -30,6 +30,7 @@ cpSync('webview/shared/base.css', 'dist/webview/base.css');
 cpSync('webview/gallery/gallery.css', 'dist/webview/gallery.css');
 cpSync('webview/visualizer/visualizer.css', 'dist/webview/visualizer.css');
 cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
+cpSync('webview/inspector/inspector.css', 'dist/webview/inspector.css');
 cpSync('node_modules/uplot/dist/uPlot.min.css', 'dist/webview/uPlot.min.css');
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

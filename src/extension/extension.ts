@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { generateSamples } from './commands/generateSamples';
+import { inspectCheckpoint } from './commands/inspectCheckpoint';
 import type { GalleryPanel } from './gallery/galleryPanel';
+import { CheckpointInspectorProvider } from './inspector/inspectorEditor';
 import { providerSetting, setProviderSetting } from './settings';
 import { EngineStatus } from './statusBar';
 import { ToyComparePanel } from './toyCompare/toyComparePanel';
@@ -20,6 +22,7 @@ export interface PmfLabApi {
   visualizers(): VisualizerPanel[];
   /** Round-trip timings the visualizer webviews reported (r slider -> pixels drawn). */
   visualizerTimings: Array<{ name: string; ms: number }>;
+  inspector: CheckpointInspectorProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): PmfLabApi {
@@ -38,17 +41,22 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   });
   let gallery: GalleryPanel | undefined;
   const viz: VisualizerDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log, timings: [] };
+  const inspector = CheckpointInspectorProvider.register({ extensionUri: context.extensionUri, log });
 
   context.subscriptions.push(
     log,
     status,
     { dispose: () => void engine.dispose() },
-    vscode.commands.registerCommand('pmf.generateSamples', async () => {
-      const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri });
+    inspector.registration,
+    vscode.commands.registerCommand('pmf.generateSamples', async (uri?: unknown) => {
+      const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri },
+        uri instanceof vscode.Uri ? uri : undefined);
       if (g) gallery = g;
       return g;
     }),
-    vscode.commands.registerCommand('pmf.openFieldVisualizer', () => VisualizerPanel.open(viz)),
+    vscode.commands.registerCommand('pmf.openFieldVisualizer',
+      (uri?: unknown) => VisualizerPanel.open(viz, uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.commands.registerCommand('pmf.inspectCheckpoint', (uri?: unknown) => inspectCheckpoint(uri)),
     vscode.window.registerWebviewPanelSerializer(VisualizerPanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => {
         VisualizerPanel.revive(viz, panel, state);
@@ -76,7 +84,8 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   const bundleMs = typeof __pmfBundleStart === 'number' ? moduleLoadedAt - __pmfBundleStart : 0;
   log.info(`activated in ${(bundleMs + end - activateStart).toFixed(1)} ms (bundle evaluation ${bundleMs.toFixed(1)} ms, ` +
     `activate() ${(end - activateStart).toFixed(1)} ms); engine ${context.asAbsolutePath('dist/engine.js')} starts on first use`);
-  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings };
+  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings,
+    inspector: inspector.provider };
 }
 
 export function deactivate(): void {

@@ -42,3 +42,22 @@ export async function pickModel(extensionPath: string, lastPath?: string): Promi
     openLabel: 'Use this model' }))?.[0];
   return uri && { path: uri.fsPath, spec: uri.fsPath, label: vscode.workspace.asRelativePath(uri) };
 }
+
+/**
+ * A checkpoint given by the caller (the explorer's context menu, the inspector). Workspace
+ * files need a trusted workspace, as in the picker; bundled models are always allowed.
+ */
+export function modelFromUri(extensionPath: string, uri: vscode.Uri): PickedModel | undefined {
+  const bundled = listBundledModels(extensionPath).find((m) => m.path === uri.fsPath);
+  if (bundled) return { path: bundled.path, spec: bundled.name, label: bundled.name };
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('pMF: running a checkpoint from this workspace needs a trusted workspace; ' +
+      'the bundled models run anywhere.', 'Manage Workspace Trust').then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
+    return undefined;
+  }
+  if (uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage(`pMF: ${uri.toString()} is not a file on disk; the engine reads checkpoints from disk.`);
+    return undefined;
+  }
+  return { path: uri.fsPath, spec: uri.fsPath, label: vscode.workspace.asRelativePath(uri) };
+}

@@ -6,7 +6,7 @@ import { EngineError } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
 import { type GenerationRequest, runGeneration } from '../../node/generation';
 import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
-import { pickModel } from '../modelPicker';
+import { modelFromUri, pickModel } from '../modelPicker';
 import { batchSize, outputFolder, providerSetting } from '../settings';
 import type { EngineStatus } from '../statusBar';
 
@@ -90,9 +90,9 @@ function reportError(e: unknown, log: vscode.LogOutputChannel): void {
   void vscode.window.showErrorMessage(`pMF: ${message}`, 'Show Log').then((a) => a && log.show());
 }
 
-export async function generateSamples(deps: GenerateDeps): Promise<GalleryPanel | undefined> {
+export async function generateSamples(deps: GenerateDeps, preselected?: vscode.Uri): Promise<GalleryPanel | undefined> {
   const last = deps.context.globalState.get<Remembered>(STATE_KEY, {});
-  const model = await pickModel(deps.context.extensionPath, last.modelPath);
+  const model = preselected ? modelFromUri(deps.context.extensionPath, preselected) : await pickModel(deps.context.extensionPath, last.modelPath);
   if (!model) return undefined;
   let load: LoadResult;
   try {

@@ -10,7 +10,7 @@ import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
 import { encodeNpy } from '../../node/npy';
 import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../../webview/visualizer/protocol';
-import { pickModel } from '../modelPicker';
+import { modelFromUri, pickModel } from '../modelPicker';
 import { providerSetting } from '../settings';
 import { webviewHtml } from '../webviewHtml';
 import { fieldFrames } from './frameRender';
@@ -36,9 +36,9 @@ export class VisualizerPanel implements vscode.Disposable {
   private image?: { name: string; x: Float32Array };
   private running?: AbortController;
 
-  /** Opens a new visualizer: picks a model, loads it, shows the panel. */
-  static async open(deps: VisualizerDeps): Promise<VisualizerPanel | undefined> {
-    const picked = await pickModel(deps.extensionPath);
+  /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
+  static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
+    const picked = preselected ? modelFromUri(deps.extensionPath, preselected) : await pickModel(deps.extensionPath);
     if (!picked) return undefined;
     const panel = vscode.window.createWebviewPanel(VisualizerPanel.viewType, 'pMF Field Visualizer', vscode.ViewColumn.Active,
       VisualizerPanel.options(deps));

@@ -1,0 +1,280 @@
+// pMF: Inspect Checkpoint, the host side: a read-only custom editor for .onnx, .safetensors and
+// PyTorch files. It parses them in the extension host (never executing anything in them: a
+// pickle is read by a parser, not unpickled), shows the summary, and computes tensor
+// statistics on request, streaming from the file.
+import { basename, dirname, extname, join } from 'node:path';
+import * as vscode from 'vscode';
+import {
+  bufferSource,
+  inspectCheckpoint,
+  tensorStats,
+  type ByteSource,
+  type CheckpointSummary,
+  type TensorEntry,
+} from '../../core/checkpoint/inspect';
+import { CheckpointFiles } from '../../node/fileSource';
+import { FromWebview, ToWebview, type Actions } from '../../../webview/inspector/protocol';
+import { webviewHtml } from '../webviewHtml';
+
+const BODY = `
+<header>
+  <h1 id="file"></h1>
+  <vscode-badge id="format"></vscode-badge>
+  <span class="meta" id="facts"></span>
+  <span class="actions" id="actions">
+    <vscode-button id="generate" icon="sparkle" hidden title="pMF: Generate Samples with this checkpoint">Generate Samples</vscode-button>
+    <vscode-button id="visualize" icon="graph-line" secondary hidden title="pMF: Open Field Visualizer on this checkpoint">Field Visualizer</vscode-button>
+    <vscode-button id="convert" icon="terminal" secondary hidden title="Copy the command that converts this official checkpoint to a runnable ONNX file">Copy convert command</vscode-button>
+    <vscode-button id="reload" icon="refresh" secondary title="Read the file again">Reload</vscode-button>
+  </span>
+</header>
+<div id="loading" role="status"><vscode-progress-ring></vscode-progress-ring><span id="loading-label">Reading</span></div>
+<div id="error" role="alert" hidden></div>
+<ul id="findings" aria-label="Findings"></ul>
+<main id="content" hidden>
+  <!-- vscode-tabs gives its headers and panels ids of its own: address them by data-tab. -->
+  <vscode-tabs id="tabs">
+    <vscode-tab-header slot="header" data-tab="overview">Overview</vscode-tab-header>
+    <vscode-tab-panel><div id="overview"></div></vscode-tab-panel>
+    <vscode-tab-header slot="header" data-tab="tensors">Tensors</vscode-tab-header>
+    <vscode-tab-panel>
+      <div class="toolbar">
+        <vscode-textfield id="filter" placeholder="Filter by name or the node that reads it (substring or /regex/)" aria-label="Filter tensors"></vscode-textfield>
+        <vscode-button id="stats-all" icon="pulse" secondary title="Statistics of every listed tensor">Statistics for all listed</vscode-button>
+        <vscode-button id="stats-cancel" icon="debug-stop" secondary hidden>Cancel</vscode-button>
+        <span class="meta" id="stats-progress"></span>
+        <span class="meta" id="tensor-count"></span>
+      </div>
+      <table id="tensors" aria-label="Tensors">
+        <thead><tr><th>name</th><th>dtype</th><th>shape</th><th class="num">params</th>
+          <th class="num">min</th><th class="num">max</th><th class="num">mean</th><th class="num">std</th>
+          <th>histogram</th><th>notes</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </vscode-tab-panel>
+    <vscode-tab-header slot="header" data-tab="metadata">Metadata</vscode-tab-header>
+    <vscode-tab-panel><div id="metadata"></div></vscode-tab-panel>
+    <vscode-tab-header slot="header" data-tab="structure">Structure</vscode-tab-header>
+    <vscode-tab-panel><div id="structure"></div></vscode-tab-panel>
+  </vscode-tabs>
+</main>`;
+
+/** Files above this size are not read into memory when they are not on the local disk. */
+const MAX_IN_MEMORY = 2 ** 31 - 1;
+
+export interface InspectorDeps {
+  extensionUri: vscode.Uri;
+  log: vscode.LogOutputChannel;
+}
+
+class CheckpointDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {}
+}
+
+/** One open inspector: its file, its last summary, its statistics job. */
+class InspectorSession implements vscode.Disposable {
+  private summary?: CheckpointSummary;
+  private job?: AbortController;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly deps: InspectorDeps, readonly uri: vscode.Uri, readonly panel: vscode.WebviewPanel) {
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview')],
+    };
+    panel.webview.html = webviewHtml(panel.webview, deps.extensionUri, {
+      title: 'pMF checkpoint', script: 'inspector.js', style: 'inspector.css', body: BODY,
+    });
+    panel.webview.onDidReceiveMessage((m) => void this.onMessage(m), undefined, this.disposables);
+    if (uri.scheme === 'file') {
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(dirname(uri.fsPath)), basename(uri.fsPath)));
+      watcher.onDidChange(() => void this.inspect(), undefined, this.disposables);
+      this.disposables.push(watcher);
+    }
+  }
+
+  get current(): CheckpointSummary | undefined {
+    return this.summary;
+  }
+
+  private post(msg: ToWebview): void {
+    void this.panel.webview.postMessage(ToWebview.parse(msg));
+  }
+
+  private fileName(): string {
+    return basename(this.uri.path);
+  }
+
+  /** The checkpoint and, for ONNX external data, the files beside it, opened for random access. */
+  private async open(): Promise<{ source(file?: string): Promise<ByteSource>; close(): Promise<void> }> {
+    if (this.uri.scheme === 'file') return new CheckpointFiles(this.uri.fsPath);
+    // Not on a local disk (a remote file system, ...): the file is read into memory, external data is not reachable.
+    const stat = await vscode.workspace.fs.stat(this.uri);
+    if (stat.size > MAX_IN_MEMORY) throw new Error('this file is not on a local disk and too large to read into memory');
+    const memory = bufferSource(await vscode.workspace.fs.readFile(this.uri));
+    return {
+      source: async (file) => {
+        if (file !== undefined) throw new Error('external tensor data can be read only from files on disk');
+        return memory;
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async inspect(): Promise<void> {
+    this.job?.abort();
+    this.post({ type: 'loading', fileName: this.fileName() });
+    const t0 = performance.now();
+    let files: Awaited<ReturnType<InspectorSession['open']>> | undefined;
+    try {
+      files = await this.open();
+      const summary = await inspectCheckpoint(await files.source(), this.fileName());
+      this.summary = summary;
+      const ms = performance.now() - t0;
+      this.deps.log.info(`inspected ${this.uri.fsPath}: ${summary.format}, ${summary.tensors.length} tensors, ` +
+        `${summary.totalParams} parameters, ${summary.findings.length} findings in ${ms.toFixed(0)} ms`);
+      this.post({ type: 'summary', summary, actions: actionsFor(summary), ms });
+    } catch (e) {
+      this.summary = undefined;
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log.warn(`inspect ${this.uri.fsPath}: ${message}`);
+      this.post({ type: 'error', fileName: this.fileName(), message });
+    } finally {
+      await files?.close();
+    }
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const parsed = FromWebview.safeParse(raw);
+    if (!parsed.success) {
+      this.deps.log.warn(`inspector: ignored an invalid message: ${parsed.error.message}`);
+      return;
+    }
+    const msg = parsed.data;
+    switch (msg.type) {
+      case 'ready':
+        await this.inspect();
+        break;
+      case 'stats':
+        await this.stats(msg.indices);
+        break;
+      case 'cancel':
+        this.job?.abort();
+        break;
+      case 'action':
+        await this.action(msg.action);
+        break;
+    }
+  }
+
+  /** Statistics of the given tensors, one message each, streamed from the file; cancellable. */
+  private async stats(indices: number[]): Promise<void> {
+    const summary = this.summary;
+    if (!summary) return;
+    this.job?.abort();
+    const job = new AbortController();
+    this.job = job;
+    const wanted = indices.filter((i) => i < summary.tensors.length);
+    let done = 0;
+    this.post({ type: 'progress', done, total: wanted.length, running: true });
+    let files: Awaited<ReturnType<InspectorSession['open']>> | undefined;
+    try {
+      files = await this.open();
+      for (const index of wanted) {
+        if (job.signal.aborted) break;
+        const t: TensorEntry = summary.tensors[index];
+        try {
+          const stats = await tensorStats(await files.source(t.data?.file), t, { signal: job.signal });
+          this.post({ type: 'stats', index, stats });
+        } catch (e) {
+          if (job.signal.aborted) break;
+          this.post({ type: 'statsError', index, message: e instanceof Error ? e.message : String(e) });
+        }
+        done++;
+        if (done % 8 === 0 || done === wanted.length) this.post({ type: 'progress', done, total: wanted.length, running: true });
+      }
+    } catch (e) {
+      this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      await files?.close();
+      if (this.job === job) this.job = undefined;
+      this.post({ type: 'progress', done, total: wanted.length, running: false });
+    }
+  }
+
+  private async action(action: 'generate' | 'visualize' | 'copyConvert' | 'reload' | 'showFormatDoc'): Promise<void> {
+    switch (action) {
+      case 'generate':
+        await vscode.commands.executeCommand('pmf.generateSamples', this.uri);
+        break;
+      case 'visualize':
+        await vscode.commands.executeCommand('pmf.openFieldVisualizer', this.uri);
+        break;
+      case 'copyConvert': {
+        await vscode.env.clipboard.writeText(convertCommand(this.uri.fsPath));
+        void vscode.window.showInformationMessage('Copied the command that converts this checkpoint to pMF ONNX ' +
+          '(run it in a pMF Lab checkout; it needs PyTorch).');
+        break;
+      }
+      case 'reload':
+        await this.inspect();
+        break;
+      case 'showFormatDoc':
+        await vscode.commands.executeCommand('markdown.showPreview',
+          vscode.Uri.joinPath(this.deps.extensionUri, 'docs', 'checkpoint-format.md'));
+        break;
+    }
+  }
+
+  dispose(): void {
+    this.job?.abort();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function actionsFor(s: CheckpointSummary): Actions {
+  return { run: s.format === 'onnx' && s.onnx?.contract.ok === true, convert: s.architecture.family === 'pmfDiT-official' };
+}
+
+/** The trainer command that converts an official checkpoint, quoted for a POSIX shell. */
+export function convertCommand(path: string): string {
+  const q = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+  const out = join(dirname(path), `${basename(path, extname(path))}.onnx`);
+  return `scripts/pmf-trainer convert-official --ckpt ${q(path)} --out ${q(out)}`;
+}
+
+export class CheckpointInspectorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
+  static readonly viewType = 'pmf.checkpointInspector';
+  private readonly sessions = new Set<InspectorSession>();
+
+  constructor(private readonly deps: InspectorDeps) {}
+
+  static register(deps: InspectorDeps): { provider: CheckpointInspectorProvider; registration: vscode.Disposable } {
+    const provider = new CheckpointInspectorProvider(deps);
+    const registration = vscode.window.registerCustomEditorProvider(CheckpointInspectorProvider.viewType, provider, {
+      webviewOptions: { retainContextWhenHidden: true },
+      supportsMultipleEditorsPerDocument: true,
+    });
+    return { provider, registration };
+  }
+
+  /** The open inspectors, for tests. */
+  get open(): InspectorSession[] {
+    return [...this.sessions];
+  }
+
+  openCustomDocument(uri: vscode.Uri): CheckpointDocument {
+    return new CheckpointDocument(uri);
+  }
+
+  resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
+    const session = new InspectorSession(this.deps, document.uri, panel);
+    this.sessions.add(session);
+    panel.onDidDispose(() => {
+      session.dispose();
+      this.sessions.delete(session);
+    });
+  }
+}

@@ -1,0 +1,130 @@
+// pMF: Inspect Checkpoint in a real VS Code (code-server + Chromium): the custom editor opens
+// .onnx and PyTorch files, explains them, computes statistics from the file, reports a
+// malicious pickle without running it, and hands a runnable checkpoint to Generate Samples.
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { FASHION, REPO, requireBuilt } from '../helpers/paths';
+import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
+
+const avail = e2eAvailable();
+const skip = avail.ok ? false : avail.reason;
+let session: VSCodeSession | undefined;
+let workspace = '';
+
+const CHECKPOINTS = join(REPO, 'test', 'fixtures', 'checkpoints');
+const EVIL = 'malicious.pt';
+const OFFICIAL = 'official-tiny.pt';
+
+before(async () => {
+  if (skip) return;
+  requireBuilt();
+  workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-inspect-'));
+  copyFileSync(FASHION, join(workspace, 'fashion.onnx'));
+  copyFileSync(join(CHECKPOINTS, EVIL), join(workspace, EVIL));
+  copyFileSync(join(CHECKPOINTS, OFFICIAL), join(workspace, OFFICIAL));
+  writeFileSync(join(workspace, 'broken.onnx'), 'this is not a model');
+  const extensionDir = process.env.PMF_E2E_EXTENSION_DIR ?? REPO;
+  session = await startVSCode({ extensionDir, workspace, settings: { 'pmf.executionProvider': 'cpu' } });
+  await session.extensionsReady(); // the tests open files from the Explorer: the custom editor must be known
+});
+
+after(async () => {
+  await session?.stop();
+  if (workspace) rmSync(workspace, { recursive: true, force: true });
+});
+
+/** Opens a file from the Explorer, as a user would: with its default editor. */
+async function openFromExplorer(s: VSCodeSession, name: string): Promise<void> {
+  const row = s.page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: name }).first();
+  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  await row.dblclick();
+}
+
+test('an .onnx file opens in the inspector: contract, architecture, tensors and their statistics', { skip, timeout: 240_000 },
+  async () => {
+    const s = session!;
+    await s.dumpLogsOnFailure(async () => {
+      await openFromExplorer(s, 'fashion.onnx');
+      const wv = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+      await wv.locator('#content').waitFor({ state: 'visible', timeout: 60_000 });
+      assert.equal((await wv.locator('#format').innerText()).trim(), 'ONNX');
+      assert.match(await wv.locator('.contract-ok').innerText(), /runnable pMF checkpoint/);
+      const overview = await wv.locator('#overview').innerText();
+      assert.match(overview, /x \(denoised image/);
+      assert.match(overview, /1 × 28 × 28/);
+      assert.match(overview, /pmfDiT/);
+      assert.ok(await wv.locator('#generate').isVisible(), 'a runnable checkpoint offers Generate Samples');
+
+      await wv.locator('vscode-tab-header[data-tab=tensors]').click();
+      const rows = wv.locator('#tensors tbody tr');
+      assert.ok((await rows.count()) > 20, 'the tensors table lists the initializers');
+      // The filter matches names and, for weights the exporter named onnx::MatMul_..., the node that reads them.
+      await wv.locator('#filter').locator('input').fill('shared_blocks.0');
+      await wv.locator('#tensor-count').filter({ hasText: 'match' }).waitFor({ timeout: 10_000 });
+      const n = await rows.count();
+      assert.ok(n >= 2 && n < 20, `filtered to ${n} rows`);
+      const names = await wv.locator('#tensors tbody td.name').allInnerTexts();
+      for (const name of names) assert.match(name, /shared_blocks\.0[./]/);
+      assert.ok(names.some((name) => /^onnx::MatMul_\d+\s*→ \/net\/shared_blocks\.0\/attn\/q_proj\/MatMul$/.test(name)),
+        `an anonymous weight shows the node that reads it: ${names.join(' | ')}`);
+
+      // Statistics of every listed tensor, read from the file on the host.
+      await wv.locator('#stats-all').click();
+      await wv.locator('#stats-progress').filter({ hasText: `statistics of ${n} tensors` }).waitFor({ timeout: 60_000 });
+      assert.equal(await wv.locator('#tensors tbody canvas.hist').count(), n);
+      const first = await rows.first().locator('td').allInnerTexts();
+      const [min, max, , std] = first.slice(4, 8).map(Number);
+      assert.ok(Number.isFinite(min) && Number.isFinite(max) && min <= max, `min ${first[4]} max ${first[5]}`);
+      assert.ok(Number.isFinite(std) && std >= 0);
+      await s.screenshotAs('inspector.png', workspace);
+    });
+  });
+
+test('a malicious pickle is reported, and nothing in it runs', { skip, timeout: 120_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    await s.runCommand('pMF: Inspect Checkpoint');
+    await s.answerFileDialog(join(workspace, EVIL));
+    const wv = await s.webview(EVIL, { timeoutMs: 60_000 });
+    const danger = wv.locator('#findings .finding.danger');
+    await danger.first().waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await danger.first().innerText(), /os\.system|posix\.system/);
+    assert.equal((await wv.locator('#format').innerText()).trim(), 'PyTorch');
+    await wv.locator('vscode-tab-header[data-tab=structure]').click();
+    assert.match(await wv.locator('#structure').innerText(), /would run on torch\.load\(weights_only=False\)/);
+    assert.ok(!readdirSync(workspace).some((f) => f.startsWith('pwned')), 'the payload must not have run');
+    assert.ok(!existsSync(join(REPO, 'pwned')));
+  });
+});
+
+test('an official checkpoint is recognised and a broken file gets a clear message', { skip, timeout: 120_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    await openFromExplorer(s, OFFICIAL);
+    const wv = await s.webview(OFFICIAL, { timeoutMs: 60_000 });
+    await wv.locator('#content').waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await wv.locator('#overview').innerText(), /official pMF checkpoint/);
+    assert.ok(await wv.locator('#convert').isVisible(), 'an official checkpoint offers the convert command');
+    assert.ok(!(await wv.locator('#generate').isVisible()), 'a .pt cannot run directly');
+
+    await openFromExplorer(s, 'broken.onnx');
+    const bad = await s.webview('broken.onnx', { timeoutMs: 60_000 });
+    await bad.locator('#error').waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await bad.locator('#error').innerText(), /broken\.onnx/);
+  });
+});
+
+test('Generate Samples from the inspector runs that checkpoint', { skip, timeout: 240_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    const wv = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+    await wv.locator('#generate').click();
+    // The model is taken from the inspector: the first question is the classes.
+    const widget = s.quickInputWidget();
+    await widget.getByText('classes', { exact: false }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await s.page.keyboard.press('Escape');
+  });
+});

@@ -1,0 +1,141 @@
+// Every message between the extension host and the checkpoint inspector webview, in one
+// place, validated on both sides (zod). The summary mirrors src/core/checkpoint/inspect/types.ts.
+import { z } from 'zod';
+
+const TensorSpec = z.object({
+  name: z.string(),
+  elemType: z.string(),
+  dims: z.array(z.union([z.number(), z.string(), z.null()])),
+  unknownRank: z.boolean().optional(),
+});
+
+export const TensorEntry = z.object({
+  name: z.string(),
+  dtype: z.string(),
+  shape: z.array(z.number()),
+  numel: z.number(),
+  data: z.object({ offset: z.number(), byteLength: z.number(), file: z.string().optional() }).optional(),
+  note: z.string().optional(),
+  usedBy: z.array(z.string()).optional(),
+});
+export type TensorEntry = z.infer<typeof TensorEntry>;
+
+export const Finding = z.object({
+  severity: z.enum(['info', 'warning', 'danger']),
+  message: z.string(),
+});
+export type Finding = z.infer<typeof Finding>;
+
+const Scalar = z.union([z.number(), z.string(), z.boolean()]);
+
+/**
+ * The part of a validated checkpoint's PmfModelInfo (src/core/checkpoint/types.ts) that the
+ * inspector shows; zod drops the rest (the toy embedding, the metadata again, ...) on the way.
+ */
+export const ContractInfo = z.object({
+  formatVersion: z.number(),
+  name: z.string(),
+  prediction: z.enum(['x', 'u']),
+  kind: z.enum(['image', 'toy']),
+  imageSize: z.number().optional(),
+  channels: z.number().optional(),
+  patchSize: z.number().optional(),
+  dim: z.number().optional(),
+  numClasses: z.number(),
+  classNames: z.array(z.string()),
+  inputs: z.array(z.string()),
+  hasCfg: z.boolean(),
+  defaultSampling: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number() }),
+  noiseScale: z.number(),
+  tEps: z.number(),
+  dataRange: z.tuple([z.number(), z.number()]),
+  training: z.record(z.string(), z.unknown()),
+});
+export type ContractInfo = z.infer<typeof ContractInfo>;
+
+export const Summary = z.object({
+  format: z.enum(['onnx', 'safetensors', 'pytorch']),
+  fileName: z.string(),
+  fileSize: z.number(),
+  tensors: z.array(TensorEntry),
+  totalParams: z.number(),
+  paramsByDtype: z.record(z.string(), z.number()),
+  metadata: z.record(z.string(), z.string()),
+  architecture: z.object({
+    family: z.enum(['pmfDiT-official', 'pmfDiT', 'toy-mlp', 'unknown']),
+    label: z.string().optional(),
+    config: z.record(z.string(), Scalar),
+    basis: z.string(),
+  }),
+  findings: z.array(Finding),
+  onnx: z
+    .object({
+      irVersion: z.number(),
+      producer: z.string(),
+      opsets: z.array(z.object({ domain: z.string(), version: z.number() })),
+      nodeCount: z.number(),
+      opCounts: z.record(z.string(), z.number()),
+      inputs: z.array(TensorSpec),
+      outputs: z.array(TensorSpec),
+      contract: z.union([
+        z.object({ ok: z.literal(true), info: ContractInfo }),
+        z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
+      ]),
+    })
+    .optional(),
+  pickle: z
+    .object({
+      layout: z.enum(['zip', 'torchscript', 'legacy']),
+      protocol: z.number(),
+      globals: z.array(z.object({ module: z.string(), name: z.string(), allowed: z.boolean() })),
+      tensorPath: z.string(),
+      topLevel: z.record(z.string(), z.string()),
+    })
+    .optional(),
+});
+export type Summary = z.infer<typeof Summary>;
+
+export const Stats = z.object({
+  count: z.number(),
+  min: z.number(),
+  max: z.number(),
+  mean: z.number(),
+  std: z.number(),
+  absMax: z.number(),
+  nan: z.number(),
+  inf: z.number(),
+  zeros: z.number(),
+  histogram: z.object({ lo: z.number(), hi: z.number(), counts: z.array(z.number()) }),
+});
+export type Stats = z.infer<typeof Stats>;
+
+/** What the host offers for this file. */
+export const Actions = z.object({
+  /** A runnable pMF checkpoint: Generate Samples and the Field Visualizer can open it. */
+  run: z.boolean(),
+  /** An official pMF checkpoint: the convert-official command line can be copied. */
+  convert: z.boolean(),
+});
+export type Actions = z.infer<typeof Actions>;
+
+/** Host -> webview. */
+export const ToWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('loading'), fileName: z.string() }),
+  z.object({ type: z.literal('summary'), summary: Summary, actions: Actions, ms: z.number() }),
+  z.object({ type: z.literal('error'), fileName: z.string(), message: z.string() }),
+  z.object({ type: z.literal('stats'), index: z.number().int().nonnegative(), stats: Stats }),
+  z.object({ type: z.literal('statsError'), index: z.number().int().nonnegative(), message: z.string() }),
+  z.object({ type: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
+    running: z.boolean() }),
+]);
+export type ToWebview = z.infer<typeof ToWebview>;
+
+/** Webview -> host. */
+export const FromWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  /** Statistics of these tensors (indices into summary.tensors), in order. */
+  z.object({ type: z.literal('stats'), indices: z.array(z.number().int().nonnegative()).max(1_000_000) }),
+  z.object({ type: z.literal('cancel') }),
+  z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'copyConvert', 'reload', 'showFormatDoc']) }),
+]);
+export type FromWebview = z.infer<typeof FromWebview>;
