@@ -9,7 +9,7 @@ import {
   type CheckpointSummary,
   type TensorStats,
 } from '../core/checkpoint/inspect';
-import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/names';
+import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/display';
 import { CheckpointFiles } from '../node/fileSource';
 
 export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT]

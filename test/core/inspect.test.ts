@@ -21,7 +21,7 @@ import {
   type CheckpointSummary,
   type TensorEntry,
 } from '../../src/core/checkpoint/inspect';
-import { isExporterName } from '../../src/core/checkpoint/inspect/names';
+import { isExporterName, moduleOf } from '../../src/core/checkpoint/inspect/display';
 import { openFileSource } from '../../src/node/fileSource';
 import { imageSpec, makeModel, withChanges } from './onnxFixtures';
 
@@ -428,6 +428,9 @@ describe('ONNX', () => {
         }
       }
       assert.deepEqual(tensor(s, 'net.pos_embed').usedBy, ['/net/Add_5']); // onnx.load(...).graph: the one node reading it
+      const q = anonymous.find((t) => t.usedBy![0] === '/net/shared_blocks.0/attn/q_proj/MatMul')!;
+      assert.equal(moduleOf(q), 'net.shared_blocks.0.attn.q_proj');
+      assert.equal(moduleOf(tensor(s, 'net.shared_blocks.0.norm1.weight')), 'net.shared_blocks.0.norm1');
 
       // without its metadata, the initializer names still tell a pmfDiT (the export wraps it in 'net')
       const byKeys = inferArchitecture(s.tensors, {}, 'onnx');

@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { isExporterName, tensorMatches } from '../../src/core/checkpoint/inspect/names';
+import { formatParams, isExporterName, moduleOf, tensorMatches } from '../../src/core/checkpoint/inspect/display';
 import { type Actions, FromWebview, type Stats, type Summary, ToWebview } from './protocol';
 
 interface VsCodeApi {
@@ -39,13 +39,6 @@ const rows = new Map<number, HTMLTableRowElement>();
 let filtered: number[] = [];
 
 // -- formatting -------------------------------------------------------------------------
-function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
-
 function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
@@ -118,7 +111,7 @@ function renderFindings(s: Summary): void {
 function renderHeader(s: Summary, actions: Actions, ms: number): void {
   el('file').textContent = s.fileName;
   el('format').textContent = { onnx: 'ONNX', safetensors: 'safetensors', pytorch: 'PyTorch' }[s.format];
-  el('facts').textContent = `${formatBytes(s.fileSize)} · ${formatCount(s.totalParams)} parameters in ` +
+  el('facts').textContent = `${formatBytes(s.fileSize)} · ${formatParams(s.totalParams)} parameters in ` +
     `${s.tensors.length} tensors · read in ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
   el('generate').hidden = !actions.run;
   el('visualize').hidden = !actions.run;
@@ -197,17 +190,19 @@ function paramsCard(s: Summary): HTMLElement {
   const total = s.totalParams || 1;
   const rowsIn: Array<[string, string]> = Object.entries(s.paramsByDtype)
     .sort((x, y) => y[1] - x[1])
-    .map(([dt, n]) => [dt, `${formatCount(n)} (${((100 * n) / total).toFixed(1)} %)`]);
+    .map(([dt, n]) => [dt, `${formatParams(n)} (${((100 * n) / total).toFixed(1)} %)`]);
   const groups = new Map<string, number>();
   for (const t of s.tensors) {
-    const top = t.name.split('.').slice(0, t.name.startsWith('net.') ? 2 : 1).join('.');
+    // a weight the exporter named onnx::MatMul_N counts for the module whose node reads it
+    const path = (isExporterName(t.name) && moduleOf(t)) || t.name;
+    const top = path.split('.').slice(0, path.startsWith('net.') ? 2 : 1).join('.');
     groups.set(top, (groups.get(top) ?? 0) + t.numel);
   }
   const top = [...groups.entries()].sort((x, y) => y[1] - x[1]).slice(0, 12);
   const card = section('Parameters', facts(rowsIn, 'Parameters by dtype'));
   if (top.length > 1) {
     card.append(h('h3', 'Largest groups'), facts(top.map(([g, n]) =>
-      [g, `${formatCount(n)} (${((100 * n) / total).toFixed(1)} %)`]), 'Parameters by group'));
+      [g, `${formatParams(n)} (${((100 * n) / total).toFixed(1)} %)`]), 'Parameters by group'));
   }
   return card;
 }
@@ -238,8 +233,10 @@ function matcher(text: string): (name: string) => boolean {
 function histogramCanvas(st: Stats): HTMLCanvasElement {
   const c = h('canvas', undefined, 'hist');
   const counts = st.histogram.counts;
-  c.width = 96;
-  c.height = 20;
+  // CSS size 72 x 20 (inspector.css), drawn at the screen's pixel density
+  const dpr = window.devicePixelRatio || 1;
+  c.width = Math.round(72 * dpr);
+  c.height = Math.round(20 * dpr);
   c.title = `${counts.length} bins over [${num(st.histogram.lo)}, ${num(st.histogram.hi)}]`;
   const ctx = c.getContext('2d');
   const max = Math.max(1, ...counts);
@@ -294,11 +291,12 @@ function tensorRow(index: number): HTMLTableRowElement {
   const t = summary!.tensors[index];
   const tr = h('tr');
   tr.dataset.index = String(index);
-  const name = h('td', t.name, 'name');
+  const name = h('td', undefined, 'name');
+  name.append(h('div', t.name));
   name.title = t.usedBy?.length ? `${t.name}\nread by ${t.usedBy.join(', ')}` : t.name;
   // Exporters' own names (onnx::MatMul_1914) say nothing of the module: show the node that reads the weight.
   if (isExporterName(t.name) && t.usedBy?.length) name.append(h('div', `→ ${t.usedBy[0]}`, 'used-by'));
-  tr.append(name, h('td', t.dtype), h('td', shape(t.shape)), h('td', formatCount(t.numel), 'num'));
+  tr.append(name, h('td', t.dtype), h('td', shape(t.shape)), h('td', formatParams(t.numel), 'num'));
   for (let i = 0; i < 4; i++) tr.append(h('td', undefined, 'num'));
   tr.append(h('td'), h('td', undefined, 'notes'));
   fillStats(index, tr);

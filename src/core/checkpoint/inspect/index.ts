@@ -6,6 +6,7 @@
 import { CheckpointError } from '../types';
 import { inferArchitecture } from './architecture';
 import { detect, describeUnknown, HEAD_BYTES } from './detect';
+import { formatParams } from './display';
 import { readOnnx } from './onnxInspector';
 import { readPickleFile, readPytorchZip } from './pytorchReader';
 import type { ReaderResult } from './readerResult';
@@ -16,6 +17,7 @@ export * from './types';
 export { bufferSource, plainView } from './byteSource';
 export { tensorStats, float16ToNumber, bfloat16ToNumber } from './stats';
 export { inferArchitecture, officialLabel } from './architecture';
+export { formatParams, isExporterName, moduleOf, tensorMatches } from './display';
 
 const SUPPORTED =
   'pMF Lab reads ONNX (.onnx), safetensors (.safetensors) and PyTorch checkpoints (.pt, .pth, .ckpt: ' +
@@ -121,22 +123,4 @@ export function sortFindings(findings: Finding[]): Finding[] {
     .map((f, i) => ({ f, i }))
     .sort((a, b) => SEVERITY_ORDER[a.f.severity] - SEVERITY_ORDER[b.f.severity] || a.i - b.i)
     .map(({ f }) => f);
-}
-
-/** A parameter count for people: 950, 12.3K, 3.04M, 1.2B. */
-export function formatParams(n: number): string {
-  const units = ['', 'K', 'M', 'B', 'T'];
-  let u = 0;
-  let v = n;
-  while (Math.abs(v) >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  if (u === 0) return String(n);
-  let shown = Number(v.toPrecision(3));
-  if (Math.abs(shown) >= 1000 && u < units.length - 1) {
-    shown = Number((v / 1000).toPrecision(3)); // 999.96K rounds to 1000K: show 1M
-    u++;
-  }
-  return `${shown}${units[u]}`;
 }
