@@ -365,6 +365,32 @@ describe('other pickle layouts', () => {
     assert.ok(!s.findings.some((f) => f.severity === 'danger'));
   });
 
+  test('pickles that share containers (the memo) cannot make the reader walk exponentially many paths', async () => {
+    // Protocol 2 opcodes, written by hand: a list holding the previous list twice, 40 deep (2^40
+    // paths from 300 bytes), and a config dict whose 10 keys all hold the previous dict, 16 deep.
+    const op = { PROTO: 0x80, EMPTY_LIST: 0x5d, EMPTY_DICT: 0x7d, APPEND: 0x61, SETITEM: 0x73, BINPUT: 0x71, BINGET: 0x68,
+      BININT1: 0x4b, SHORT_BINUNICODE: 0x8c, STOP: 0x2e };
+    const str = (t: string) => [op.SHORT_BINUNICODE, t.length, ...Buffer.from(t, 'latin1')];
+    const lists = [op.PROTO, 2, op.EMPTY_LIST, op.BININT1, 1, op.APPEND, op.BINPUT, 0];
+    for (let i = 1; i <= 40; i++) lists.push(op.EMPTY_LIST, op.BINGET, i - 1, op.APPEND, op.BINGET, i - 1, op.APPEND, op.BINPUT, i);
+    lists.push(op.STOP);
+    const dicts = [op.PROTO, 2, op.EMPTY_DICT, ...str('config'), op.EMPTY_DICT, op.BINPUT, 0];
+    for (let i = 1; i <= 16; i++) {
+      dicts.push(op.EMPTY_DICT);
+      for (const k of 'abcdefghij') dicts.push(...str(k), op.BINGET, i - 1, op.SETITEM);
+      dicts.push(op.BINPUT, i);
+    }
+    dicts.push(op.SETITEM, op.STOP);
+    for (const [bytes, name] of [[lists, 'lists.pt'], [dicts, 'dicts.pt']] as const) {
+      const t0 = performance.now();
+      const { summary: s } = await inspectBytes(Uint8Array.from(bytes), name);
+      assert.ok(performance.now() - t0 < 5_000, `${name} read in ${(performance.now() - t0).toFixed(0)} ms`);
+      assert.equal(s.tensors.length, 0);
+      assert.ok(s.findings.some((f) => /holds no tensors/.test(f.message)));
+      assert.equal(s.metadata.config, undefined, 'a config too large to copy is left out');
+    }
+  });
+
   test('a plain pickle with a numpy array: numpy globals are a warning, the array is located in the pickle', async () => {
     const { summary: s, source } = await inspectBytes(fixture('numpy.pkl'), 'numpy.pkl');
     assert.equal(s.pickle?.layout, 'legacy');

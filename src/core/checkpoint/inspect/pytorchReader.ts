@@ -77,7 +77,7 @@ export async function readPytorchZip(source: ByteSource, fileName: string): Prom
   const log = new GlobalLog();
   const storages = new Map<string, StorageRef>();
   const main = await readEntryPickle(pkl, locator, log, storages, fileName);
-  const found = findTensors(main.value);
+  const found = findTensors(main.value, fileName);
 
   /** Where storage `key` of an archive folder lies. */
   const storageData = async (folder: string, s: StorageRef): Promise<StorageData> => {
@@ -93,7 +93,7 @@ export async function readPytorchZip(source: ByteSource, fileName: string): Prom
   if (layout === 'torchscript' && byName.has(`${prefix}constants.pkl`)) {
     // Constants of the scripted code (tensors it uses that are not parameters), stored under constants/.
     const constants = await readEntryPickle(byName.get(`${prefix}constants.pkl`)!, locator, log, new Map(), fileName);
-    const c = findTensors(constants.value);
+    const c = findTensors(constants.value, fileName);
     for (const t of await tensorEntries(c, constants, undefined, (s) => storageData('constants', s))) {
       tensors.push({ ...t, name: `constants.${t.name}` });
     }
@@ -171,7 +171,7 @@ async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: stri
   const legacy = LEGACY_MAGIC.every((b, i) => bytes[i] === b);
   if (!legacy) {
     const obj = unpickle(bytes, { log, storages });
-    const found = findTensors(obj.value);
+    const found = findTensors(obj.value, fileName);
     const tensors = await tensorEntries(found, { ...obj, bytes }, 0, async () => ({
       note: 'a plain pickle refers to storages it does not hold',
     }));
@@ -225,7 +225,7 @@ async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: stri
       }
     }
   }
-  const found = findTensors(obj.value);
+  const found = findTensors(obj.value, fileName);
   const tensors = await tensorEntries(found, { ...obj, bytes }, 0, async (s) => where.get(s.key) ?? { note: `storage ${s.key} is not in the file` });
   const result = summarise('legacy', obj.protocol, found, tensors, log, fileName);
   result.findings.push({ severity: 'info', message: 'Saved in the legacy torch.save format (PyTorch before 1.6, or _use_new_zipfile_serialization=False).' });

@@ -8,6 +8,7 @@
 // configuration strings as metadata.
 import { NUMPY_DTYPES } from './dtypes';
 import { calleeGlobal, opaqueInfo, TensorRef } from './safeUnpickler';
+import { InspectError } from './types';
 
 /** A numpy array rebuilt by numpy.core.multiarray._reconstruct plus its BUILD state. */
 export class NdArray {
@@ -41,8 +42,12 @@ const WEIGHT_KEYS = [
 /** Top-level entries whose plain-data value is a configuration worth showing as metadata. */
 const CONFIG_KEYS = new Set(['run', 'config', 'cfg', 'hparams', 'hyper_parameters', 'hyperparameters', 'args', 'model_config', 'model_args']);
 const MAX_DEPTH = 64;
+/** Tensors listed at most (pMF-H/16 with its v head has about 800; big language models a few thousand). */
+const MAX_TENSORS = 1_000_000;
+/** Values copied into a configuration's JSON at most. */
+const MAX_PLAIN_VALUES = 10_000;
 
-export function findTensors(root: unknown): FoundTensors {
+export function findTensors(root: unknown, fileName: string): FoundTensors {
   let node = root;
   let path = '';
   const firstKeys: unknown[] = [];
@@ -66,7 +71,7 @@ export function findTensors(root: unknown): FoundTensors {
   }
 
   const tensors: Array<{ name: string; leaf: Leaf }> = [];
-  flatten(node, '', tensors, new Set(), 0);
+  flatten(node, '', tensors, new Set(), 0, fileName);
   const listed = new Set(tensors.map((t) => t.leaf));
   const all = new Set<Leaf>();
   collectLeaves(root, all, new Set(), 0);
@@ -79,7 +84,7 @@ export function findTensors(root: unknown): FoundTensors {
       const key = String(k);
       if (typeof v === 'string' && isJsonText(v)) metadata[key] = v;
       else if (CONFIG_KEYS.has(key.toLowerCase())) {
-        const plain = toPlain(v, 0);
+        const plain = toPlain(v, 0, { left: MAX_PLAIN_VALUES });
         if (plain !== undefined && typeof plain === 'object') metadata[key] = JSON.stringify(plain);
       }
       if (firstKeys.includes(k) || (path === '' && leafOf(v))) continue;
@@ -134,19 +139,29 @@ function entriesOf(v: unknown): Array<[unknown, unknown]> {
   return [];
 }
 
-function flatten(v: unknown, prefix: string, out: Array<{ name: string; leaf: Leaf }>, seen: Set<unknown>, depth: number): void {
+/**
+ * Lists the tensors below v with dotted names. A container is expanded once, under the first name
+ * that reaches it: a pickle can share one list among many (its memo), and 300 bytes of lists that
+ * hold the next one twice, 40 deep, would otherwise name 2^40 paths. A tensor itself may be listed
+ * under several names (tied weights in a state dict).
+ */
+function flatten(v: unknown, prefix: string, out: Array<{ name: string; leaf: Leaf }>, expanded: Set<unknown>, depth: number, fileName: string): void {
   const leaf = leafOf(v);
   if (leaf) {
+    if (out.length >= MAX_TENSORS) {
+      // more names than any checkpoint has: a pickle built to exhaust the reader
+      throw new InspectError('too-large', `${fileName} names more than ${MAX_TENSORS} tensors; it is not read further.`);
+    }
     out.push({ name: prefix, leaf });
     return;
   }
-  if (depth > MAX_DEPTH || seen.has(v)) return;
+  if (depth > MAX_DEPTH || expanded.has(v)) return;
   const entries = entriesOf(v);
   if (!entries.length) return;
-  seen.add(v);
-  for (const [k, x] of entries) flatten(x, prefix ? `${prefix}.${String(k)}` : String(k), out, seen, depth + 1);
-  seen.delete(v);
+  expanded.add(v);
+  for (const [k, x] of entries) flatten(x, prefix ? `${prefix}.${String(k)}` : String(k), out, expanded, depth + 1, fileName);
 }
+
 
 function collectLeaves(v: unknown, out: Set<Leaf>, seen: Set<unknown>, depth: number): void {
   const leaf = leafOf(v);
@@ -208,14 +223,18 @@ function isJsonText(s: string): boolean {
   }
 }
 
-/** A JSON-able copy of plain data (numbers, strings, lists, string-keyed dicts, objects' dict state), else undefined. */
-function toPlain(v: unknown, depth: number): unknown {
-  if (depth > 16) return undefined;
+/**
+ * A JSON-able copy of plain data (numbers, strings, lists, string-keyed dicts, objects' dict state),
+ * else undefined; also undefined past `budget.left` values (shared containers would be copied
+ * once per reference).
+ */
+function toPlain(v: unknown, depth: number, budget: { left: number }): unknown {
+  if (depth > 16 || --budget.left < 0) return undefined;
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
   if (Array.isArray(v)) {
-    const out = v.map((x) => toPlain(x, depth + 1));
+    const out = v.map((x) => toPlain(x, depth + 1, budget));
     return out.includes(undefined) ? undefined : out;
   }
   if (v instanceof Map || opaqueInfo(v)) {
@@ -224,7 +243,7 @@ function toPlain(v: unknown, depth: number): unknown {
     if (!(v instanceof Map) && !entries.length) return undefined;
     const out: Record<string, unknown> = {};
     for (const [k, x] of entries) {
-      const p = toPlain(x, depth + 1);
+      const p = toPlain(x, depth + 1, budget);
       if (p === undefined || (typeof k !== 'string' && typeof k !== 'number')) return undefined;
       out[String(k)] = p;
     }
