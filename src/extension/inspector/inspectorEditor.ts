@@ -1,20 +1,13 @@
 // pMF: Inspect Checkpoint, the host side: a read-only custom editor for .onnx, .safetensors and
-// PyTorch files. It parses them in the extension host (never executing anything in them: a
-// pickle is read by a parser, not unpickled), shows the summary, and computes tensor
-// statistics on request, streaming from the file.
+// PyTorch files. It has them parsed (in a worker thread for files on disk, see checkpointReader.ts;
+// never executing anything in them: a pickle is read by a parser, not unpickled), shows the
+// summary, and has tensor statistics computed on request, streamed from the file.
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
-import {
-  bufferSource,
-  inspectCheckpoint,
-  tensorStats,
-  type ByteSource,
-  type CheckpointSummary,
-  type TensorEntry,
-} from '../../core/checkpoint/inspect';
-import { CheckpointFiles } from '../../node/fileSource';
+import type { CheckpointSummary } from '../../core/checkpoint/inspect';
 import { FromWebview, ToWebview, type Actions } from '../../../webview/inspector/protocol';
 import { webviewHtml } from '../webviewHtml';
+import { readerFor, type CheckpointReader } from './checkpointReader';
 
 const BODY = `
 <header>
@@ -59,9 +52,6 @@ const BODY = `
   </vscode-tabs>
 </main>`;
 
-/** Files above this size are not read into memory when they are not on the local disk. */
-const MAX_IN_MEMORY = 2 ** 31 - 1;
-
 export interface InspectorDeps {
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
@@ -75,7 +65,10 @@ class CheckpointDocument implements vscode.CustomDocument {
 /** One open inspector: its file, its last summary, its statistics job. */
 class InspectorSession implements vscode.Disposable {
   private summary?: CheckpointSummary;
+  /** The statistics job, and the read of the summary, in progress. */
   private job?: AbortController;
+  private loading?: AbortController;
+  private readonly reader: CheckpointReader;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly deps: InspectorDeps, readonly uri: vscode.Uri, readonly panel: vscode.WebviewPanel) {
@@ -86,6 +79,7 @@ class InspectorSession implements vscode.Disposable {
     panel.webview.html = webviewHtml(panel.webview, deps.extensionUri, {
       title: 'pMF checkpoint', script: 'inspector.js', style: 'inspector.css', body: BODY,
     });
+    this.reader = readerFor(uri, deps.extensionUri);
     panel.webview.onDidReceiveMessage((m) => void this.onMessage(m), undefined, this.disposables);
     if (uri.scheme === 'file') {
       const watcher = vscode.workspace.createFileSystemWatcher(
@@ -107,42 +101,29 @@ class InspectorSession implements vscode.Disposable {
     return basename(this.uri.path);
   }
 
-  /** The checkpoint and, for ONNX external data, the files beside it, opened for random access. */
-  private async open(): Promise<{ source(file?: string): Promise<ByteSource>; close(): Promise<void> }> {
-    if (this.uri.scheme === 'file') return new CheckpointFiles(this.uri.fsPath);
-    // Not on a local disk (a remote file system, ...): the file is read into memory, external data is not reachable.
-    const stat = await vscode.workspace.fs.stat(this.uri);
-    if (stat.size > MAX_IN_MEMORY) throw new Error('this file is not on a local disk and too large to read into memory');
-    const memory = bufferSource(await vscode.workspace.fs.readFile(this.uri));
-    return {
-      source: async (file) => {
-        if (file !== undefined) throw new Error('external tensor data can be read only from files on disk');
-        return memory;
-      },
-      close: async () => undefined,
-    };
-  }
-
   async inspect(): Promise<void> {
     this.job?.abort();
+    this.loading?.abort();
+    const loading = new AbortController();
+    this.loading = loading;
     this.post({ type: 'loading', fileName: this.fileName() });
     const t0 = performance.now();
-    let files: Awaited<ReturnType<InspectorSession['open']>> | undefined;
     try {
-      files = await this.open();
-      const summary = await inspectCheckpoint(await files.source(), this.fileName());
+      const summary = await this.reader.inspect(loading.signal);
+      if (loading.signal.aborted) return;
       this.summary = summary;
       const ms = performance.now() - t0;
       this.deps.log.info(`inspected ${this.uri.fsPath}: ${summary.format}, ${summary.tensors.length} tensors, ` +
         `${summary.totalParams} parameters, ${summary.findings.length} findings in ${ms.toFixed(0)} ms`);
       this.post({ type: 'summary', summary, actions: actionsFor(summary), ms });
     } catch (e) {
+      if (loading.signal.aborted) return; // a newer read (reload, file changed) or the editor closed
       this.summary = undefined;
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log.warn(`inspect ${this.uri.fsPath}: ${message}`);
       this.post({ type: 'error', fileName: this.fileName(), message });
     } finally {
-      await files?.close();
+      if (this.loading === loading) this.loading = undefined;
     }
   }
 
@@ -176,29 +157,18 @@ class InspectorSession implements vscode.Disposable {
     this.job?.abort();
     const job = new AbortController();
     this.job = job;
-    const wanted = indices.filter((i) => i < summary.tensors.length);
+    const wanted = indices.filter((i) => i < summary.tensors.length).map((index) => ({ index, tensor: summary.tensors[index] }));
     let done = 0;
     this.post({ type: 'progress', done, total: wanted.length, running: true });
-    let files: Awaited<ReturnType<InspectorSession['open']>> | undefined;
     try {
-      files = await this.open();
-      for (const index of wanted) {
-        if (job.signal.aborted) break;
-        const t: TensorEntry = summary.tensors[index];
-        try {
-          const stats = await tensorStats(await files.source(t.data?.file), t, { signal: job.signal });
-          this.post({ type: 'stats', index, stats });
-        } catch (e) {
-          if (job.signal.aborted) break;
-          this.post({ type: 'statsError', index, message: e instanceof Error ? e.message : String(e) });
-        }
+      await this.reader.stats(wanted, (r) => {
+        this.post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error });
         done++;
         if (done % 8 === 0 || done === wanted.length) this.post({ type: 'progress', done, total: wanted.length, running: true });
-      }
+      }, job.signal);
     } catch (e) {
-      this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!job.signal.aborted) this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
-      await files?.close();
       if (this.job === job) this.job = undefined;
       this.post({ type: 'progress', done, total: wanted.length, running: false });
     }
@@ -230,6 +200,7 @@ class InspectorSession implements vscode.Disposable {
 
   dispose(): void {
     this.job?.abort();
+    this.loading?.abort();
     for (const d of this.disposables) d.dispose();
   }
 }

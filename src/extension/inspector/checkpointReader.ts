@@ -1,0 +1,57 @@
+// Where the inspector reads a checkpoint: a file on disk is parsed and its statistics streamed in
+// a worker thread (src/node/inspectJobs.ts), so the extension host stays responsive whatever the
+// file; a file that is not on a local disk (a virtual file system) is read into memory through
+// VS Code and parsed here (external ONNX data cannot be reached then).
+import { basename } from 'node:path';
+import * as vscode from 'vscode';
+import {
+  bufferSource,
+  inspectCheckpoint,
+  tensorStats,
+  type CheckpointSummary,
+  type TensorEntry,
+  type TensorStats,
+} from '../../core/checkpoint/inspect';
+import { inspectInWorker, statsInWorker } from '../../node/inspectJobs';
+
+export type StatsResult = { index: number; stats: TensorStats } | { index: number; error: string };
+
+export interface CheckpointReader {
+  inspect(signal: AbortSignal): Promise<CheckpointSummary>;
+  /** Statistics of each tensor, reported one by one; rejects with an AbortError when cancelled. */
+  stats(tensors: Array<{ index: number; tensor: TensorEntry }>, onResult: (r: StatsResult) => void, signal: AbortSignal): Promise<void>;
+}
+
+/** Files above this size are not read into memory when they are not on the local disk. */
+const MAX_IN_MEMORY = 2 ** 31 - 1;
+
+export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): CheckpointReader {
+  const fileName = basename(uri.path);
+  if (uri.scheme === 'file') {
+    const worker = vscode.Uri.joinPath(extensionUri, 'dist', 'inspectWorker.js').fsPath;
+    return {
+      inspect: (signal) => inspectInWorker(worker, uri.fsPath, fileName, signal),
+      stats: (tensors, onResult, signal) => statsInWorker(worker, uri.fsPath, tensors, onResult, signal),
+    };
+  }
+  const load = async () => {
+    const stat = await vscode.workspace.fs.stat(uri);
+    if (stat.size > MAX_IN_MEMORY) throw new Error('this file is not on a local disk and too large to read into memory');
+    return bufferSource(await vscode.workspace.fs.readFile(uri));
+  };
+  return {
+    inspect: async () => inspectCheckpoint(await load(), fileName),
+    stats: async (tensors, onResult, signal) => {
+      const source = await load();
+      for (const { index, tensor } of tensors) {
+        try {
+          if (tensor.data?.file !== undefined) throw new Error('external tensor data can be read only from files on disk');
+          onResult({ index, stats: await tensorStats(source, tensor, { signal }) });
+        } catch (e) {
+          if (signal.aborted) throw e;
+          onResult({ index, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// Runs the checkpoint inspector in a worker thread (dist/inspectWorker.js): the extension host
+// stays responsive while a multi-gigabyte checkpoint is parsed or its statistics are streamed, and
+// cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
+import { Worker } from 'node:worker_threads';
+import { InspectError, type CheckpointSummary, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
+
+export type JobRequest =
+  | { op: 'inspect'; path: string; fileName: string }
+  | { op: 'stats'; path: string; tensors: Array<{ index: number; tensor: TensorEntry }> };
+
+export type JobMessage =
+  | { type: 'summary'; summary: CheckpointSummary }
+  | { type: 'stats'; index: number; stats: TensorStats }
+  | { type: 'statsError'; index: number; message: string }
+  | { type: 'done' }
+  | { type: 'error'; name: string; code?: string; message: string };
+
+/** A worker's heap limit: a pickle built to exhaust memory ends the worker, not the host. */
+const WORKER_HEAP_MB = 4096;
+
+function cancelled(): Error {
+  const err = new Error('Cancelled.');
+  err.name = 'AbortError';
+  return err;
+}
+
+/** Runs one job; `onMessage` sees each message; resolves on the job's last message. */
+function runJob(workerPath: string, req: JobRequest, onMessage: (m: JobMessage) => boolean, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelled());
+    const worker = new Worker(workerPath, { workerData: req, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = () => finish(cancelled());
+    signal?.addEventListener('abort', onAbort);
+    worker.on('message', (m: JobMessage) => {
+      if (settled) return;
+      if (m.type === 'error') {
+        finish(m.name === 'InspectError' && m.code ? new InspectError(m.code as InspectError['code'], m.message) : new Error(m.message));
+      } else if (onMessage(m)) finish();
+    });
+    worker.on('error', (e) => finish(new Error(`The checkpoint inspector's worker failed: ${e.message}`)));
+    worker.on('exit', (code) => finish(new Error(`The checkpoint inspector's worker stopped (exit code ${code})` +
+      `${code === 1 ? ': out of memory?' : ''}.`)));
+  });
+}
+
+/** The summary of the checkpoint at `path`, parsed in a worker thread. */
+export async function inspectInWorker(workerPath: string, path: string, fileName: string, signal?: AbortSignal): Promise<CheckpointSummary> {
+  let summary: CheckpointSummary | undefined;
+  await runJob(workerPath, { op: 'inspect', path, fileName }, (m) => {
+    if (m.type === 'summary') summary = m.summary;
+    return m.type === 'summary';
+  }, signal);
+  return summary!;
+}
+
+/** Statistics of tensors of the checkpoint at `path`, one callback each as they finish, in a worker thread. */
+export async function statsInWorker(
+  workerPath: string,
+  path: string,
+  tensors: Array<{ index: number; tensor: TensorEntry }>,
+  onResult: (r: { index: number; stats: TensorStats } | { index: number; error: string }) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  await runJob(workerPath, { op: 'stats', path, tensors }, (m) => {
+    if (m.type === 'stats') onResult({ index: m.index, stats: m.stats });
+    else if (m.type === 'statsError') onResult({ index: m.index, error: m.message });
+    return m.type === 'done';
+  }, signal);
+}
