@@ -268,6 +268,10 @@ describe('PyTorch zip checkpoints', () => {
     assert.equal(s.architecture.family, 'pmfDiT-official');
     for (const [k, v] of Object.entries(expected.config!)) assert.equal(s.architecture.config[k], v, k);
     assert.equal(s.architecture.label, undefined, `tiny sizes are not an official model (${expected.official_name})`);
+    // the paper's parameter count leaves out the auxiliary v head (and the RoPE buffer)
+    const inference = expected.tensors!.filter((t) => !/^net\.(v_heads\.|v_final_layer\.)/.test(t.name) && t.name !== 'net.rope_freqs');
+    assert.ok(inference.length < expected.tensors!.length - 10);
+    assert.equal(s.architecture.config.params_without_v_head, inference.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0));
     assert.ok(s.findings.some((f) => f.severity === 'info' &&
       f.message.includes('scripts/pmf-trainer convert-official --ckpt official-tiny.pt --out official-tiny.onnx')));
     const rope = tensor(s, 'net.rope_freqs');

@@ -72,7 +72,14 @@ function fromOfficialKeys(tensors: TensorEntry[]): ArchitectureGuess | undefined
   const shapes = shapeMap(tensors);
   const official = shapes.has('net.rope_freqs') || tensors.some((t) => t.name.startsWith('net.') && /\._flax_(linear|embedding)\./.test(t.name));
   if (!official || !shapes.has('net.pos_embed') || !shapes.has('net.x_embedder.proj1.weight')) return undefined;
-  return guess('pmfDiT-official', ditConfig(shapes, 'net.', true), 'official pMF key names and tensor shapes');
+  const config = ditConfig(shapes, 'net.', true);
+  if (config.v_head === true) {
+    // The paper counts parameters without the auxiliary v head, which inference drops (B/16: 118M).
+    config.params_without_v_head = tensors
+      .filter((t) => !/^net\.(v_heads\.|v_final_layer\.)/.test(t.name) && t.name !== 'net.rope_freqs')
+      .reduce((n, t) => n + t.numel, 0);
+  }
+  return guess('pmfDiT-official', config, 'official pMF key names and tensor shapes');
 }
 
 function fromPmfDiTKeys(tensors: TensorEntry[]): ArchitectureGuess | undefined {
