@@ -4,19 +4,10 @@ import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import { el, sender } from '../shared/host';
 import { FromWebview, type GalleryState, type SampleView, ToWebview } from './protocol';
 
-interface VsCodeApi {
-  postMessage(msg: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-
-function send(msg: FromWebview): void {
-  vscode.postMessage(FromWebview.parse(msg));
-}
-
-const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const send = sender(FromWebview);
 const urls = new Map<number, string>();
 let state: GalleryState | undefined;
 

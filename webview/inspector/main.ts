@@ -10,19 +10,10 @@ import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { formatParams, isExporterName, moduleOf, tensorMatches } from '../../src/core/checkpoint/inspect/display';
+import { el, sender } from '../shared/host';
 import { type Actions, FromWebview, type Stats, type Summary, ToWebview } from './protocol';
 
-interface VsCodeApi {
-  postMessage(msg: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
-
-function send(msg: FromWebview): void {
-  vscode.postMessage(FromWebview.parse(msg));
-}
-
-const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const send = sender(FromWebview);
 
 /** Creates an element with text and optional class. */
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {

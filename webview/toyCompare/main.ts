@@ -2,11 +2,10 @@
 // plane, x-prediction above u-prediction, D growing to the right (the paper's Fig. 2).
 import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import { sender } from '../shared/host';
 import { FromWebview, type ToyCell, ToWebview } from './protocol';
 
-declare function acquireVsCodeApi(): { postMessage(m: unknown): void };
-const vscode = acquireVsCodeApi();
-const send = (m: FromWebview) => vscode.postMessage(FromWebview.parse(m));
+const send = sender(FromWebview);
 const grid = document.getElementById('cells')!;
 const status = document.getElementById('status')!;
 let seed = 0;

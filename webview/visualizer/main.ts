@@ -6,6 +6,7 @@
 //          round trip (post -> pixels drawn) is reported as `timing` r-slider.
 // Nothing is drawn while the panel is hidden: draws are deferred to the next visibilitychange.
 import '../shared/jitless';
+import { sender, vscode } from '../shared/host';
 import { Toolbar, TimeControls, ViewBar, type ViewOptions, describeSample, h } from './controls';
 import { FieldGrid, type FrameFields, nextZoom } from './fieldCanvas';
 import { Plots } from './plots';
@@ -15,13 +16,6 @@ import {
   type FieldsResult, FromWebview, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
 } from './protocol';
 
-interface VsCodeApi {
-  postMessage(msg: unknown): void;
-  getState(): unknown;
-  setState(state: unknown): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-const vscode = acquireVsCodeApi();
 
 /** What vscode.setState holds (the host's serializer reads `config`). */
 interface Persisted {
@@ -35,9 +29,7 @@ const RUN_DEBOUNCE_MS = 300;
 const FIELDS_TIMEOUT_MS = 20_000;
 const NEED_IMAGE = 'Real-image mode: pick or drop a PNG or JPEG image to start.';
 
-function send(msg: FromWebview): void {
-  vscode.postMessage(FromWebview.parse(msg));
-}
+const send = sender(FromWebview);
 
 // ---------------------------------------------------------------- state
 
