@@ -16,7 +16,15 @@ export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TE
       Explains a checkpoint (.onnx, .safetensors, PyTorch .pt/.pth/.ckpt) without running it:
       format, pMF contract, architecture, findings (unsafe pickle globals among them), tensors.
       --stats adds min/max/mean/std per tensor; --filter keeps tensors whose name (or, in ONNX,
-      the name of a node that reads them) contains TEXT.`;
+      the name of a node that reads them) contains TEXT. Exit code 5 when the file references
+      code that loading it in Python would run (an unsafe pickle): a gate before torch.load.`;
+
+/** Exit code of an inspection that found code a Python load would run. */
+export const EXIT_DANGER = 5;
+
+function formatBytes(n: number): string {
+  return n < 1e3 ? `${n} bytes` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(2)} GB`;
+}
 
 function num(v: number): string {
   if (Number.isNaN(v)) return '-';
@@ -26,10 +34,12 @@ function num(v: number): string {
 function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorStats | string>, shown: number[]): string {
   const out: string[] = [];
   out.push(`${s.fileName}  (${path})`);
-  out.push(`  ${s.format}, ${s.fileSize} bytes, ${formatParams(s.totalParams)} parameters in ${s.tensors.length} tensors` +
+  out.push(`  ${s.format}, ${formatBytes(s.fileSize)}, ${formatParams(s.totalParams)} parameters in ${s.tensors.length} tensors` +
     ` (${Object.entries(s.paramsByDtype).map(([d, n]) => `${d} ${formatParams(n)}`).join(', ')})`);
   const a = s.architecture;
-  out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''} ${JSON.stringify(a.config)} (from ${a.basis})`);
+  out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''} (from ${a.basis})`);
+  const config = Object.entries(a.config).map(([k, v]) => `${k} ${typeof v === 'number' && k.startsWith('params') ? formatParams(v) : v}`);
+  for (let i = 0; i < config.length; i += 6) out.push(`    ${config.slice(i, i + 6).join(', ')}`);
   if (s.onnx) {
     const c = s.onnx.contract;
     out.push(c.ok ? `  pMF contract: ok (${String(c.info.prediction)}-prediction ${String(c.info.kind)} model)`
@@ -84,10 +94,10 @@ export async function cmdInspect(args: string[], usageError: (m: string) => Erro
       }
     }
     report(summary, path, stats, shown, values.json === true);
+    return summary.findings.some((f) => f.severity === 'danger') ? EXIT_DANGER : 0;
   } finally {
     await files.close();
   }
-  return 0;
 }
 
 function report(summary: CheckpointSummary, path: string, stats: Map<number, TensorStats | string>, shown: number[], json: boolean): void {

@@ -3,7 +3,8 @@
 //   pmf info MODEL [--json]
 //   pmf inspect FILE [--json] [--stats]
 //   pmf providers
-// Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable, 130 cancelled.
+// Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable,
+// 5 inspect found code a Python load would run, 130 cancelled.
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';

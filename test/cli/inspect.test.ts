@@ -32,8 +32,8 @@ test('inspect explains the bundled model: contract, architecture, graph, tensors
   const r = pmf('inspect', FASHION);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^model\.onnx {2}\(/);
-  assert.match(r.out, /onnx, \d+ bytes, 3\.04M parameters in \d+ tensors \(float32 3\.04M\)/);
-  assert.match(r.out, /architecture: pmfDiT .*"hidden_size":192/);
+  assert.match(r.out, /onnx, 12\.4 MB, 3\.04M parameters in \d+ tensors \(float32 3\.04M\)/);
+  assert.match(r.out, /architecture: pmfDiT \(from the pmf\.architecture metadata\)\n {4}name pmfDiT, params 3\.04M, depth 6, hidden_size 192,/);
   assert.match(r.out, /pMF contract: ok \(x-prediction image model\)/);
   assert.match(r.out, /graph: \d+ nodes, opsets ai\.onnx 17/);
   assert.match(r.out, /net\.pos_embed {2}float32 \[1, 25, 192\]/);
@@ -61,11 +61,11 @@ test('--json --stats --filter: the statistics torch and numpy computed for the f
   }
 });
 
-test('a malicious pickle is reported as dangerous and nothing in it runs', () => {
+test('a malicious pickle is reported as dangerous (exit code 5, a gate before torch.load) and nothing in it runs', () => {
   const dir = mkdtempSync(join(tmp, 'evil-'));
   copyFileSync(join(CHECKPOINTS, 'malicious.pt'), join(dir, 'malicious.pt'));
   const r = spawnSync(process.execPath, [CLI, 'inspect', 'malicious.pt'], { encoding: 'utf8', cwd: dir });
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.status, 5, r.stderr);
   assert.match(r.stdout, /DANGER: .*(os|posix)\.system/);
   assert.match(r.stdout, /globals: \d+ \([1-9]\d* not expected in a state dict: .*system/);
   assert.equal(existsSync(join(dir, 'pwned')), false, 'the payload (touch pwned) must not have run');
