@@ -7,17 +7,21 @@ import {
   inspectCheckpoint,
   tensorStats,
   type CheckpointSummary,
+  type TensorEntry,
   type TensorStats,
 } from '../core/checkpoint/inspect';
 import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/display';
 import { CheckpointFiles } from '../node/fileSource';
+import { compareCheckpoints } from './compare';
 
-export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT]
+export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT] [--compare OTHER]
       Explains a checkpoint (.onnx, .safetensors, PyTorch .pt/.pth/.ckpt) without running it:
       format, pMF contract, architecture, findings (unsafe pickle globals among them), tensors.
       --stats adds min/max/mean/std per tensor; --filter keeps tensors whose name (or, in ONNX,
       the name of a node that reads them) contains TEXT. Exit code 5 when the file references
-      code that loading it in Python would run (an unsafe pickle): a gate before torch.load.`;
+      code that loading it in Python would run (an unsafe pickle): a gate before torch.load.
+      --compare OTHER pairs the tensors of FILE and OTHER by name and prints, for each, the relative
+      L2 distance ||a - b|| / ||a||, the largest absolute difference and the cosine similarity.`;
 
 /** Exit code of an inspection that found code a Python load would run. */
 export const EXIT_DANGER = 5;
@@ -72,16 +76,24 @@ function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorS
 export async function cmdInspect(args: string[], usageError: (m: string) => Error): Promise<number> {
   const { values, positionals } = parseArgs({
     args, strict: true, allowPositionals: true,
-    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, filter: { type: 'string' } },
+    options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, filter: { type: 'string' }, compare: { type: 'string' } },
   });
   if (positionals.length !== 1) throw usageError('inspect takes one FILE');
-  const path = resolve(positionals[0]);
-  if (!existsSync(path)) throw usageError(`No file '${positionals[0]}' (looked at ${path}).`);
+  const existing = (p: string) => {
+    const full = resolve(p);
+    if (!existsSync(full)) throw usageError(`No file '${p}' (looked at ${full}).`);
+    return full;
+  };
+  const path = existing(positionals[0]);
+  const keep = (t: TensorEntry) => !values.filter || tensorMatches(t, (text) => text.includes(values.filter!));
+  if (values.compare !== undefined) {
+    if (values.stats) throw usageError('--stats and --compare do not go together: compare prints its own figures');
+    return compareCheckpoints(path, existing(values.compare), keep, values.json === true);
+  }
   const files = new CheckpointFiles(path);
   try {
     const summary = await inspectCheckpoint(await files.source(), basename(path));
-    const shown = summary.tensors.map((_, i) => i)
-      .filter((i) => !values.filter || tensorMatches(summary.tensors[i], (text) => text.includes(values.filter!)));
+    const shown = summary.tensors.map((_, i) => i).filter((i) => keep(summary.tensors[i]));
     const stats = new Map<number, TensorStats | string>();
     if (values.stats) {
       for (const i of shown) {

@@ -116,3 +116,19 @@ test('files that are not checkpoints: exit code 3 and a message that says what t
     assert.equal(r.out, '');
   }
 });
+
+test('--compare: the bundled ONNX export against its PyTorch weights, as text and JSON', () => {
+  const pt = join(REPO, 'models', 'fashion-mnist', 'model.pt');
+  const r = pmf('inspect', FASHION, '--compare', pt);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^model\.onnx against model\.pt: 108 tensors in both \(108 identical, \d+ stored transposed in one of them\), 0 only in model\.onnx, 0 only in model\.pt\n$/);
+  const j = pmf('inspect', FASHION, '--compare', pt, '--json', '--filter', 'u_heads.1');
+  assert.equal(j.code, 0, j.err);
+  const out = JSON.parse(j.out) as { tensors: Array<{ name: string; other: string; transposed?: boolean; diff: { identical: boolean } }> };
+  assert.ok(out.tensors.length >= 13, `${out.tensors.length} u_heads.1 tensors`);
+  assert.ok(out.tensors.every((t) => t.diff.identical && /u_heads\.1[./]/.test(`${t.name} ${t.other}`)));
+  assert.ok(out.tensors.some((t) => t.transposed && t.other === 'u_heads.1.mlp.w2.weight'));
+  const bad = pmf('inspect', FASHION, '--compare', pt, '--stats');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--stats and --compare do not go together/);
+});

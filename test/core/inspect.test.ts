@@ -24,6 +24,7 @@ import {
 import { isExporterName, moduleOf } from '../../src/core/checkpoint/inspect/display';
 import { openFileSource } from '../../src/node/fileSource';
 import { imageSpec, makeModel, withChanges } from './onnxFixtures';
+import { safetensors } from './safetensorsFixture';
 
 const REPO = path.resolve(__dirname, '../../..');
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'checkpoints');
@@ -153,16 +154,6 @@ describe('format detection by content', () => {
 });
 
 // ---- safetensors ----------------------------------------------------------------------------
-
-/** A safetensors file from a header object and data bytes. */
-function safetensors(header: unknown, data: Uint8Array, rawHeader?: string): Uint8Array {
-  const text = Buffer.from(rawHeader ?? JSON.stringify(header));
-  const out = new Uint8Array(8 + text.length + data.length);
-  new DataView(out.buffer).setUint32(0, text.length, true);
-  out.set(text, 8);
-  out.set(data, 8 + text.length);
-  return out;
-}
 
 describe('safetensors', () => {
   test('F32, F16, BF16, I64, U8 and BOOL tensors: locations and statistics equal numpy', async () => {

@@ -17,6 +17,7 @@ export * from './types';
 export { bufferSource, plainView } from './byteSource';
 export { tensorStats, float16ToNumber, bfloat16ToNumber } from './stats';
 export { inferArchitecture, officialLabel } from './architecture';
+export { matchTensors, tensorDiff, type Matching, type TensorDiff, type TensorMatch } from './compare';
 export { formatParams, isExporterName, moduleOf, tensorMatches } from './display';
 
 const SUPPORTED =

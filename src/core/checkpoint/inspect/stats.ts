@@ -19,29 +19,9 @@ type Decoder = (aligned: Uint8Array) => ArrayLike<number>;
 export async function tensorStats(source: ByteSource, tensor: TensorEntry, opts: StatsOptions = {}): Promise<TensorStats> {
   const bins = opts.bins ?? DEFAULT_BINS;
   if (!Number.isInteger(bins) || bins < 1) throw new RangeError(`bins must be a positive integer, got ${bins}`);
-  if (!tensor.data) {
-    throw new InspectError('unsupported', tensor.note ?? `The data of ${tensor.name} cannot be read in place.`);
-  }
-  const decoder = decoderFor(tensor.dtype);
-  const bytesPer = itemSize(tensor.dtype);
-  if (!decoder || !bytesPer) {
-    throw new InspectError('unsupported', `Statistics of ${tensor.dtype} tensors are not supported (${tensor.name}).`);
-  }
-  const decode: Decoder = decoder;
-  const size: number = bytesPer;
-  const { offset, byteLength } = tensor.data;
-  if (byteLength !== tensor.numel * size) {
-    throw new InspectError(
-      'corrupt',
-      `${tensor.name}: ${byteLength} bytes of data for ${tensor.numel} ${tensor.dtype} elements (${tensor.numel * size} bytes expected).`,
-    );
-  }
-  if (offset < 0 || offset + byteLength > source.size) {
-    throw new InspectError('truncated', `${tensor.name}: its data (bytes ${offset}-${offset + byteLength}) lies beyond the end of the file.`);
-  }
-
-  const chunk = Math.max(size, Math.floor(CHUNK_BYTES / size) * size);
-  const chunks = Math.ceil(byteLength / chunk);
+  const elements = tensorElements(source, tensor, 'Statistics');
+  const per = Math.max(1, Math.floor(CHUNK_BYTES / elements.size));
+  const chunks = Math.ceil(tensor.numel / per);
   // Held for the histogram when its decoded values (at most 8 bytes each) fit in holdBytes; else read twice.
   const hold = tensor.numel * 8 <= (opts.holdBytes ?? HOLD_BYTES);
   const total = hold ? chunks : 2 * chunks;
@@ -49,12 +29,11 @@ export async function tensorStats(source: ByteSource, tensor: TensorEntry, opts:
   const progress = () => opts.onProgress?.(Math.min(1, ++done / total));
 
   async function* values(): AsyncGenerator<ArrayLike<number>> {
-    for (let pos = 0; pos < byteLength; pos += chunk) {
+    for (let pos = 0; pos < tensor.numel; pos += per) {
       throwIfAborted(opts.signal);
       if (pos > 0) await yieldToEventLoop();
       throwIfAborted(opts.signal);
-      const bytes = await source.read(offset + pos, Math.min(chunk, byteLength - pos));
-      yield decode(aligned(bytes, size));
+      yield elements.read(pos, Math.min(per, tensor.numel - pos));
     }
   }
 
@@ -174,7 +153,41 @@ class Histogram {
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
+/** A tensor's elements as numbers, read from the source a range at a time. */
+export interface TensorElements {
+  /** Bytes per element in the file. */
+  size: number;
+  /** Elements [start, start + count), decoded. */
+  read(start: number, count: number): Promise<ArrayLike<number>>;
+}
+
+/** Checks that `tensor`'s bytes can be read and decoded (`what` names the job in the error) and reads them on demand. */
+export function tensorElements(source: ByteSource, tensor: TensorEntry, what: string): TensorElements {
+  if (!tensor.data) {
+    throw new InspectError('unsupported', tensor.note ?? `The data of ${tensor.name} cannot be read in place.`);
+  }
+  const decode = decoderFor(tensor.dtype);
+  const size = itemSize(tensor.dtype);
+  if (!decode || !size) {
+    throw new InspectError('unsupported', `${what} of ${tensor.dtype} tensors are not supported (${tensor.name}).`);
+  }
+  const { offset, byteLength } = tensor.data;
+  if (byteLength !== tensor.numel * size) {
+    throw new InspectError(
+      'corrupt',
+      `${tensor.name}: ${byteLength} bytes of data for ${tensor.numel} ${tensor.dtype} elements (${tensor.numel * size} bytes expected).`,
+    );
+  }
+  if (offset < 0 || offset + byteLength > source.size) {
+    throw new InspectError('truncated', `${tensor.name}: its data (bytes ${offset}-${offset + byteLength}) lies beyond the end of the file.`);
+  }
+  return {
+    size,
+    read: async (start, count) => decode(aligned(await source.read(offset + start * size, count * size), size)),
+  };
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
     const err = new Error('Tensor statistics were cancelled.');
     err.name = 'AbortError';
@@ -186,7 +199,7 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
  * Lets a cancellation (or anything else) in between chunks even when reads complete synchronously.
  * setImmediate where there is one (Node): setTimeout(0) waits at least 1 ms, per chunk.
  */
-function yieldToEventLoop(): Promise<void> {
+export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 }
 
