@@ -1,9 +1,9 @@
 // pmf inspect A --compare B: the tensors two checkpoints share and how far apart their values are.
 import { basename } from 'node:path';
 import {
+  comparePairs,
   inspectCheckpoint,
   matchTensors,
-  tensorDiff,
   type CheckpointSummary,
   type TensorDiff,
   type TensorEntry,
@@ -34,23 +34,10 @@ export async function compareCheckpoints(pathA: string, pathB: string, keep: (t:
     const b = await inspectCheckpoint(await filesB.source(), basename(pathB));
     const m = matchTensors(a, b);
     const rows: Row[] = [];
-    for (const p of m.pairs) {
-      const ta = a.tensors[p.a];
-      const tb = b.tensors[p.b];
-      if (!keep(ta)) continue;
-      const row = { name: ta.name, other: tb.name, shape: ta.shape };
-      if (p.shapeMismatch) {
-        rows.push({ ...row, error: `shape [${ta.shape.join(', ')}] against [${tb.shape.join(', ')}]` });
-        continue;
-      }
-      try {
-        const diff = await tensorDiff(await filesA.source(ta.data?.file), ta, await filesB.source(tb.data?.file), tb,
-          { transposed: p.transposed });
-        rows.push({ ...row, ...(p.transposed ? { transposed: true } : {}), diff });
-      } catch (e) {
-        rows.push({ ...row, error: e instanceof Error ? e.message : String(e) });
-      }
-    }
+    const pairs = m.pairs.filter((p) => keep(a.tensors[p.a]));
+    await comparePairs({ summary: a, source: (f) => filesA.source(f) }, { summary: b, source: (f) => filesB.source(f) }, pairs,
+      (r) => rows.push({ name: a.tensors[r.index].name, other: r.other, shape: a.tensors[r.index].shape,
+        ...(r.transposed ? { transposed: true as const } : {}), ...(r.diff ? { diff: r.diff } : {}), ...(r.error ? { error: r.error } : {}) }));
     const onlyA = m.onlyA.map((i) => a.tensors[i]).filter(keep).map((t) => t.name);
     const onlyB = m.onlyB.map((j) => b.tensors[j]).filter(keep).map((t) => t.name);
     if (json) {

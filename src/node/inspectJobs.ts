@@ -2,16 +2,29 @@
 // stays responsive while a multi-gigabyte checkpoint is parsed or its statistics are streamed, and
 // cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
 import { Worker } from 'node:worker_threads';
-import { InspectError, type CheckpointSummary, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
+import { InspectError, type CheckpointSummary, type PairResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
 
 export type JobRequest =
   | { op: 'inspect'; path: string; fileName: string }
-  | { op: 'stats'; path: string; tensors: Array<{ index: number; tensor: TensorEntry }> };
+  | { op: 'stats'; path: string; tensors: Array<{ index: number; tensor: TensorEntry }> }
+  | { op: 'compare'; path: string; fileName: string; other: string; otherName: string };
+
+/** A comparison's outline: the pairs, and the tensors of either file without a namesake in the other. */
+export interface CompareStart {
+  pairs: number;
+  onlyHere: number[];
+  onlyThere: string[];
+}
+
+/** One tensor of this file against its namesake in the other (indices into this file's summary). */
+export type CompareResult = PairResult;
 
 export type JobMessage =
   | { type: 'summary'; summary: CheckpointSummary }
   | { type: 'stats'; index: number; stats: TensorStats }
   | { type: 'statsError'; index: number; message: string }
+  | ({ type: 'compareStart' } & CompareStart)
+  | ({ type: 'diff' } & CompareResult)
   | { type: 'done' }
   | { type: 'error'; name: string; code?: string; message: string };
 
@@ -73,6 +86,27 @@ export async function statsInWorker(
   await runJob(workerPath, { op: 'stats', path, tensors }, (m) => {
     if (m.type === 'stats') onResult({ index: m.index, stats: m.stats });
     else if (m.type === 'statsError') onResult({ index: m.index, error: m.message });
+    return m.type === 'done';
+  }, signal);
+}
+
+/**
+ * Compares the checkpoint at `path` with the one at `other` in a worker thread: `onStart` gets the
+ * pairing, then `onResult` each pair's distance as it is computed.
+ */
+export async function compareInWorker(
+  workerPath: string,
+  files: { path: string; fileName: string; other: string; otherName: string },
+  onStart: (s: CompareStart) => void,
+  onResult: (r: CompareResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  await runJob(workerPath, { op: 'compare', ...files }, (m) => {
+    if (m.type === 'compareStart') onStart({ pairs: m.pairs, onlyHere: m.onlyHere, onlyThere: m.onlyThere });
+    else if (m.type === 'diff') {
+      const { type: _type, ...result } = m;
+      onResult(result);
+    }
     return m.type === 'done';
   }, signal);
 }

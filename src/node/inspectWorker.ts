@@ -1,8 +1,8 @@
-// The checkpoint inspector's worker thread (bundled as dist/inspectWorker.js): parses a checkpoint
-// or streams tensor statistics off the extension host's thread, so a large or hostile file cannot
+// The checkpoint inspector's worker thread (bundled as dist/inspectWorker.js): parses a checkpoint,
+// streams tensor statistics or compares it with another off the extension host's thread, so a large or hostile file cannot
 // stall VS Code; src/node/inspectJobs.ts starts it and ends it (terminate() cancels).
 import { parentPort, workerData } from 'node:worker_threads';
-import { inspectCheckpoint, tensorStats } from '../core/checkpoint/inspect';
+import { comparePairs, inspectCheckpoint, matchTensors, tensorStats } from '../core/checkpoint/inspect';
 import { CheckpointFiles } from './fileSource';
 import type { JobRequest, JobMessage } from './inspectJobs';
 
@@ -21,6 +21,10 @@ async function run(req: JobRequest): Promise<void> {
       post({ type: 'summary', summary: await inspectCheckpoint(await files.source(), req.fileName) });
       return;
     }
+    if (req.op === 'compare') {
+      await compare(req, files);
+      return;
+    }
     for (const { index, tensor } of req.tensors) {
       try {
         post({ type: 'stats', index, stats: await tensorStats(await files.source(tensor.data?.file), tensor) });
@@ -31,6 +35,20 @@ async function run(req: JobRequest): Promise<void> {
     post({ type: 'done' });
   } finally {
     await files.close();
+  }
+}
+
+async function compare(req: JobRequest & { op: 'compare' }, files: CheckpointFiles): Promise<void> {
+  const others = new CheckpointFiles(req.other);
+  try {
+    const a = { summary: await inspectCheckpoint(await files.source(), req.fileName), source: (f?: string) => files.source(f) };
+    const b = { summary: await inspectCheckpoint(await others.source(), req.otherName), source: (f?: string) => others.source(f) };
+    const m = matchTensors(a.summary, b.summary);
+    post({ type: 'compareStart', pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => b.summary.tensors[j].name) });
+    await comparePairs(a, b, m.pairs, (r) => post({ type: 'diff', ...r }));
+    post({ type: 'done' });
+  } finally {
+    await others.close();
   }
 }
 

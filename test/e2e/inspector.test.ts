@@ -23,6 +23,7 @@ before(async () => {
   requireBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-inspect-'));
   copyFileSync(FASHION, join(workspace, 'fashion.onnx'));
+  copyFileSync(join(REPO, 'models', 'fashion-mnist', 'model.pt'), join(workspace, 'fashion.pt'));
   copyFileSync(join(CHECKPOINTS, EVIL), join(workspace, EVIL));
   copyFileSync(join(CHECKPOINTS, OFFICIAL), join(workspace, OFFICIAL));
   writeFileSync(join(workspace, 'broken.onnx'), 'this is not a model');
@@ -76,7 +77,7 @@ test('an .onnx file opens in the inspector: contract, architecture, tensors and 
       await wv.locator('#stats-progress').filter({ hasText: `statistics of ${n} tensors` }).waitFor({ timeout: 60_000 });
       assert.equal(await wv.locator('#tensors tbody canvas.hist').count(), n);
       const first = await rows.first().locator('td').allInnerTexts();
-      const [min, max, , std] = first.slice(4, 8).map(Number);
+      const [min, max, , std] = first.slice(5, 9).map(Number); // name, dtype, shape, params, compared (hidden), min, max, mean, std
       assert.ok(Number.isFinite(min) && Number.isFinite(max) && min <= max, `min ${first[4]} max ${first[5]}`);
       assert.ok(Number.isFinite(std) && std >= 0);
       await s.screenshotAs('inspector.png', workspace);
@@ -114,6 +115,26 @@ test('an official checkpoint is recognised and a broken file gets a clear messag
     const bad = await s.webview('broken.onnx', { timeoutMs: 60_000 });
     await bad.locator('#error').waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await bad.locator('#error').innerText(), /broken\.onnx/);
+  });
+});
+
+test('Compare with…: the ONNX export against its PyTorch weights, every tensor identical', { skip, timeout: 240_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    const wv = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+    await wv.locator('vscode-tab-header[data-tab=tensors]').click();
+    await wv.locator('#filter').locator('input').fill('u_heads.1');
+    await wv.locator('#compare').click();
+    await s.answerFileDialog(join(workspace, 'fashion.pt'));
+    const summary = wv.locator('#compare-summary');
+    await summary.filter({ hasText: /against fashion\.pt: 108 paired \(108 identical\), 0 only here, 0 only there/ })
+      .waitFor({ timeout: 60_000 });
+    const cells = await wv.locator('#tensors tbody td.vs').allInnerTexts();
+    assert.ok(cells.length >= 13, `${cells.length} rows compared`);
+    for (const c of cells) assert.match(c, /^identical( ⇄)?$/);
+    assert.ok(cells.some((c) => c === 'identical ⇄'), 'MatMul weights are compared with the Linear weights transposed');
+    assert.match(await wv.locator('#vs-head').innerText(), /vs fashion\.pt/);
+    await s.screenshotAs('inspector-compare.png', workspace);
   });
 });
 

@@ -41,8 +41,9 @@ function formatBytes(n: number): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-function num(v: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? '—' : v > 0 ? '+inf' : '-inf';
+/** A number for a table cell; null (NaN or infinite on the host: JSON has neither) shows as a dash. */
+function num(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return v === null || Number.isNaN(v) ? '—' : v > 0 ? '+inf' : '-inf';
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
   return v.toPrecision(4).replace(/\.?0+$/, (m) => (m.startsWith('.') ? '' : m));
@@ -242,28 +243,31 @@ function histogramCanvas(st: Stats): HTMLCanvasElement {
   return c;
 }
 
+/** The tensor table's columns (the comparison sits by the name, where it is seen; hidden until there is one). */
+const COL = { name: 0, dtype: 1, shape: 2, params: 3, vs: 4, min: 5, max: 6, mean: 7, std: 8, histogram: 9, notes: 10 } as const;
+
 function fillStats(index: number, tr: HTMLTableRowElement): void {
   const cells = tr.cells;
   const st = stats.get(index);
   const err = statsErrors.get(index);
   const t = summary!.tensors[index];
-  for (let i = 4; i <= 9; i++) cells[i].replaceChildren();
+  for (let i = COL.min; i <= COL.notes; i++) cells[i].replaceChildren();
   tr.classList.toggle('bad', !!st && (st.nan > 0 || st.inf > 0));
   if (st) {
-    cells[4].textContent = num(st.min);
-    cells[5].textContent = num(st.max);
-    cells[6].textContent = num(st.mean);
-    cells[7].textContent = num(st.std);
-    cells[8].append(histogramCanvas(st));
+    cells[COL.min].textContent = num(st.min);
+    cells[COL.max].textContent = num(st.max);
+    cells[COL.mean].textContent = num(st.mean);
+    cells[COL.std].textContent = num(st.std);
+    cells[COL.histogram].append(histogramCanvas(st));
     const notes: string[] = [];
     if (st.nan) notes.push(`${st.nan} NaN`);
     if (st.inf) notes.push(`${st.inf} inf`);
     if (st.zeros === st.count && st.count > 0) notes.push('all zero');
     else if (st.zeros) notes.push(`${((100 * st.zeros) / st.count).toFixed(1)} % zero`);
-    cells[9].textContent = notes.join(', ');
+    cells[COL.notes].textContent = notes.join(', ');
   } else if (err) {
-    cells[9].textContent = err;
-    cells[9].className = 'error-text';
+    cells[COL.notes].textContent = err;
+    cells[COL.notes].className = 'error-text';
   } else if (t.data) {
     const b = document.createElement('vscode-button');
     b.setAttribute('secondary', '');
@@ -271,10 +275,10 @@ function fillStats(index: number, tr: HTMLTableRowElement): void {
     b.textContent = 'Stats';
     b.title = `Statistics of ${t.name}`;
     b.addEventListener('click', () => send({ type: 'stats', indices: [index] }));
-    cells[4].append(b);
-    if (t.note) cells[9].textContent = t.note;
+    cells[COL.min].append(b);
+    if (t.note) cells[COL.notes].textContent = t.note;
   } else {
-    cells[9].textContent = t.note ?? 'no data to read';
+    cells[COL.notes].textContent = t.note ?? 'no data to read';
   }
 }
 
@@ -287,11 +291,61 @@ function tensorRow(index: number): HTMLTableRowElement {
   name.title = t.usedBy?.length ? `${t.name}\nread by ${t.usedBy.join(', ')}` : t.name;
   // Exporters' own names (onnx::MatMul_1914) say nothing of the module: show the node that reads the weight.
   if (isExporterName(t.name) && t.usedBy?.length) name.append(h('div', `→ ${t.usedBy[0]}`, 'used-by'));
-  tr.append(name, h('td', t.dtype), h('td', shape(t.shape)), h('td', formatParams(t.numel), 'num'));
+  tr.append(name, h('td', t.dtype), h('td', shape(t.shape)), h('td', formatParams(t.numel), 'num'), h('td', undefined, 'vs'));
   for (let i = 0; i < 4; i++) tr.append(h('td', undefined, 'num'));
   tr.append(h('td'), h('td', undefined, 'notes'));
   fillStats(index, tr);
+  fillDiff(index, tr);
   return tr;
+}
+
+// -- comparison with another checkpoint ------------------------------------------------------
+interface Comparison {
+  fileName: string;
+  pairs: number;
+  onlyHere: Set<number>;
+  onlyThere: string[];
+  results: Map<number, Extract<ToWebview, { type: 'diff' }>>;
+}
+let comparison: Comparison | undefined;
+
+function fillDiff(index: number, tr: HTMLTableRowElement): void {
+  const cell = tr.cells[COL.vs];
+  cell.className = 'vs';
+  cell.textContent = '';
+  cell.title = '';
+  if (!comparison) return;
+  const r = comparison.results.get(index);
+  if (comparison.onlyHere.has(index)) {
+    cell.textContent = 'not there';
+    cell.title = `no tensor of this name in ${comparison.fileName}`;
+    cell.classList.add('missing');
+  } else if (r?.diff) {
+    const d = r.diff;
+    cell.textContent = `${d.identical ? 'identical' : `Δ ${num(d.relative)}`}${r.transposed ? ' ⇄' : ''}`;
+    cell.classList.add(d.identical ? 'same' : 'apart');
+    cell.title = `${r.other} in ${comparison.fileName}${r.transposed ? ', stored transposed there (⇄)' : ''}: ` +
+      `relative L2 distance ${num(d.relative)}, max |a - b| ${num(d.maxAbs)}, cosine ${num(d.cosine)} over ${d.count} values` +
+      `${d.nonFinite ? `; ${d.nonFinite} NaN/inf pairs skipped` : ''}`;
+  } else if (r?.error) {
+    cell.textContent = r.error;
+    cell.classList.add('error-text');
+  }
+}
+
+function renderComparison(): void {
+  (el('tensors') as HTMLTableElement).classList.toggle('comparing', !!comparison);
+  if (!comparison) {
+    el('compare-summary').textContent = '';
+    return;
+  }
+  const c = comparison;
+  el('vs-head').textContent = `vs ${c.fileName}`;
+  el('vs-head').title = 'Δ: relative L2 distance ||a - b|| / ||a|| to the same-named tensor there; ⇄: stored transposed there';
+  const same = [...c.results.values()].filter((r) => r.diff?.identical).length;
+  el('compare-summary').textContent = `against ${c.fileName}: ${c.pairs} paired (${same} identical), ` +
+    `${c.onlyHere.size} only here, ${c.onlyThere.length} only there`;
+  el('compare-summary').title = c.onlyThere.length ? `only in ${c.fileName}: ${c.onlyThere.join(', ')}` : '';
 }
 
 /** Rows are built when first shown: a large checkpoint has thousands of tensors. */
@@ -391,6 +445,8 @@ function show(s: Summary, actions: Actions, ms: number): void {
   stats.clear();
   statsErrors.clear();
   rows.clear();
+  comparison = undefined; // its indices belong to the previous read of the file
+  renderComparison();
   el('loading').hidden = true;
   el('error').hidden = true;
   el('content').hidden = false;
@@ -436,6 +492,29 @@ window.addEventListener('message', (ev: MessageEvent) => {
       if (tr) fillStats(msg.index, tr);
       break;
     }
+    case 'compare':
+      comparison = { fileName: msg.fileName, pairs: msg.pairs, onlyHere: new Set(msg.onlyHere), onlyThere: msg.onlyThere, results: new Map() };
+      for (const [i, tr] of rows) fillDiff(i, tr);
+      renderComparison();
+      break;
+    case 'diff': {
+      if (!comparison) break;
+      comparison.results.set(msg.index, msg);
+      const tr = rows.get(msg.index);
+      if (tr) fillDiff(msg.index, tr);
+      break;
+    }
+    case 'compareProgress':
+      el('compare-cancel').hidden = !msg.running;
+      el('compare').hidden = msg.running;
+      renderComparison();
+      if (msg.running) el('compare-summary').textContent = `comparing ${msg.done} / ${msg.total}`;
+      break;
+    case 'compareError':
+      comparison = undefined;
+      renderComparison();
+      el('compare-summary').textContent = `comparison failed: ${msg.message}`;
+      break;
     case 'progress':
       el('stats-cancel').hidden = !msg.running;
       el('stats-all').hidden = msg.running;
@@ -451,6 +530,8 @@ el('stats-all').addEventListener('click', () => {
   send({ type: 'stats', indices: filtered.filter((i) => summary!.tensors[i].data && !stats.has(i)) });
 });
 el('stats-cancel').addEventListener('click', () => send({ type: 'cancel' }));
+el('compare').addEventListener('click', () => send({ type: 'action', action: 'compare' }));
+el('compare-cancel').addEventListener('click', () => send({ type: 'cancelCompare' }));
 el('generate').addEventListener('click', () => send({ type: 'action', action: 'generate' }));
 el('visualize').addEventListener('click', () => send({ type: 'action', action: 'visualize' }));
 el('convert').addEventListener('click', () => send({ type: 'action', action: 'copyConvert' }));

@@ -2,6 +2,13 @@
 // place, validated on both sides (zod). The summary mirrors src/core/checkpoint/inspect/types.ts.
 import { z } from 'zod';
 
+/**
+ * A float that may be NaN or infinite (the statistics of an all-NaN tensor, the distance to an
+ * all-zero one). Webview messages travel as JSON, which has no such numbers: the host's parse
+ * turns them into null, and null is what the webview gets.
+ */
+const Float = z.preprocess((v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), z.number().nullable());
+
 const TensorSpec = z.object({
   name: z.string(),
   elemType: z.string(),
@@ -97,17 +104,28 @@ export type Summary = z.infer<typeof Summary>;
 
 export const Stats = z.object({
   count: z.number(),
-  min: z.number(),
-  max: z.number(),
-  mean: z.number(),
-  std: z.number(),
-  absMax: z.number(),
+  min: Float,
+  max: Float,
+  mean: Float,
+  std: Float,
+  absMax: Float,
   nan: z.number(),
   inf: z.number(),
   zeros: z.number(),
-  histogram: z.object({ lo: z.number(), hi: z.number(), counts: z.array(z.number()) }),
+  histogram: z.object({ lo: Float, hi: Float, counts: z.array(z.number()) }),
 });
 export type Stats = z.infer<typeof Stats>;
+
+/** How far a tensor is from its namesake in the file it is compared with (core/checkpoint/inspect/compare.ts). */
+export const Diff = z.object({
+  count: z.number(),
+  nonFinite: z.number(),
+  relative: Float,
+  maxAbs: z.number(),
+  cosine: Float,
+  identical: z.boolean(),
+});
+export type Diff = z.infer<typeof Diff>;
 
 /** What the host offers for this file. */
 export const Actions = z.object({
@@ -127,6 +145,15 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('statsError'), index: z.number().int().nonnegative(), message: z.string() }),
   z.object({ type: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
     running: z.boolean() }),
+  /** A comparison with another checkpoint begins: what pairs up, what does not. */
+  z.object({ type: z.literal('compare'), fileName: z.string(), pairs: z.number().int().nonnegative(),
+    onlyHere: z.array(z.number().int().nonnegative()), onlyThere: z.array(z.string()) }),
+  /** One tensor of this file against its namesake there (`other`); diff, or why not. */
+  z.object({ type: z.literal('diff'), index: z.number().int().nonnegative(), other: z.string(), transposed: z.boolean(),
+    diff: Diff.optional(), error: z.string().optional() }),
+  z.object({ type: z.literal('compareProgress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
+    running: z.boolean() }),
+  z.object({ type: z.literal('compareError'), message: z.string() }),
 ]);
 export type ToWebview = z.infer<typeof ToWebview>;
 
@@ -136,6 +163,8 @@ export const FromWebview = z.discriminatedUnion('type', [
   /** Statistics of these tensors (indices into summary.tensors), in order. */
   z.object({ type: z.literal('stats'), indices: z.array(z.number().int().nonnegative()).max(1_000_000) }),
   z.object({ type: z.literal('cancel') }),
-  z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'copyConvert', 'reload', 'showFormatDoc']) }),
+  z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'copyConvert', 'reload', 'showFormatDoc', 'compare']) }),
+  /** Stops a comparison in progress. */
+  z.object({ type: z.literal('cancelCompare') }),
 ]);
 export type FromWebview = z.infer<typeof FromWebview>;

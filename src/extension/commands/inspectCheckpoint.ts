@@ -1,9 +1,8 @@
 // pMF: Inspect Checkpoint: opens a checkpoint in the inspector (from the explorer's context
 // menu, the command palette with a file picker, or the file in the active tab).
 import * as vscode from 'vscode';
-import { CheckpointInspectorProvider } from '../inspector/inspectorEditor';
+import { CHECKPOINT_EXTENSIONS, CheckpointInspectorProvider } from '../inspector/inspectorEditor';
 
-export const CHECKPOINT_EXTENSIONS = ['onnx', 'safetensors', 'pt', 'pth', 'ckpt', 'bin'];
 
 function isCheckpoint(uri: vscode.Uri | undefined): uri is vscode.Uri {
   const ext = uri?.path.split('.').pop()?.toLowerCase();

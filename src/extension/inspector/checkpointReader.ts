@@ -7,12 +7,15 @@ import * as vscode from 'vscode';
 import {
   bufferSource,
   inspectCheckpoint,
+  comparePairs,
+  matchTensors,
   tensorStats,
+  type ByteSource,
   type CheckpointSummary,
   type TensorEntry,
   type TensorStats,
 } from '../../core/checkpoint/inspect';
-import { inspectInWorker, statsInWorker } from '../../node/inspectJobs';
+import { compareInWorker, inspectInWorker, statsInWorker, type CompareResult, type CompareStart } from '../../node/inspectJobs';
 
 export type StatsResult = { index: number; stats: TensorStats } | { index: number; error: string };
 
@@ -20,6 +23,8 @@ export interface CheckpointReader {
   inspect(signal: AbortSignal): Promise<CheckpointSummary>;
   /** Statistics of each tensor, reported one by one; rejects with an AbortError when cancelled. */
   stats(tensors: Array<{ index: number; tensor: TensorEntry }>, onResult: (r: StatsResult) => void, signal: AbortSignal): Promise<void>;
+  /** This checkpoint against `other`: the pairing first, then each pair's distance. */
+  compare(other: vscode.Uri, onStart: (s: CompareStart) => void, onResult: (r: CompareResult) => void, signal: AbortSignal): Promise<void>;
 }
 
 /** Files above this size are not read into memory when they are not on the local disk. */
@@ -32,14 +37,14 @@ export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): Checkpoint
     return {
       inspect: (signal) => inspectInWorker(worker, uri.fsPath, fileName, signal),
       stats: (tensors, onResult, signal) => statsInWorker(worker, uri.fsPath, tensors, onResult, signal),
+      compare: (other, onStart, onResult, signal) => other.scheme === 'file'
+        ? compareInWorker(worker, { path: uri.fsPath, fileName, other: other.fsPath, otherName: basename(other.path) }, onStart, onResult, signal)
+        : compareInMemory(uri, other, onStart, onResult, signal),
     };
   }
-  const load = async () => {
-    const stat = await vscode.workspace.fs.stat(uri);
-    if (stat.size > MAX_IN_MEMORY) throw new Error('this file is not on a local disk and too large to read into memory');
-    return bufferSource(await vscode.workspace.fs.readFile(uri));
-  };
+  const load = () => loadIntoMemory(uri);
   return {
+    compare: (other, onStart, onResult, signal) => compareInMemory(uri, other, onStart, onResult, signal),
     inspect: async () => inspectCheckpoint(await load(), fileName),
     stats: async (tensors, onResult, signal) => {
       const source = await load();
@@ -54,4 +59,35 @@ export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): Checkpoint
       }
     },
   };
+}
+
+async function loadIntoMemory(uri: vscode.Uri): Promise<ByteSource> {
+  const stat = await vscode.workspace.fs.stat(uri);
+  if (stat.size > MAX_IN_MEMORY) throw new Error(`${basename(uri.path)} is not on a local disk and too large to read into memory`);
+  return bufferSource(await vscode.workspace.fs.readFile(uri));
+}
+
+/** A comparison where either file is not on a local disk: both are read into memory and compared here. */
+async function compareInMemory(
+  uri: vscode.Uri,
+  other: vscode.Uri,
+  onStart: (s: CompareStart) => void,
+  onResult: (r: CompareResult) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const opened = async (u: vscode.Uri) => {
+    const source = await loadIntoMemory(u);
+    return {
+      summary: await inspectCheckpoint(source, basename(u.path)),
+      source: async (file?: string) => {
+        if (file !== undefined) throw new Error('external tensor data can be read only from files on disk');
+        return source;
+      },
+    };
+  };
+  const a = await opened(uri);
+  const b = await opened(other);
+  const m = matchTensors(a.summary, b.summary);
+  onStart({ pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => b.summary.tensors[j].name) });
+  await comparePairs(a, b, m.pairs, onResult, signal);
 }

@@ -36,10 +36,14 @@ const BODY = `
         <vscode-button id="stats-all" icon="pulse" secondary title="Statistics of every listed tensor">Statistics for all listed</vscode-button>
         <vscode-button id="stats-cancel" icon="debug-stop" secondary hidden>Cancel</vscode-button>
         <span class="meta" id="stats-progress"></span>
+        <vscode-button id="compare" icon="diff" secondary
+          title="Pair every tensor with its namesake in another checkpoint and show how far apart they are">Compare with…</vscode-button>
+        <vscode-button id="compare-cancel" icon="debug-stop" secondary hidden>Stop comparing</vscode-button>
+        <span class="meta" id="compare-summary"></span>
         <span class="meta" id="tensor-count"></span>
       </div>
       <table id="tensors" aria-label="Tensors">
-        <thead><tr><th>name</th><th>dtype</th><th>shape</th><th class="num">params</th>
+        <thead><tr><th>name</th><th>dtype</th><th>shape</th><th class="num">params</th><th class="vs" id="vs-head">compared</th>
           <th class="num">min</th><th class="num">max</th><th class="num">mean</th><th class="num">std</th>
           <th>histogram</th><th>notes</th></tr></thead>
         <tbody></tbody>
@@ -51,6 +55,9 @@ const BODY = `
     <vscode-tab-panel><div id="structure"></div></vscode-tab-panel>
   </vscode-tabs>
 </main>`;
+
+/** File extensions of checkpoints, for file pickers (the format itself is told by a file's first bytes). */
+export const CHECKPOINT_EXTENSIONS = ['onnx', 'safetensors', 'pt', 'pth', 'ckpt', 'bin'];
 
 export interface InspectorDeps {
   extensionUri: vscode.Uri;
@@ -68,6 +75,7 @@ class InspectorSession implements vscode.Disposable {
   /** The statistics job, and the read of the summary, in progress. */
   private job?: AbortController;
   private loading?: AbortController;
+  private comparing?: AbortController;
   private readonly reader: CheckpointReader;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -144,6 +152,9 @@ class InspectorSession implements vscode.Disposable {
       case 'cancel':
         this.job?.abort();
         break;
+      case 'cancelCompare':
+        this.comparing?.abort();
+        break;
       case 'action':
         await this.action(msg.action);
         break;
@@ -174,8 +185,49 @@ class InspectorSession implements vscode.Disposable {
     }
   }
 
-  private async action(action: 'generate' | 'visualize' | 'copyConvert' | 'reload' | 'showFormatDoc'): Promise<void> {
+  /** Compares this checkpoint with one the user picks; each tensor's distance goes to the webview as it comes. */
+  private async compare(): Promise<void> {
+    const other = (await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      openLabel: 'Compare',
+      title: `Compare ${this.fileName()} with`,
+      defaultUri: vscode.Uri.joinPath(this.uri, '..'),
+      filters: { Checkpoints: CHECKPOINT_EXTENSIONS, 'All files': ['*'] },
+    }))?.[0];
+    if (!other) return;
+    this.comparing?.abort();
+    const job = new AbortController();
+    this.comparing = job;
+    let done = 0;
+    let total = 0;
+    try {
+      await this.reader.compare(other, (start) => {
+        total = start.pairs;
+        this.post({ type: 'compare', fileName: basename(other.path), ...start });
+        this.post({ type: 'compareProgress', done, total, running: true });
+      }, (r) => {
+        this.post({ type: 'diff', ...r });
+        done++;
+        if (done % 8 === 0) this.post({ type: 'compareProgress', done, total, running: true });
+      }, job.signal);
+      this.deps.log.info(`compared ${this.uri.fsPath} with ${other.fsPath}: ${done} tensors`);
+    } catch (e) {
+      if (!job.signal.aborted) {
+        const message = e instanceof Error ? e.message : String(e);
+        this.deps.log.warn(`compare ${this.uri.fsPath} with ${other.fsPath}: ${message}`);
+        this.post({ type: 'compareError', message });
+      }
+    } finally {
+      if (this.comparing === job) this.comparing = undefined;
+      this.post({ type: 'compareProgress', done, total, running: false });
+    }
+  }
+
+  private async action(action: Extract<FromWebview, { type: 'action' }>['action']): Promise<void> {
     switch (action) {
+      case 'compare':
+        await this.compare();
+        break;
       case 'generate':
         await vscode.commands.executeCommand('pmf.generateSamples', this.uri);
         break;
@@ -201,6 +253,7 @@ class InspectorSession implements vscode.Disposable {
   dispose(): void {
     this.job?.abort();
     this.loading?.abort();
+    this.comparing?.abort();
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -173,3 +173,44 @@ export async function tensorDiff(
     identical,
   };
 }
+
+/** A checkpoint opened for comparison: its summary, and its bytes (or an external-data file's). */
+export interface OpenedCheckpoint {
+  summary: CheckpointSummary;
+  source(file?: string): Promise<ByteSource>;
+}
+
+/** One tensor of `a` (its index) against its namesake in `b`: the distance, or why there is none. */
+export interface PairResult {
+  index: number;
+  other: string;
+  transposed: boolean;
+  diff?: TensorDiff;
+  error?: string;
+}
+
+/** Computes each pair's distance in turn and reports it; rethrows only a cancellation. */
+export async function comparePairs(
+  a: OpenedCheckpoint,
+  b: OpenedCheckpoint,
+  pairs: TensorMatch[],
+  onResult: (r: PairResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const p of pairs) {
+    const ta = a.summary.tensors[p.a];
+    const tb = b.summary.tensors[p.b];
+    const head = { index: p.a, other: tb.name, transposed: p.transposed === true };
+    if (p.shapeMismatch) {
+      onResult({ ...head, error: `shape [${ta.shape.join(', ')}] against [${tb.shape.join(', ')}]` });
+      continue;
+    }
+    try {
+      onResult({ ...head, diff: await tensorDiff(await a.source(ta.data?.file), ta, await b.source(tb.data?.file), tb,
+        { transposed: p.transposed, signal }) });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      onResult({ ...head, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}

@@ -17,7 +17,16 @@ export * from './types';
 export { bufferSource, plainView } from './byteSource';
 export { tensorStats, float16ToNumber, bfloat16ToNumber } from './stats';
 export { inferArchitecture, officialLabel } from './architecture';
-export { matchTensors, tensorDiff, type Matching, type TensorDiff, type TensorMatch } from './compare';
+export {
+  comparePairs,
+  matchTensors,
+  tensorDiff,
+  type Matching,
+  type OpenedCheckpoint,
+  type PairResult,
+  type TensorDiff,
+  type TensorMatch,
+} from './compare';
 export { formatParams, isExporterName, moduleOf, tensorMatches } from './display';
 
 const SUPPORTED =
