@@ -1,9 +1,8 @@
 // pmf inspect A --compare B: the tensors two checkpoints share and how far apart their values are.
 import { basename } from 'node:path';
 import {
-  comparePairs,
+  compareCheckpoints,
   inspectCheckpoint,
-  matchTensors,
   type CheckpointSummary,
   type TensorDiff,
   type TensorEntry,
@@ -26,20 +25,23 @@ function num(v: number): string {
   return v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5) ? v.toExponential(2) : v.toPrecision(3);
 }
 
-export async function compareCheckpoints(pathA: string, pathB: string, keep: (t: TensorEntry) => boolean, json: boolean): Promise<number> {
+export async function cmdCompare(pathA: string, pathB: string, keep: (t: TensorEntry) => boolean, json: boolean): Promise<number> {
   const filesA = new CheckpointFiles(pathA);
   const filesB = new CheckpointFiles(pathB);
   try {
     const a = await inspectCheckpoint(await filesA.source(), basename(pathA));
     const b = await inspectCheckpoint(await filesB.source(), basename(pathB));
-    const m = matchTensors(a, b);
     const rows: Row[] = [];
-    const pairs = m.pairs.filter((p) => keep(a.tensors[p.a]));
-    await comparePairs({ summary: a, source: (f) => filesA.source(f) }, { summary: b, source: (f) => filesB.source(f) }, pairs,
+    let onlyA: string[] = [];
+    let onlyB: string[] = [];
+    await compareCheckpoints({ summary: a, source: (f) => filesA.source(f) }, { summary: b, source: (f) => filesB.source(f) },
+      (m) => {
+        onlyA = m.onlyA.map((i) => a.tensors[i]).filter(keep).map((t) => t.name);
+        onlyB = m.onlyB.map((j) => b.tensors[j]).filter(keep).map((t) => t.name);
+      },
       (r) => rows.push({ name: a.tensors[r.index].name, other: r.other, shape: a.tensors[r.index].shape,
-        ...(r.transposed ? { transposed: true as const } : {}), ...(r.diff ? { diff: r.diff } : {}), ...(r.error ? { error: r.error } : {}) }));
-    const onlyA = m.onlyA.map((i) => a.tensors[i]).filter(keep).map((t) => t.name);
-    const onlyB = m.onlyB.map((j) => b.tensors[j]).filter(keep).map((t) => t.name);
+        ...(r.transposed ? { transposed: true as const } : {}), ...(r.diff ? { diff: r.diff } : {}), ...(r.error ? { error: r.error } : {}) }),
+      { keep });
     if (json) {
       process.stdout.write(JSON.stringify({ a: pathA, b: pathB, tensors: rows, onlyA, onlyB }, null, 2) + '\n');
     } else {

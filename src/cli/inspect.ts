@@ -5,14 +5,14 @@ import { parseArgs } from 'node:util';
 import {
   formatParams,
   inspectCheckpoint,
-  tensorStats,
+  statsEach,
   type CheckpointSummary,
   type TensorEntry,
   type TensorStats,
 } from '../core/checkpoint/inspect';
 import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/display';
 import { CheckpointFiles } from '../node/fileSource';
-import { compareCheckpoints } from './compare';
+import { cmdCompare } from './compare';
 
 export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT] [--compare OTHER]
       Explains a checkpoint (.onnx, .safetensors, PyTorch .pt/.pth/.ckpt) without running it:
@@ -88,7 +88,7 @@ export async function cmdInspect(args: string[], usageError: (m: string) => Erro
   const keep = (t: TensorEntry) => !values.filter || tensorMatches(t, (text) => text.includes(values.filter!));
   if (values.compare !== undefined) {
     if (values.stats) throw usageError('--stats and --compare do not go together: compare prints its own figures');
-    return compareCheckpoints(path, existing(values.compare), keep, values.json === true);
+    return cmdCompare(path, existing(values.compare), keep, values.json === true);
   }
   const files = new CheckpointFiles(path);
   try {
@@ -96,14 +96,8 @@ export async function cmdInspect(args: string[], usageError: (m: string) => Erro
     const shown = summary.tensors.map((_, i) => i).filter((i) => keep(summary.tensors[i]));
     const stats = new Map<number, TensorStats | string>();
     if (values.stats) {
-      for (const i of shown) {
-        const t = summary.tensors[i];
-        try {
-          stats.set(i, await tensorStats(await files.source(t.data?.file), t));
-        } catch (e) {
-          stats.set(i, e instanceof Error ? e.message : String(e));
-        }
-      }
+      await statsEach((f) => files.source(f), shown.map((index) => ({ index, tensor: summary.tensors[index] })),
+        (r) => stats.set(r.index, 'stats' in r ? r.stats : r.error));
     }
     report(summary, path, stats, shown, values.json === true);
     return summary.findings.some((f) => f.severity === 'danger') ? EXIT_DANGER : 0;

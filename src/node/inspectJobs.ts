@@ -2,7 +2,7 @@
 // stays responsive while a multi-gigabyte checkpoint is parsed or its statistics are streamed, and
 // cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
 import { Worker } from 'node:worker_threads';
-import { InspectError, type CheckpointSummary, type PairResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
+import { InspectError, type CheckpointSummary, type Matching, type PairResult, type StatsResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
 
 export type JobRequest =
   | { op: 'inspect'; path: string; fileName: string }
@@ -14,6 +14,11 @@ export interface CompareStart {
   pairs: number;
   onlyHere: number[];
   onlyThere: string[];
+}
+
+/** The outline the webview gets of a pairing (the other file's unpaired tensors by name). */
+export function compareOutline(m: Matching, other: CheckpointSummary): CompareStart {
+  return { pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => other.tensors[j].name) };
 }
 
 /** One tensor of this file against its namesake in the other (indices into this file's summary). */
@@ -80,7 +85,7 @@ export async function statsInWorker(
   workerPath: string,
   path: string,
   tensors: Array<{ index: number; tensor: TensorEntry }>,
-  onResult: (r: { index: number; stats: TensorStats } | { index: number; error: string }) => void,
+  onResult: (r: StatsResult) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   await runJob(workerPath, { op: 'stats', path, tensors }, (m) => {

@@ -2,9 +2,9 @@
 // streams tensor statistics or compares it with another off the extension host's thread, so a large or hostile file cannot
 // stall VS Code; src/node/inspectJobs.ts starts it and ends it (terminate() cancels).
 import { parentPort, workerData } from 'node:worker_threads';
-import { comparePairs, inspectCheckpoint, matchTensors, tensorStats } from '../core/checkpoint/inspect';
+import { compareCheckpoints, inspectCheckpoint, statsEach } from '../core/checkpoint/inspect';
 import { CheckpointFiles } from './fileSource';
-import type { JobRequest, JobMessage } from './inspectJobs';
+import { compareOutline, type JobMessage, type JobRequest } from './inspectJobs';
 
 const port = parentPort!;
 const post = (m: JobMessage) => port.postMessage(m);
@@ -25,13 +25,8 @@ async function run(req: JobRequest): Promise<void> {
       await compare(req, files);
       return;
     }
-    for (const { index, tensor } of req.tensors) {
-      try {
-        post({ type: 'stats', index, stats: await tensorStats(await files.source(tensor.data?.file), tensor) });
-      } catch (e) {
-        post({ type: 'statsError', index, message: errorMessage(e).message });
-      }
-    }
+    await statsEach((f) => files.source(f), req.tensors,
+      (r) => post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error }));
     post({ type: 'done' });
   } finally {
     await files.close();
@@ -43,9 +38,7 @@ async function compare(req: JobRequest & { op: 'compare' }, files: CheckpointFil
   try {
     const a = { summary: await inspectCheckpoint(await files.source(), req.fileName), source: (f?: string) => files.source(f) };
     const b = { summary: await inspectCheckpoint(await others.source(), req.otherName), source: (f?: string) => others.source(f) };
-    const m = matchTensors(a.summary, b.summary);
-    post({ type: 'compareStart', pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => b.summary.tensors[j].name) });
-    await comparePairs(a, b, m.pairs, (r) => post({ type: 'diff', ...r }));
+    await compareCheckpoints(a, b, (m) => post({ type: 'compareStart', ...compareOutline(m, b.summary) }), (r) => post({ type: 'diff', ...r }));
     post({ type: 'done' });
   } finally {
     await others.close();

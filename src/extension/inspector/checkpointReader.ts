@@ -6,18 +6,22 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import {
   bufferSource,
+  compareCheckpoints,
   inspectCheckpoint,
-  comparePairs,
-  matchTensors,
-  tensorStats,
+  statsEach,
   type ByteSource,
   type CheckpointSummary,
+  type StatsResult,
   type TensorEntry,
-  type TensorStats,
 } from '../../core/checkpoint/inspect';
-import { compareInWorker, inspectInWorker, statsInWorker, type CompareResult, type CompareStart } from '../../node/inspectJobs';
-
-export type StatsResult = { index: number; stats: TensorStats } | { index: number; error: string };
+import {
+  compareInWorker,
+  compareOutline,
+  inspectInWorker,
+  statsInWorker,
+  type CompareResult,
+  type CompareStart,
+} from '../../node/inspectJobs';
 
 export interface CheckpointReader {
   inspect(signal: AbortSignal): Promise<CheckpointSummary>;
@@ -46,18 +50,7 @@ export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): Checkpoint
   return {
     compare: (other, onStart, onResult, signal) => compareInMemory(uri, other, onStart, onResult, signal),
     inspect: async () => inspectCheckpoint(await load(), fileName),
-    stats: async (tensors, onResult, signal) => {
-      const source = await load();
-      for (const { index, tensor } of tensors) {
-        try {
-          if (tensor.data?.file !== undefined) throw new Error('external tensor data can be read only from files on disk');
-          onResult({ index, stats: await tensorStats(source, tensor, { signal }) });
-        } catch (e) {
-          if (signal.aborted) throw e;
-          onResult({ index, error: e instanceof Error ? e.message : String(e) });
-        }
-      }
-    },
+    stats: async (tensors, onResult, signal) => statsEach(memorySource(await load()), tensors, onResult, signal),
   };
 }
 
@@ -65,6 +58,14 @@ async function loadIntoMemory(uri: vscode.Uri): Promise<ByteSource> {
   const stat = await vscode.workspace.fs.stat(uri);
   if (stat.size > MAX_IN_MEMORY) throw new Error(`${basename(uri.path)} is not on a local disk and too large to read into memory`);
   return bufferSource(await vscode.workspace.fs.readFile(uri));
+}
+
+/** The bytes of a file read into memory; the external-data files of an ONNX model are out of reach then. */
+function memorySource(source: ByteSource): (file?: string) => Promise<ByteSource> {
+  return async (file) => {
+    if (file !== undefined) throw new Error('external tensor data can be read only from files on disk');
+    return source;
+  };
 }
 
 /** A comparison where either file is not on a local disk: both are read into memory and compared here. */
@@ -77,17 +78,9 @@ async function compareInMemory(
 ): Promise<void> {
   const opened = async (u: vscode.Uri) => {
     const source = await loadIntoMemory(u);
-    return {
-      summary: await inspectCheckpoint(source, basename(u.path)),
-      source: async (file?: string) => {
-        if (file !== undefined) throw new Error('external tensor data can be read only from files on disk');
-        return source;
-      },
-    };
+    return { summary: await inspectCheckpoint(source, basename(u.path)), source: memorySource(source) };
   };
   const a = await opened(uri);
   const b = await opened(other);
-  const m = matchTensors(a.summary, b.summary);
-  onStart({ pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => b.summary.tensors[j].name) });
-  await comparePairs(a, b, m.pairs, onResult, signal);
+  await compareCheckpoints(a, b, (m) => onStart(compareOutline(m, b.summary)), onResult, { signal });
 }

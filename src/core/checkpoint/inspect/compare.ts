@@ -214,3 +214,20 @@ export async function comparePairs(
     }
   }
 }
+
+/**
+ * Two opened checkpoints compared: `onStart` gets the pairing (all of it), then `onResult` the
+ * distance of each pair whose tensor in `a` passes `keep`, in turn.
+ */
+export async function compareCheckpoints(
+  a: OpenedCheckpoint,
+  b: OpenedCheckpoint,
+  onStart: (m: Matching) => void,
+  onResult: (r: PairResult) => void,
+  opts: { keep?: (t: TensorEntry) => boolean; signal?: AbortSignal } = {},
+): Promise<void> {
+  const m = matchTensors(a.summary, b.summary);
+  onStart(m);
+  const pairs = opts.keep ? m.pairs.filter((p) => opts.keep!(a.summary.tensors[p.a])) : m.pairs;
+  await comparePairs(a, b, pairs, onResult, opts.signal);
+}

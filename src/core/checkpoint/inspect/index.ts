@@ -15,9 +15,10 @@ import { InspectError, type ArchitectureGuess, type ByteSource, type CheckpointS
 
 export * from './types';
 export { bufferSource, plainView } from './byteSource';
-export { tensorStats, float16ToNumber, bfloat16ToNumber } from './stats';
+export { statsEach, tensorStats, float16ToNumber, bfloat16ToNumber, type StatsResult } from './stats';
 export { inferArchitecture, officialLabel } from './architecture';
 export {
+  compareCheckpoints,
   comparePairs,
   matchTensors,
   tensorDiff,

@@ -15,6 +15,30 @@ const DEFAULT_BINS = 64;
 
 type Decoder = (aligned: Uint8Array) => ArrayLike<number>;
 
+/** One tensor's statistics (its index in the summary), or why there are none. */
+export type StatsResult = { index: number; stats: TensorStats } | { index: number; error: string };
+
+/**
+ * Statistics of each tensor in turn, reported as they finish; `source` gives the checkpoint's bytes
+ * (or an external-data file's). A tensor that cannot be read reports its error; only a
+ * cancellation stops the loop (and is rethrown).
+ */
+export async function statsEach(
+  source: (file?: string) => Promise<ByteSource>,
+  tensors: Array<{ index: number; tensor: TensorEntry }>,
+  onResult: (r: StatsResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const { index, tensor } of tensors) {
+    try {
+      onResult({ index, stats: await tensorStats(await source(tensor.data?.file), tensor, { signal }) });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      onResult({ index, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+}
+
 /** Streams `tensor`'s elements from `source` and summarises them. */
 export async function tensorStats(source: ByteSource, tensor: TensorEntry, opts: StatsOptions = {}): Promise<TensorStats> {
   const bins = opts.bins ?? DEFAULT_BINS;
