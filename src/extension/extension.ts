@@ -22,7 +22,6 @@ export interface PmfLabApi {
   visualizers(): VisualizerPanel[];
   /** Round-trip timings the visualizer webviews reported (r slider -> pixels drawn). */
   visualizerTimings: Array<{ name: string; ms: number }>;
-  inspector: CheckpointInspectorProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): PmfLabApi {
@@ -41,13 +40,12 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   });
   let gallery: GalleryPanel | undefined;
   const viz: VisualizerDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log, timings: [] };
-  const inspector = CheckpointInspectorProvider.register({ extensionUri: context.extensionUri, log });
 
   context.subscriptions.push(
     log,
     status,
     { dispose: () => void engine.dispose() },
-    inspector.registration,
+    CheckpointInspectorProvider.register({ extensionUri: context.extensionUri, log }),
     vscode.commands.registerCommand('pmf.generateSamples', async (uri?: unknown) => {
       const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri },
         uri instanceof vscode.Uri ? uri : undefined);
@@ -84,8 +82,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   const bundleMs = typeof __pmfBundleStart === 'number' ? moduleLoadedAt - __pmfBundleStart : 0;
   log.info(`activated in ${(bundleMs + end - activateStart).toFixed(1)} ms (bundle evaluation ${bundleMs.toFixed(1)} ms, ` +
     `activate() ${(end - activateStart).toFixed(1)} ms); engine ${context.asAbsolutePath('dist/engine.js')} starts on first use`);
-  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings,
-    inspector: inspector.provider };
+  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings };
 }
 
 export function deactivate(): void {

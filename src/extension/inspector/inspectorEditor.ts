@@ -97,10 +97,6 @@ class InspectorSession implements vscode.Disposable {
     }
   }
 
-  get current(): CheckpointSummary | undefined {
-    return this.summary;
-  }
-
   private post(msg: ToWebview): void {
     void this.panel.webview.postMessage(ToWebview.parse(msg));
   }
@@ -271,22 +267,14 @@ export function convertCommand(path: string): string {
 
 export class CheckpointInspectorProvider implements vscode.CustomReadonlyEditorProvider<CheckpointDocument> {
   static readonly viewType = 'pmf.checkpointInspector';
-  private readonly sessions = new Set<InspectorSession>();
 
   constructor(private readonly deps: InspectorDeps) {}
 
-  static register(deps: InspectorDeps): { provider: CheckpointInspectorProvider; registration: vscode.Disposable } {
-    const provider = new CheckpointInspectorProvider(deps);
-    const registration = vscode.window.registerCustomEditorProvider(CheckpointInspectorProvider.viewType, provider, {
+  static register(deps: InspectorDeps): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(CheckpointInspectorProvider.viewType, new CheckpointInspectorProvider(deps), {
       webviewOptions: { retainContextWhenHidden: true },
       supportsMultipleEditorsPerDocument: true,
     });
-    return { provider, registration };
-  }
-
-  /** The open inspectors, for tests. */
-  get open(): InspectorSession[] {
-    return [...this.sessions];
   }
 
   openCustomDocument(uri: vscode.Uri): CheckpointDocument {
@@ -295,10 +283,6 @@ export class CheckpointInspectorProvider implements vscode.CustomReadonlyEditorP
 
   resolveCustomEditor(document: CheckpointDocument, panel: vscode.WebviewPanel): void {
     const session = new InspectorSession(this.deps, document.uri, panel);
-    this.sessions.add(session);
-    panel.onDidDispose(() => {
-      session.dispose();
-      this.sessions.delete(session);
-    });
+    panel.onDidDispose(() => session.dispose());
   }
 }
