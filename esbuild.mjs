@@ -1,4 +1,4 @@
-// Bundles the extension host, the engine process, the inspector's worker thread, the CLI and the webviews.
+// Bundles the extension host, the engine process and its measurement worker, the inspector's worker thread, the CLI and the webviews.
 // onnxruntime-node and sharp load native .node files: they stay external and ship in node_modules.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync } from 'node:fs';
@@ -14,7 +14,7 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist',
     banner: { js: 'var __pmfBundleStart = performance.now();' } },
   { ...nodeCommon, entryPoints: { engine: 'src/engine/main.ts' }, outdir: 'dist' },
-  { ...nodeCommon, entryPoints: { inspectWorker: 'src/node/inspectWorker.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { inspectWorker: 'src/node/inspectWorker.ts', measureWorker: 'src/engine/measureWorker.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist',
     banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',

@@ -34,11 +34,15 @@ import {
   type FieldsAtParams,
   type FieldsAtReply,
   type FrameDataReply,
+  type MeasuredParams,
+  type MeasureReply,
   type TrajectoryParams,
   type TrajectoryReply,
   VizConsistency,
   VizFieldsAt,
   VizFrameData,
+  VizMeasure,
+  VizMeasured,
   VizTrajectory,
 } from './protocol';
 
@@ -82,6 +86,7 @@ export class EngineClient {
   private stderrTail = '';
   private disposed = false;
   private readonly progress = new Map<string, (p: ProgressParams) => void>();
+  private readonly measured = new Map<string, (p: MeasuredParams) => void>();
 
   constructor(private readonly opts: EngineClientOptions) {}
 
@@ -108,6 +113,7 @@ export class EngineClient {
     child.stderr?.on('data', onOutput);
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(Progress, (p) => this.progress.get(p.token)?.(p));
+    connection.onNotification(VizMeasured, (p) => this.measured.get(p.token)?.(p));
     connection.listen();
     const exited = new Promise<EngineExit>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -192,6 +198,18 @@ export class EngineClient {
 
   trajectory(params: TrajectoryParams, signal?: AbortSignal): Promise<TrajectoryReply> {
     return this.request(VizTrajectory, params, signal);
+  }
+
+  /** Measurements of a kept trajectory along t; onFrame sees each frame as the engine finishes it. */
+  async measure(trajectoryId: string, patchSize: number, signal?: AbortSignal,
+    onFrame?: (p: MeasuredParams) => void): Promise<MeasureReply> {
+    const token = randomUUID();
+    if (onFrame) this.measured.set(token, onFrame);
+    try {
+      return await this.request(VizMeasure, { trajectoryId, patchSize, progressToken: token }, signal);
+    } finally {
+      this.measured.delete(token);
+    }
   }
 
   fieldsAt(params: FieldsAtParams, signal?: AbortSignal): Promise<FieldsAtReply> {

@@ -24,6 +24,8 @@ import {
   VizConsistency,
   VizFieldsAt,
   VizFrameData,
+  VizMeasure,
+  VizMeasured,
   VizTrajectory,
 } from './protocol';
 import { providerReport } from './providers';
@@ -103,6 +105,10 @@ connection.onRequest(UnloadModel, handle(async (p) => {
 }));
 
 connection.onRequest(VizTrajectory, handle((p, token) => visualizer.trajectory(cache.get(p.modelId), p, abortSignal(token))));
+connection.onRequest(VizMeasure, handle((p, token) => visualizer.measure(p.trajectoryId, p.patchSize, abortSignal(token),
+  (frame, frames, patchDim, measurement) => {
+    if (p.progressToken) void connection.sendNotification(VizMeasured, { token: p.progressToken, frame, frames, patchDim, measurement });
+  })));
 connection.onRequest(VizFieldsAt, handle((p) => visualizer.fieldsAt(p)));
 connection.onRequest(VizConsistency, handle((p, token) => visualizer.consistency(p.trajectoryId, p.fineSteps, abortSignal(token))));
 connection.onRequest(VizFrameData, handle((p) => visualizer.frameData(p.trajectoryId, p.frame)));

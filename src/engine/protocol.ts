@@ -5,6 +5,7 @@
 // (structured clone), never as JSON number arrays. Requests can be cancelled with the
 // JSON-RPC cancellation token; long requests report progress with notifications.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
+import type { FrameMeasurement, MeasurementSeries } from '../core/analysis';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import type { Feeds } from '../core/sampler';
 
@@ -123,19 +124,12 @@ export interface TrajectoryParams {
   odeSteps: number;
   /** Fields at r = rFraction * t, or 'step': at each sampler step's own r (pmf and image/model paths). */
   rFraction: number | 'step';
-  patchSize: number;
   /** image mode: the real image in the data range ([C, H, W], flat), start time and path. */
   image?: { x: Float32Array; tStart: number; path: 'straight' | 'model' };
 }
 
-export interface TrajectoryMeasurements {
-  rms: Record<string, number[]>;
-  participationRatio: Record<string, number[]>;
-  components95: Record<string, number[]>;
-  patchDim: number;
-  highFrequencyShare: Record<string, number[]>;
-  offPlaneNorm?: Record<string, number[]>;
-}
+/** Measurements along t (see core/analysis FrameMeasurer), one entry per frame. */
+export type TrajectoryMeasurements = MeasurementSeries;
 
 export interface TrajectoryReply {
   /** Names the trajectory kept in the engine for follow-up requests. */
@@ -148,9 +142,32 @@ export interface TrajectoryReply {
   fields?: Float32Array;
   /** Toy models: the data-plane view, [frames, 4, n, 2] and [frames, 4, n]. */
   toy?: { plane: Float32Array; offPlane: Float32Array };
+  ms: number;
+}
+
+/**
+ * Measure a kept trajectory (viz/measure). The work runs in a worker thread of the engine, so
+ * the engine keeps answering; each frame is reported with viz/measured as it is done.
+ */
+export interface MeasureParams {
+  trajectoryId: string;
+  /** p of the p x p patches (image models; ignored for toys). */
+  patchSize: number;
+  progressToken?: string;
+}
+
+export interface MeasuredParams {
+  token: string;
+  frame: number;
+  frames: number;
+  /** p * p * C for image models, as in the series. */
+  patchDim: number;
+  measurement: FrameMeasurement;
+}
+
+export interface MeasureReply {
   measurements: TrajectoryMeasurements;
   ms: number;
-  measureMs: number;
 }
 
 export interface FieldsAtParams {
@@ -178,6 +195,8 @@ export interface FrameDataReply {
 }
 
 export const VizTrajectory = new RequestType<TrajectoryParams, TrajectoryReply, EngineErrorData>('viz/trajectory');
+export const VizMeasure = new RequestType<MeasureParams, MeasureReply, EngineErrorData>('viz/measure');
+export const VizMeasured = new NotificationType<MeasuredParams>('viz/measured');
 export const VizFieldsAt = new RequestType<FieldsAtParams, FieldsAtReply, EngineErrorData>('viz/fieldsAt');
 export const VizConsistency = new RequestType<{ trajectoryId: string; fineSteps: number }, { relativeError: number[]; ms: number },
   EngineErrorData>('viz/consistency');

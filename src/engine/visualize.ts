@@ -2,12 +2,13 @@
 // the fields of one frame at another r, MeanFlow consistency, frame data for export.
 // The last few trajectories stay here so follow-up requests do not resend them.
 import { randomUUID } from 'node:crypto';
-import { computeMeasurements, projectToPlane } from '../core/analysis';
+import { appendFrame, FrameMeasurer, type FrameMeasurement, projectToPlane } from '../core/analysis';
 import { gaussian } from '../core/noise';
 import { type Conditioning, type Evaluate, perSample, validateSampling } from '../core/sampler';
 import { consistency, evaluateAt, type Frame, packFrames, trajectory } from '../core/trajectory';
 import { EngineFailure } from './errors';
-import type { FieldsAtParams, FieldsAtReply, FrameDataReply, TrajectoryParams, TrajectoryReply } from './protocol';
+import { measureInWorker } from './measureJob';
+import type { FieldsAtParams, FieldsAtReply, FrameDataReply, MeasureReply, TrajectoryParams, TrajectoryReply } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
 
 interface Kept {
@@ -54,13 +55,6 @@ export class Visualizer {
       throw new EngineFailure('bad-request', (e as Error).message);
     }
     if (labels && labels.length !== n) throw new EngineFailure('bad-request', `${labels.length} labels for ${n} samples`);
-    if (info.kind === 'image') {
-      const [, H, W] = info.sampleShape;
-      if (!Number.isInteger(p.patchSize) || p.patchSize < 2 || p.patchSize > Math.min(H, W)) {
-        throw new EngineFailure('bad-request', `Patch size ${p.patchSize} does not fit the ${H}x${W} images of this model: ` +
-          `choose 2 to ${Math.min(H, W)}.`);
-      }
-    }
     const per = perSample(info);
     const noise = new Float32Array(n * per);
     p.seeds.forEach((seed, i) => {
@@ -82,19 +76,42 @@ export class Visualizer {
       mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal,
     });
     const ms = performance.now() - t0;
-    const packed = packFrames(frames, n, per);
-    const t1 = performance.now();
-    const measurements = computeMeasurements(packed, frames.length, n, info.sampleShape,
-      { patchSize: p.patchSize, kind: info.kind, embedding: info.embedding });
-    const measureMs = performance.now() - t1;
     const trajectoryId = this.keep({ model, frames, n, cond });
     const reply: TrajectoryReply = {
-      trajectoryId, times: frames.map((f) => f.t), rs: frames.map((f) => f.r), n, sampleShape: info.sampleShape,
-      measurements, ms, measureMs,
+      trajectoryId, times: frames.map((f) => f.t), rs: frames.map((f) => f.r), n, sampleShape: info.sampleShape, ms,
     };
     if (info.kind === 'toy') reply.toy = this.plane(frames, n, info.embedding!);
-    else reply.fields = packed;
+    else reply.fields = packFrames(frames, n, per);
     return reply;
+  }
+
+  /**
+   * The measurements of a kept trajectory along t, frame by frame in a worker thread; onFrame
+   * sees each frame as it is done. An abort ends the worker.
+   */
+  async measure(trajectoryId: string, patchSize: number, signal: AbortSignal,
+    onFrame?: (frame: number, frames: number, patchDim: number, m: FrameMeasurement) => void): Promise<MeasureReply> {
+    const k = this.get(trajectoryId);
+    const info = k.model.info;
+    if (info.kind === 'image') {
+      const [, H, W] = info.sampleShape;
+      if (!Number.isInteger(patchSize) || patchSize < 2 || patchSize > Math.min(H, W)) {
+        throw new EngineFailure('bad-request', `Patch size ${patchSize} does not fit the ${H}x${W} images of this model: ` +
+          `choose 2 to ${Math.min(H, W)}.`);
+      }
+    }
+    const opts = { patchSize, kind: info.kind, embedding: info.embedding };
+    const series = new FrameMeasurer(k.n, info.sampleShape, opts).series();
+    const frames = k.frames.length;
+    const t0 = performance.now();
+    let next = 0;
+    await measureInWorker({ fields: packFrames(k.frames, k.n, perSample(info)), frames, n: k.n, sampleShape: [...info.sampleShape], opts },
+      (frame, m) => {
+        if (frame !== next++) throw new Error(`measurement of frame ${frame} arrived out of order`);
+        appendFrame(series, m);
+        onFrame?.(frame, frames, series.patchDim, m);
+      }, signal);
+    return { measurements: series, ms: performance.now() - t0 };
   }
 
   /** The data-plane view of frames: [frames, 4, n, 2] and [frames, 4, n]. */

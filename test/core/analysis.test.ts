@@ -1,10 +1,9 @@
 // The field measurements (src/core/analysis) against known answers: data on a known subspace,
 // white noise, pure frequencies, exact plane decompositions.
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
 import {
-  computeMeasurements, defaultPatchStride, highFrequencyShare, patchDimension, pointDimension, powerSpectrum,
+  appendFrame, computeMeasurements, defaultPatchStride, emptySeries, FrameMeasurer, highFrequencyShare, patchDimension, pointDimension, powerSpectrum,
   projectToPlane, toyPlaneView,
 } from '../../src/core/analysis';
 import { gaussian } from '../../src/core/noise';
@@ -311,18 +310,20 @@ describe('computeMeasurements', () => {
     assert.throws(() => computeMeasurements(fields, frames, n, [D], { patchSize: 4, kind: 'toy' }), /embedding/);
   });
 
-  test('speed: 17 frames, n = 4, 1x28x28, p = 4 (printed, not asserted; target < 100 ms)', (t) => {
-    const frames = 17;
+  test('frame by frame (FrameMeasurer, appendFrame) gives the series computeMeasurements gives; bad frames are refused', () => {
+    const frames = 3;
     const n = 4;
     const fields = syntheticImageFields(frames, n);
-    computeMeasurements(fields, frames, n, [1, 28, 28], { patchSize: 4, kind: 'image' }); // warm-up
-    const times: number[] = [];
-    for (let run = 0; run < 3; run++) {
-      const start = performance.now();
-      computeMeasurements(fields, frames, n, [1, 28, 28], { patchSize: 4, kind: 'image' });
-      times.push(performance.now() - start);
-    }
-    t.diagnostic(`computeMeasurements 17 x 4 x 4 x 1x28x28, p = 4: ${times.map((ms) => ms.toFixed(1)).join(', ')} ms`);
+    const all = computeMeasurements(fields, frames, n, [1, 28, 28], { patchSize: 4, kind: 'image' });
+    const measurer = new FrameMeasurer(n, [1, 28, 28], { patchSize: 4, kind: 'image' });
+    const series = measurer.series();
+    assert.equal(series.patchDim, 16);
+    assert.equal(series.offPlaneNorm, undefined);
+    for (let f = 0; f < frames; f++) appendFrame(series, measurer.measure(fields.subarray(f * 4 * n * 784, (f + 1) * 4 * n * 784)));
+    assert.deepEqual(series, all);
+    assert.throws(() => measurer.measure(new Float32Array(10)), /expected 4 \* n \* per = 12544/);
+    assert.throws(() => new FrameMeasurer(n, [1, 28, 28], { patchSize: 29, kind: 'image' }), /patch size must be an integer in \[1, 28\]/);
+    assert.ok(emptySeries(2, 'toy').offPlaneNorm, 'toy series carry the off-plane norm');
   });
 });
 

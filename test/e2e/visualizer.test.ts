@@ -86,11 +86,22 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
       assert.notEqual(xAfter.sum, xBefore.sum, 'moving r changes x');
       assert.match(await wv.locator('#frame-label').innerText(), /r\s*=\s*0\.5/);
 
+      // measured after the images arrive, in the engine's worker thread
+      await wv.locator('body[data-measured="17"][data-patch-dim="16"]').waitFor({ timeout: 60_000 });
       for (const plot of ['#plot-rms', '#plot-dim', '#plot-hf']) {
         const d = await canvasDigest(wv, `${plot} canvas`);
         assert.ok(d.distinct > 2, `${plot} has no drawing`);
       }
       await s.screenshotAs('visualizer.png', workspace);
+
+      // 28 x 28 patches (d = 784) take a second or so per frame: the charts fill in frame by
+      // frame while the panels stay live (the engine measures in a worker thread).
+      await setControl(wv, '#patch-size', 28);
+      await wv.locator('#card-dim .plot-note').filter({ hasText: /Measuring\u2026 \d+ of 17 frames/ }).waitFor({ timeout: 30_000 });
+      await slide(wv, '#r-slider', 0.5); // answered while measuring
+      assert.match(await wv.locator('#frame-label').innerText(), /r\s*=\s*0\.25/);
+      await wv.locator('body[data-measured="17"][data-patch-dim="784"]').waitFor({ timeout: 120_000 });
+      assert.equal(await wv.locator('#card-dim .plot-note').innerText(), '', 'the progress note goes when all frames are measured');
     });
   });
 
@@ -217,11 +228,12 @@ test('unconditional and u-prediction image models work; a failed engine call sho
       await setControl(wv, '#patch-size', 32);
       await wv.locator('#run').click();
       await wv.locator('#error').filter({ hasText: 'does not fit the 16x16 images' }).waitFor({ timeout: 30_000 });
+      // Only the patch size changed: the same trajectory is measured again, with 2 x 2 patches.
       const drawn = await wv.locator('body').getAttribute('data-drawn');
-      await setControl(wv, '#patch-size', 2);
-      await wv.locator('#run').click();
-      await wv.locator(`body:not([data-drawn="${drawn}"])`).waitFor({ timeout: 60_000 });
+      await setControl(wv, '#patch-size', 2); // auto-run
+      await wv.locator('body[data-measured="17"][data-patch-dim="4"]').waitFor({ timeout: 60_000 });
       assert.equal(await wv.locator('#error').isVisible(), false, 'the error clears when a run succeeds');
+      assert.equal(await wv.locator('body').getAttribute('data-drawn'), drawn, 'the trajectory was not computed again');
 
       const uSel = 'canvas.field[data-field="u"][data-sample="0"]';
       const uncondU = await canvasDigest(wv, uSel);

@@ -1,6 +1,7 @@
 // Field Visualizer requests in the engine, with the real onnxruntime and the bundled models.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { computeMeasurements } from '../../src/core/analysis';
 import { gaussian } from '../../src/core/noise';
 import { EngineClient, EngineError } from '../../src/engine/client';
 import type { LoadResult, TrajectoryParams } from '../../src/engine/protocol';
@@ -12,7 +13,7 @@ const PER = 784;
 
 function base(modelId: string): TrajectoryParams {
   return { modelId, mode: 'pmf', seeds: [0, 1, 2, 3], labels: [0, 1, 7, 9], omega: 3, tMin: 0, tMax: 1, steps: 16,
-    odeSteps: 64, rFraction: 0, patchSize: 4 };
+    odeSteps: 64, rFraction: 0 };
 }
 
 function block(fields: Float32Array, frame: number, field: number, n: number, per: number): Float32Array {
@@ -48,7 +49,13 @@ test('a 16-step pMF trajectory has 17 frames of z, x, u, v; its first x is the o
 
 test('the paper\'s claim, measured on the bundled model: x has low patch dimension, u and v do not', async () => {
   const tr = await client.trajectory(base(fm.modelId));
-  const m = tr.measurements;
+  const seen: number[] = [];
+  const { measurements: m, ms } = await client.measure(tr.trajectoryId, 4, undefined, (p) => {
+    seen.push(p.frame);
+    assert.equal(p.frames, 17);
+    assert.equal(p.patchDim, 16);
+  });
+  assert.deepEqual(seen, Array.from({ length: 17 }, (_, i) => i), 'every frame is reported, in order');
   assert.equal(m.patchDim, 16);
   for (const f of [0, 4, 8]) { // t = 1, 0.75, 0.5
     assert.ok(m.participationRatio.x[f] < 0.6 * m.participationRatio.u[f],
@@ -57,7 +64,27 @@ test('the paper\'s claim, measured on the bundled model: x has low patch dimensi
     assert.ok(m.highFrequencyShare.x[f] < m.highFrequencyShare.u[f]);
   }
   assert.ok(m.components95.u[0] >= 0.8 * m.patchDim, 'u at t = 1 is close to full dimension');
-  assert.ok(tr.ms > 0 && tr.measureMs > 0);
+  assert.ok(tr.ms > 0 && ms > 0);
+  // the worker thread computes what core computes in-process
+  const local = computeMeasurements(tr.fields!, 17, 4, [1, 28, 28], { patchSize: 4, kind: 'image' });
+  assert.deepEqual(m, local);
+});
+
+test('measuring runs beside the engine\'s other work: the r slider answers meanwhile, and a cancel stops it', async () => {
+  // 28 x 28 patches (d = 784): a few hundred ms per field, seconds for the trajectory
+  const tr = await client.trajectory({ ...base(fm.modelId), steps: 8 });
+  const ac = new AbortController();
+  let frames = 0;
+  let measureDone = false;
+  const measuring = client.measure(tr.trajectoryId, 28, ac.signal, () => { frames++; }).finally(() => { measureDone = true; });
+  const at = await client.fieldsAt({ trajectoryId: tr.trajectoryId, frame: 4, rFraction: 0.5 });
+  assert.equal(at.t, 0.5);
+  assert.equal(measureDone, false, 'the r slider was answered before the measurement finished');
+  ac.abort();
+  await assert.rejects(measuring, (e: unknown) => e instanceof EngineError && e.code === 'cancelled');
+  assert.ok(frames < 9, `cancelled after ${frames} of 9 frames`);
+  const again = await client.measure(tr.trajectoryId, 7);
+  assert.equal(again.measurements.rms.x.length, 9, 'the engine measures again after a cancel');
 });
 
 test('the r slider: fields of a frame at another r; r = t gives u = v', async () => {
@@ -99,10 +126,10 @@ test('toy models: the data-plane view shows u-prediction leaving the plane at D 
     const toy = await client.load(TOY(pred, 512), 'cpu');
     const seeds = Array.from({ length: 64 }, (_, i) => i);
     const tr = await client.trajectory({ modelId: toy.modelId, mode: 'pmf', seeds, omega: 1, tMin: 0, tMax: 1, steps: 1,
-      odeSteps: 1, rFraction: 0, patchSize: 4 });
+      odeSteps: 1, rFraction: 0 });
     assert.equal(tr.fields, undefined);
     assert.equal(tr.toy!.plane.length, 2 * 4 * 64 * 2);
-    return tr.measurements.offPlaneNorm!.x[0];
+    return (await client.measure(tr.trajectoryId, 4)).measurements.offPlaneNorm!.x[0];
   };
   const x = await off('x');
   const u = await off('u');
@@ -129,18 +156,19 @@ for (const variant of ['image-u-prediction', 'image-unconditional', 'image-no-cf
     const x = new Float32Array(256).fill(0.5);
     for (const mode of ['pmf', 'ode', 'image'] as const) {
       const tr = await client.trajectory({ modelId: m.modelId, mode, seeds: [1, 2], labels, omega: 1, tMin: 0, tMax: 1,
-        steps: 3, odeSteps: 6, rFraction: 'step', patchSize: 4,
+        steps: 3, odeSteps: 6, rFraction: 'step',
         image: mode === 'image' ? { x, tStart: 0.8, path: 'model' } : undefined });
       assert.equal(tr.times.length, 4);
       assert.equal(tr.fields!.length, 4 * 4 * 2 * 256);
       assert.ok(tr.fields!.every(Number.isFinite), `${mode}: finite fields`);
-      assert.ok(Number.isFinite(tr.measurements.participationRatio.u[0]));
+      assert.ok(Number.isFinite((await client.measure(tr.trajectoryId, 4)).measurements.participationRatio.u[0]));
     }
   });
 }
 
 test('a patch size that does not fit the image is refused with the range that does', async () => {
   const m = await client.load(FASHION, 'cpu'); // the variants above may have released it (4 sessions at most)
-  await assert.rejects(client.trajectory({ ...base(m.modelId), patchSize: 32 }),
+  const tr = await client.trajectory({ ...base(m.modelId), steps: 1 });
+  await assert.rejects(client.measure(tr.trajectoryId, 32),
     (e: unknown) => e instanceof EngineError && e.code === 'bad-request' && /Patch size 32 does not fit the 28x28 images of this model: choose 2 to 28/.test(e.message));
 });

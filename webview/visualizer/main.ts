@@ -13,7 +13,7 @@ import { Plots } from './plots';
 import { ToyPlaneView, type ToyFrame } from './toyPlane';
 import { canvasToPng, renderStrip } from './exportStrip';
 import {
-  type FieldsResult, FromWebview, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
+  type FieldsResult, FromWebview, type MeasurementsResult, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
 } from './protocol';
 
 
@@ -58,6 +58,8 @@ let override: { frame: number; rFraction: number; result: FieldsResult } | undef
 let fieldsInFlight: { id: number; sentAt: number; frame: number; rFraction: number } | undefined;
 let fieldsPending: { frame: number; rFraction: number } | undefined;
 let consistencyId = 0;
+/** The status line of the current trajectory (frames, samples, time). */
+let trajStatus = '';
 let haveImage = false;
 /** How the host fitted the picked image to the model (size, colour), shown with image-mode results. */
 let imageNotice: string | undefined;
@@ -380,16 +382,34 @@ function onTrajectory(res: TrajectoryResult): void {
     const labels = Array.from({ length: n }, (_, i) => describeSample(i, cfg, model!));
     grid.layout(n, C, H, W, labels);
   }
-  plots.setTrajectory({ times: res.times, measurements: res.measurements, toy: model.kind === 'toy' });
+  plots.setTrajectory({ times: res.times, toy: model.kind === 'toy' });
+  plots.setMeasurements(undefined, 0, F);
   plots.setConsistency(undefined, 'Not computed for this trajectory yet.');
-  setStatus(`${F} frames \u00b7 ${n} sample${n === 1 ? '' : 's'} in ${(res.ms / 1000).toFixed(2)} s`
-    + ` (measures ${(res.measurements.ms / 1000).toFixed(2)} s)`
-    + (cfg.mode === 'image' && imageNotice ? ` \u00b7 ${imageNotice}` : ''));
+  trajStatus = `${F} frames \u00b7 ${n} sample${n === 1 ? '' : 's'} in ${(res.ms / 1000).toFixed(2)} s`;
+  setStatus(`${trajStatus} \u00b7 measuring\u2026` + (cfg.mode === 'image' && imageNotice ? ` \u00b7 ${imageNotice}` : ''));
   draw();
   document.body.dataset.frames = String(F);
+  document.body.dataset.measured = '0';
   // An r change made while this run was computed: keep showing the slider's r.
   const pr = pendingR(cfg);
   if (pr !== undefined) requestFields(frame, pr);
+}
+
+/** Measurements of the current trajectory (all of it, or its first frames while the engine measures). */
+function onMeasurements(res: MeasurementsResult): void {
+  if (res.requestId !== lastRunId || !traj || res.total !== traj.F) return; // an older run, or not this trajectory
+  if (res.done > res.total || Object.values(res.measurements.rms).some((v) => v.length !== res.done)) {
+    return showError(`The measurements have the wrong length (${res.done} of ${res.total} frames).`);
+  }
+  plots.setMeasurements(res.done > 0 ? res.measurements : undefined, res.done, res.total);
+  const notice = traj.config.mode === 'image' && imageNotice ? ` \u00b7 ${imageNotice}` : '';
+  if (res.done === res.total) {
+    setStatus(`${trajStatus} (measures ${(res.measurements.ms / 1000).toFixed(2)} s)${notice}`);
+    document.body.dataset.patchDim = String(res.measurements.patchDim);
+  } else {
+    setStatus(`${trajStatus} \u00b7 measuring, ${res.done} of ${res.total} frames${notice}`);
+  }
+  document.body.dataset.measured = String(res.done);
 }
 
 function requestConsistency(): void {
@@ -492,6 +512,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'trajectory':
       onTrajectory(msg.result);
+      break;
+    case 'measurements':
+      onMeasurements(msg.result);
       break;
     case 'fields':
       onFields(msg.result, receivedAt);

@@ -11,7 +11,7 @@ export type PlotId = 'rms' | 'dim' | 'hf' | 'offplane' | 'consistency';
 interface SeriesSpec {
   label: string;
   color: string;
-  values: number[];
+  values: Array<number | null>;
   dash?: number[];
   width?: number;
   points?: boolean;
@@ -35,9 +35,13 @@ interface Chart {
 
 export interface PlotsInput {
   times: number[];
-  measurements: Measurements;
+  /** Absent until the first frames are measured; then one entry per frame measured so far. */
+  measurements?: Measurements;
   toy: boolean;
 }
+
+/** The charts drawn from the measurements (consistency has its own request). */
+const MEASURED: PlotId[] = ['rms', 'dim', 'hf', 'offplane'];
 
 const CARDS: { id: PlotId; title: string; help: string }[] = [
   { id: 'rms', title: 'RMS', help: 'Root mean square of each field per frame, averaged over the samples.' },
@@ -142,6 +146,18 @@ export class Plots {
     this.rebuild();
   }
 
+  /**
+   * Measurements of the current trajectory, possibly of its first `done` frames only; the
+   * measured charts say how far they are.
+   */
+  setMeasurements(measurements: Measurements | undefined, done: number, total: number): void {
+    if (!this.input) return;
+    this.input = { ...this.input, measurements };
+    const note = done < total ? `Measuring\u2026 ${done} of ${total} frames` : '';
+    for (const id of MEASURED) this.charts.get(id)!.note.textContent = note;
+    this.rebuild(MEASURED);
+  }
+
   setConsistency(relativeError: number[] | undefined, note?: string): void {
     this.consistency = relativeError;
     const c = this.charts.get('consistency')!;
@@ -185,14 +201,20 @@ export class Plots {
   private specs(): Partial<Record<PlotId, ChartSpec>> {
     const inp = this.input;
     if (!inp) return {};
-    const m = inp.measurements;
-    const pick = (rec: Partial<Record<FieldName, number[]>> | undefined, fields: readonly FieldName[], extra: Partial<SeriesSpec> = {},
-      suffix = ''): SeriesSpec[] => fields.filter((f) => rec?.[f]?.length === inp.times.length)
-      .map((f) => ({ label: `${f}${suffix}`, color: fieldColor(f), values: rec![f]!, ...extra }));
     const F = inp.times.length;
     const out: Partial<Record<PlotId, ChartSpec>> = {};
+    if (this.consistency && this.consistency.length === F) {
+      out.consistency = { series: [{ label: 'relative error', color: cssVar('--plot-consistency', '#f14c4c'), values: this.consistency }], yMin: 0 };
+    }
+    const m = inp.measurements;
+    if (!m) return out;
+    // Frames not measured yet are gaps (null) in their series.
+    const pad = (values: number[]): Array<number | null> => Array.from({ length: F }, (_, f) => (f < values.length ? values[f] : null));
+    const pick = (rec: Partial<Record<FieldName, number[]>> | undefined, fields: readonly FieldName[], extra: Partial<SeriesSpec> = {},
+      suffix = ''): SeriesSpec[] => fields.filter((f) => (rec?.[f]?.length ?? 0) > 0 && rec![f]!.length <= F)
+      .map((f) => ({ label: `${f}${suffix}`, color: fieldColor(f), values: pad(rec![f]!), ...extra }));
     out.rms = { series: pick(m.rms, FIELD_NAMES), yMin: 0 };
-    const usePlane = inp.toy && !!m.offPlaneNorm;
+    const usePlane = inp.toy;
     if (usePlane) {
       out.offplane = { series: pick(m.offPlaneNorm, FIELD_NAMES), yMin: 0 };
     } else {
@@ -212,9 +234,6 @@ export class Plots {
         yMin: 0, yMax: 1,
       };
     }
-    if (this.consistency && this.consistency.length === F) {
-      out.consistency = { series: [{ label: 'relative error', color: cssVar('--plot-consistency', '#f14c4c'), values: this.consistency }], yMin: 0 };
-    }
     return out;
   }
 
@@ -226,7 +245,7 @@ export class Plots {
     this.dirty = false;
     if (!this.width) this.width = this.measure();
     const specs = this.specs();
-    const toyPlane = !!this.input?.toy && !!this.input.measurements.offPlaneNorm;
+    const toyPlane = !!this.input?.toy;
     for (const c of this.charts.values()) {
       if (only && !only.includes(c.id)) continue;
       c.card.hidden = toyPlane ? c.id === 'dim' || c.id === 'hf' : c.id === 'offplane';

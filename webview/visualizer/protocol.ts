@@ -59,7 +59,7 @@ export const ModelView = z.object({
 });
 export type ModelView = z.infer<typeof ModelView>;
 
-/** Per-frame measurements along t, one array entry per frame. */
+/** Per-frame measurements along t, one array entry per frame (measured so far). */
 export const Measurements = z.object({
   /** RMS of each field per frame, averaged over samples. */
   rms: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
@@ -96,10 +96,21 @@ export const TrajectoryResult = z.object({
   /** image models: [frames, 4, n, per]; absent for toys (see toy). */
   fields: f32.optional(),
   toy: ToyPlane.optional(),
-  measurements: Measurements,
   ms: z.number(),
 });
 export type TrajectoryResult = z.infer<typeof TrajectoryResult>;
+
+/**
+ * The measurements of the trajectory of run `requestId`, computed after its fields arrive: the
+ * first `done` of `total` frames (each series has `done` entries, in frame order).
+ */
+export const MeasurementsResult = z.object({
+  requestId: z.number().int(),
+  done: z.number().int().min(0),
+  total: z.number().int().min(0),
+  measurements: Measurements,
+});
+export type MeasurementsResult = z.infer<typeof MeasurementsResult>;
 
 /** Fields of one frame at another r (the r slider). */
 export const FieldsResult = z.object({
@@ -127,6 +138,7 @@ export type ConsistencyResult = z.infer<typeof ConsistencyResult>;
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('init'), model: ModelView, config: VizConfig, models: z.array(z.object({ name: z.string(), path: z.string() })) }),
   z.object({ type: z.literal('trajectory'), result: TrajectoryResult }),
+  z.object({ type: z.literal('measurements'), result: MeasurementsResult }),
   z.object({ type: z.literal('fields'), result: FieldsResult }),
   z.object({ type: z.literal('consistency'), result: ConsistencyResult }),
   z.object({ type: z.literal('image'), name: z.string(), preview: f32, sampleShape: z.array(z.number().int()),
@@ -141,7 +153,7 @@ export type ToWebview = z.infer<typeof ToWebview>;
 /** Webview -> host. */
 export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
-  /** Recompute the trajectory (and its measurements) for a config. */
+  /** Compute the trajectory for a config and measure it (only measure it again when just the patch size changed). */
   z.object({ type: z.literal('run'), requestId: z.number().int(), config: VizConfig }),
   /** Fields of frame `frame` of the last trajectory at r = rFraction * t. */
   z.object({ type: z.literal('fieldsAt'), requestId: z.number().int(), frame: z.number().int().min(0), rFraction: z.number().min(0).max(1) }),

@@ -1,5 +1,9 @@
 // Measurements of the pMF fields (pure TypeScript: no vscode, onnxruntime or DOM).
-export { computeMeasurements, toyPlaneView, type MeasurementOptions } from './measurements';
+export {
+  appendFrame, computeMeasurements, emptySeries, FrameMeasurer, toyPlaneView, TOY_DIMENSION_POINTS,
+  type FrameMeasurement, type MeasurementOptions, type MeasurementSeries,
+} from './measurements';
+export { symmetricEigenvalues } from './symmetricEigenvalues';
 export {
   DEFAULT_MAX_PATCHES, defaultPatchStride, patchDimension, pointDimension,
   type EffectiveDimension, type PatchOptions,

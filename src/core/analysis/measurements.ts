@@ -16,69 +16,125 @@ export interface MeasurementOptions {
   embedding?: number[][];
 }
 
+/** Points used for a toy field's effective dimension (it cannot exceed this minus one). */
+export const TOY_DIMENSION_POINTS = 64;
+
+/** The measurements of one frame: one number per field (z, x, u, v). */
+export interface FrameMeasurement {
+  rms: Record<FieldName, number>;
+  participationRatio: Record<FieldName, number>;
+  components95: Record<FieldName, number>;
+  highFrequencyShare: Record<FieldName, number>;
+  /** Toy models only. */
+  offPlaneNorm?: Record<FieldName, number>;
+}
+
+/** Measurements along t without the timing `ms`: one entry per frame measured so far. */
+export type MeasurementSeries = Omit<Measurements, 'ms'>;
+
 /**
- * Measurements per frame and field of fields [frames, 4, n, per] (z, x, u, v; per = product
- * of sampleShape), without the timing `ms`.
+ * Measures frames one at a time (a frame is [4, n, ...sampleShape]: z, x, u, v), so a caller
+ * can report each frame as it is done and stop between frames.
  *
  * Image models (sampleShape [C, H, W]): rms and highFrequencyShare are averaged over the n
  * samples; participationRatio and components95 are those of the p x p patches pooled over the
  * n samples (patchDim = p * p * C).
  * Toy models (sampleShape [D], opts.embedding required): rms; offPlaneNorm, the mean distance
  * of the samples from the data plane; participationRatio and components95 of the covariance of
- * the n points themselves (patchDim = D). A toy point has no spatial frequencies, so
- * highFrequencyShare is 0 throughout.
+ * the first TOY_DIMENSION_POINTS points themselves (patchDim = min(D, points - 1)). A toy point
+ * has no spatial frequencies, so highFrequencyShare is 0 throughout.
  */
-/** Points used for a toy field's effective dimension (it cannot exceed this minus one). */
-export const TOY_DIMENSION_POINTS = 64;
+export class FrameMeasurer {
+  readonly patchDim: number;
+  private readonly per: number;
+  private readonly dimension: (block: Float32Array) => EffectiveDimension;
+  private readonly hfShare: (block: Float32Array) => number;
 
-export function computeMeasurements(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[],
-  opts: MeasurementOptions): Omit<Measurements, 'ms'> {
-  const per = checkFields(fields, frames, n, sampleShape);
-  const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
-  let patchDim: number;
-  let dimension: (block: Float32Array) => EffectiveDimension;
-  let hfShare: (block: Float32Array) => number;
-  let offPlane: Float32Array | undefined;
-  if (opts.kind === 'image') {
-    if (sampleShape.length !== 3) throw new RangeError(`image sampleShape must be [C, H, W], got [${sampleShape.join(', ')}]`);
-    const [C, H, W] = sampleShape;
-    patchDim = opts.patchSize * opts.patchSize * C;
-    dimension = (block) => patchDimension(block, n, [C, H, W], opts.patchSize);
-    hfShare = (block) => mean(n, (i) => imageHighFrequencyShare(sample(block, i), C, H, W));
-  } else {
-    if (sampleShape.length !== 1) throw new RangeError(`toy sampleShape must be [D], got [${sampleShape.join(', ')}]`);
-    if (opts.embedding === undefined) throw new RangeError('toy models need the embedding of the data plane');
-    // The point cloud's dimension from at most TOY_DIMENSION_POINTS points (cost: an m x m
-    // eigenproblem when m < D), so that D = 512 stays interactive.
-    const m = Math.min(n, TOY_DIMENSION_POINTS);
-    patchDim = Math.min(per, m - 1);
-    dimension = (block) => ({ ...pointDimension(block.subarray(0, m * per), m, per), patchDim });
-    hfShare = () => 0;
-    offPlane = toyPlaneView(fields, frames, n, per, opts.embedding).offPlane;
+  constructor(private readonly n: number, sampleShape: readonly number[],
+    private readonly opts: MeasurementOptions) {
+    this.per = checkFields(new Float32Array(0), 0, n, sampleShape, false);
+    const per = this.per;
+    const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
+    if (opts.kind === 'image') {
+      if (sampleShape.length !== 3) throw new RangeError(`image sampleShape must be [C, H, W], got [${sampleShape.join(', ')}]`);
+      const [C, H, W] = sampleShape;
+      if (!Number.isInteger(opts.patchSize) || opts.patchSize < 1 || opts.patchSize > Math.min(H, W)) {
+        throw new RangeError(`patch size must be an integer in [1, ${Math.min(H, W)}], got ${opts.patchSize}`);
+      }
+      this.patchDim = opts.patchSize * opts.patchSize * C;
+      this.dimension = (block) => patchDimension(block, n, [C, H, W], opts.patchSize);
+      this.hfShare = (block) => mean(n, (i) => imageHighFrequencyShare(sample(block, i), C, H, W));
+    } else {
+      if (sampleShape.length !== 1) throw new RangeError(`toy sampleShape must be [D], got [${sampleShape.join(', ')}]`);
+      if (opts.embedding === undefined) throw new RangeError('toy models need the embedding of the data plane');
+      // The point cloud's dimension from at most TOY_DIMENSION_POINTS points (cost: an m x m
+      // eigenproblem when m < D), so that D = 512 stays interactive.
+      const m = Math.min(n, TOY_DIMENSION_POINTS);
+      const patchDim = Math.min(per, m - 1);
+      this.patchDim = patchDim;
+      this.dimension = (block) => ({ ...pointDimension(block.subarray(0, m * per), m, per), patchDim });
+      this.hfShare = () => 0;
+    }
   }
 
-  const perField = (): Record<FieldName, number[]> => ({ z: [], x: [], u: [], v: [] });
-  const rms = perField();
-  const participationRatio = perField();
-  const components95 = perField();
-  const highFrequencyShare = perField();
-  const offPlaneNorm = perField();
-  for (let f = 0; f < frames; f++) {
+  /** The measurements of one frame, [4, n, ...sampleShape]. */
+  measure(frame: Float32Array): FrameMeasurement {
+    const { n, per } = this;
+    if (frame.length !== 4 * n * per) throw new RangeError(`a frame holds ${frame.length} values, expected 4 * n * per = ${4 * n * per}`);
+    const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
+    const offPlane = this.opts.kind === 'toy' ? toyPlaneView(frame, 1, n, per, this.opts.embedding!).offPlane : undefined;
+    const out: FrameMeasurement = { rms: perField(), participationRatio: perField(), components95: perField(),
+      highFrequencyShare: perField(), ...(offPlane ? { offPlaneNorm: perField() } : {}) };
     FIELDS.forEach((name, k) => {
-      const first = (f * 4 + k) * n; // index of the block's first sample
-      const block = fields.subarray(first * per, (first + n) * per);
-      rms[name].push(mean(n, (i) => Math.sqrt(meanSquare(sample(block, i)))));
-      const dim = dimension(block);
-      participationRatio[name].push(dim.participationRatio);
-      components95[name].push(dim.components95);
-      highFrequencyShare[name].push(hfShare(block));
-      if (offPlane !== undefined) offPlaneNorm[name].push(mean(n, (i) => offPlane[first + i]));
+      const block = frame.subarray(k * n * per, (k + 1) * n * per);
+      out.rms[name] = mean(n, (i) => Math.sqrt(meanSquare(sample(block, i))));
+      const dim = this.dimension(block);
+      out.participationRatio[name] = dim.participationRatio;
+      out.components95[name] = dim.components95;
+      out.highFrequencyShare[name] = this.hfShare(block);
+      if (offPlane && out.offPlaneNorm) out.offPlaneNorm[name] = mean(n, (i) => offPlane[k * n + i]);
     });
+    return out;
   }
-  return {
-    rms, participationRatio, components95, patchDim, highFrequencyShare,
-    ...(offPlane !== undefined ? { offPlaneNorm } : {}),
-  };
+
+  /** An empty series to append this measurer's frames to. */
+  series(): MeasurementSeries {
+    return emptySeries(this.patchDim, this.opts.kind);
+  }
+}
+
+/** An empty series (toy series have offPlaneNorm) to append frames to. */
+export function emptySeries(patchDim: number, kind: 'image' | 'toy'): MeasurementSeries {
+  const lists = (): Record<FieldName, number[]> => ({ z: [], x: [], u: [], v: [] });
+  return { rms: lists(), participationRatio: lists(), components95: lists(), patchDim,
+    highFrequencyShare: lists(), ...(kind === 'toy' ? { offPlaneNorm: lists() } : {}) };
+}
+
+/** Appends one frame's measurements to a series (in frame order). */
+export function appendFrame(series: MeasurementSeries, m: FrameMeasurement): void {
+  for (const key of ['rms', 'participationRatio', 'components95', 'highFrequencyShare', 'offPlaneNorm'] as const) {
+    const target = series[key];
+    const values = m[key];
+    if (!target || !values) continue;
+    for (const f of FIELDS) target[f].push(values[f]);
+  }
+}
+
+/**
+ * Measurements per frame and field of fields [frames, 4, n, per] (z, x, u, v; per = product
+ * of sampleShape), without the timing `ms`; see FrameMeasurer for what each one is.
+ */
+export function computeMeasurements(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[],
+  opts: MeasurementOptions): MeasurementSeries {
+  const per = checkFields(fields, frames, n, sampleShape);
+  const measurer = new FrameMeasurer(n, sampleShape, opts);
+  const series = measurer.series();
+  for (let f = 0; f < frames; f++) appendFrame(series, measurer.measure(fields.subarray(f * 4 * n * per, (f + 1) * 4 * n * per)));
+  return series;
+}
+
+function perField(): Record<FieldName, number> {
+  return { z: 0, x: 0, u: 0, v: 0 };
 }
 
 /**
@@ -91,13 +147,13 @@ export function toyPlaneView(fields: Float32Array, frames: number, n: number, D:
   return projectToPlane(fields, P);
 }
 
-/** Checks the [frames, 4, n, ...sampleShape] layout; returns per. */
-function checkFields(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[]): number {
-  for (const v of [frames, n, ...sampleShape]) {
+/** Checks the [frames, 4, n, ...sampleShape] layout (the length only if checkLength); returns per. */
+function checkFields(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[], checkLength = true): number {
+  for (const v of [...(checkLength ? [frames] : []), n, ...sampleShape]) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`frames, n and sampleShape must be positive integers, got ${v}`);
   }
   const per = sampleShape.reduce((a, b) => a * b, 1);
-  if (fields.length !== frames * 4 * n * per) {
+  if (checkLength && fields.length !== frames * 4 * n * per) {
     throw new RangeError(`fields hold ${fields.length} values, expected frames * 4 * n * per = ${frames * 4 * n * per}`);
   }
   return per;

@@ -1,7 +1,7 @@
 // Effective dimension of a cloud of vectors (p x p image patches, or toy points) from the
 // eigenvalues of its covariance. x of a pMF model lies near a low-dimensional manifold, so its
 // patches have few significant components; noise-like fields (u, v) spread over all of them.
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { symmetricEigenvalues } from './symmetricEigenvalues';
 
 /** Effective dimension of a set of d-dimensional vectors. All zero when they have no variance. */
 export interface EffectiveDimension {
@@ -109,21 +109,20 @@ function gramDimension(points: Float32Array, m: number, d: number): EffectiveDim
   for (let i = 0; i < m; i++) for (let k = 0; k < d; k++) mean[k] += points[i * d + k] / m;
   const X = new Float64Array(m * d);
   for (let i = 0; i < m; i++) for (let k = 0; k < d; k++) X[i * d + k] = points[i * d + k] - mean[k];
-  const gram = new Matrix(m, m);
+  const gram = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
-    for (let j = i; j < m; j++) {
+    for (let j = 0; j <= i; j++) {
       let dot = 0;
       for (let k = 0; k < d; k++) dot += X[i * d + k] * X[j * d + k];
-      gram.set(i, j, dot / m);
-      gram.set(j, i, dot / m);
+      gram[i * m + j] = dot / m;
     }
   }
-  return summarise(new EigenvalueDecomposition(gram, { assumeSymmetric: true }).realEigenvalues, d);
+  return summarise(symmetricEigenvalues(gram, m), d);
 }
 
 /** Participation ratio and 95 % components of a spectrum (negative round-off clipped to 0). */
-function summarise(values: number[], d: number): EffectiveDimension {
-  const eigenvalues = values.map((l) => Math.max(l, 0)).sort((a, b) => b - a);
+function summarise(values: ArrayLike<number>, d: number): EffectiveDimension {
+  const eigenvalues = Array.from(values, (l) => Math.max(l, 0)).sort((a, b) => b - a);
   let total = 0;
   let squares = 0;
   for (const l of eigenvalues) {
@@ -136,42 +135,87 @@ function summarise(values: number[], d: number): EffectiveDimension {
   return { participationRatio: (total * total) / squares, components95, patchDim: d, eigenvalues };
 }
 
-/** Running sums of vectors and of their outer products (upper triangle), in float64. */
+/**
+ * Running sums of vectors and of their outer products (lower triangle), in float64. Vectors are
+ * gathered in blocks of BLOCK and each block updates the d x d sums once (a rank-BLOCK update),
+ * so the sums are streamed through memory once per block rather than once per vector.
+ */
 class CovarianceSum {
+  private static readonly BLOCK = 32;
   private readonly sum: Float64Array;
   private readonly outer: Float64Array;
+  /** The pending block, transposed: element i of pending vector b at [i * BLOCK + b]. */
+  private readonly block: Float64Array;
+  private pending = 0;
   private count = 0;
 
   constructor(readonly dim: number) {
     this.sum = new Float64Array(dim);
     this.outer = new Float64Array(dim * dim);
+    this.block = new Float64Array(dim * CovarianceSum.BLOCK);
   }
 
   add(v: Float64Array): void {
-    const d = this.dim;
-    const outer = this.outer;
-    for (let i = 0; i < d; i++) {
-      const vi = v[i];
-      this.sum[i] += vi;
-      if (vi === 0) continue; // common: flat backgrounds equal the shift
-      const row = i * d;
-      for (let j = i; j < d; j++) outer[row + j] += vi * v[j];
+    const B = CovarianceSum.BLOCK;
+    const b = this.pending;
+    for (let i = 0; i < this.dim; i++) {
+      this.sum[i] += v[i];
+      this.block[i * B + b] = v[i];
     }
     this.count++;
+    if (++this.pending === B) this.flush();
+  }
+
+  private flush(): void {
+    const B = CovarianceSum.BLOCK;
+    const used = this.pending;
+    if (used === 0) return;
+    if (used < B) for (let i = 0; i < this.dim; i++) this.block.fill(0, i * B + used, (i + 1) * B);
+    const d = this.dim;
+    const blk = this.block;
+    const outer = this.outer;
+    for (let i = 0; i < d; i++) {
+      const bi = i * B;
+      const row = i * d;
+      let j = 0;
+      // four columns at a time: each element of vector i is loaded once for four products
+      for (; j + 3 <= i; j += 4) {
+        const b0 = j * B;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let k = 0; k < B; k++) {
+          const x = blk[bi + k];
+          s0 += x * blk[b0 + k];
+          s1 += x * blk[b0 + B + k];
+          s2 += x * blk[b0 + 2 * B + k];
+          s3 += x * blk[b0 + 3 * B + k];
+        }
+        outer[row + j] += s0;
+        outer[row + j + 1] += s1;
+        outer[row + j + 2] += s2;
+        outer[row + j + 3] += s3;
+      }
+      for (; j <= i; j++) {
+        const bj = j * B;
+        let s = 0;
+        for (let k = 0; k < B; k++) s += blk[bi + k] * blk[bj + k];
+        outer[row + j] += s;
+      }
+    }
+    this.pending = 0;
   }
 
   effectiveDimension(): EffectiveDimension {
+    this.flush();
     const d = this.dim;
     const m = this.count;
-    const cov = new Matrix(d, d);
+    const cov = new Float64Array(d * d);
     for (let i = 0; i < d; i++) {
       const mi = this.sum[i] / m;
-      for (let j = i; j < d; j++) {
-        const c = this.outer[i * d + j] / m - mi * (this.sum[j] / m);
-        cov.set(i, j, c);
-        cov.set(j, i, c);
-      }
+      for (let j = 0; j <= i; j++) cov[i * d + j] = this.outer[i * d + j] / m - mi * (this.sum[j] / m);
     }
-    return summarise(new EigenvalueDecomposition(cov, { assumeSymmetric: true }).realEigenvalues, d);
+    return summarise(symmetricEigenvalues(cov, d), d);
   }
 }

@@ -26,12 +26,13 @@ export async function toyCells(engine: EngineClient, extensionPath: string, seed
     if (info.kind !== 'toy') continue;
     const n = TOY_COMPARE_POINTS;
     const tr = await engine.trajectory({ modelId: load.modelId, mode: 'pmf', seeds: Array.from({ length: n }, (_, i) => seed + i),
-      omega: 1, tMin: 0, tMax: 1, steps: 1, odeSteps: 1, rFraction: 0, patchSize: 4 });
+      omega: 1, tMin: 0, tMax: 1, steps: 1, odeSteps: 1, rFraction: 0 });
+    const { measurements } = await engine.measure(tr.trajectoryId, 4);
     const field = 1; // x at frame 0: the one-step sample
     cells.push({
       name: info.name || basename(m.path), prediction: info.prediction, dim: info.dim ?? info.sampleShape[0],
       plane: tr.toy!.plane.slice(field * n * 2, (field + 1) * n * 2),
-      offPlaneMean: tr.measurements.offPlaneNorm!.x[0], participationRatio: tr.measurements.participationRatio.x[0],
+      offPlaneMean: measurements.offPlaneNorm!.x[0], participationRatio: measurements.participationRatio.x[0],
     });
   }
   return cells;

@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
+import { appendFrame, emptySeries, type MeasurementSeries } from '../../core/analysis';
 import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
@@ -14,6 +15,9 @@ import { modelFromUri, pickModel } from '../modelPicker';
 import { providerSetting } from '../settings';
 import { webviewHtml } from '../webviewHtml';
 import { fieldFrames } from './frameRender';
+
+/** While measuring, progress reaches the webview at most this often. */
+const MEASURE_POST_MS = 250;
 
 /** Toy models show many points: sample i uses seed seeds[0] + i. */
 export const TOY_POINTS = 256;
@@ -32,9 +36,10 @@ export class VisualizerPanel implements vscode.Disposable {
   private static readonly all = new Set<VisualizerPanel>();
   private readonly disposables: vscode.Disposable[] = [];
   private load?: LoadResult;
-  private last?: { reply: TrajectoryReply; config: VizConfig };
+  private last?: { reply: TrajectoryReply; config: VizConfig; image?: { name: string; x: Float32Array } };
   private image?: { name: string; x: Float32Array };
   private running?: AbortController;
+  private measuring?: AbortController;
 
   /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
   static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
@@ -120,6 +125,14 @@ export class VisualizerPanel implements vscode.Disposable {
 
   private async run(requestId: number, cfg: VizConfig): Promise<void> {
     if (!this.load) return;
+    const last = this.last;
+    if (last && sameTrajectory(last.config, cfg) && last.image === this.image && cfg.patchSize !== last.config.patchSize) {
+      // Only the patch size changed: the trajectory stands, its measurements are redone.
+      this.config = cfg;
+      this.last = { ...last, config: cfg };
+      this.startMeasuring(requestId, last.reply.trajectoryId, cfg.patchSize);
+      return;
+    }
     this.running?.abort();
     const ac = new AbortController();
     this.running = ac;
@@ -132,16 +145,63 @@ export class VisualizerPanel implements vscode.Disposable {
     const reply = await this.retryAfterRestart(() => this.deps.engine.trajectory({
       modelId: this.load!.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
-      rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction, patchSize: cfg.patchSize,
+      rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction,
       image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
     }, ac.signal));
     if (ac.signal.aborted) return;
-    this.last = { reply, config: cfg };
-    this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms, measurements ${reply.measureMs.toFixed(1)} ms`);
+    this.last = { reply, config: cfg, image: this.image };
+    this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms`);
     this.post({ type: 'trajectory', result: {
       requestId, mode: cfg.mode, times: reply.times, rs: reply.rs, n: reply.n, sampleShape: reply.sampleShape,
-      fields: reply.fields, toy: reply.toy, measurements: { ...reply.measurements, ms: reply.measureMs } as never, ms: reply.ms,
+      fields: reply.fields, toy: reply.toy, ms: reply.ms,
     } });
+    this.startMeasuring(requestId, reply.trajectoryId, cfg.patchSize);
+  }
+
+  /**
+   * Measures a trajectory in the background (the engine does it in a worker thread) and posts
+   * the series to the webview as frames are done; a newer run or measurement cancels it.
+   */
+  private startMeasuring(requestId: number, trajectoryId: string, patchSize: number): void {
+    this.measuring?.abort();
+    const ac = new AbortController();
+    this.measuring = ac;
+    const started = performance.now();
+    const info = this.load!.info;
+    let series: MeasurementSeries | undefined;
+    let done = 0;
+    let total = this.last?.reply.times.length ?? 0;
+    const post = () => {
+      lastPost = performance.now();
+      // before the first frame: an empty series says that measuring has begun
+      const m = series ?? emptySeries(0, info.kind);
+      this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...m, ms: performance.now() - started } } });
+    };
+    // A quick measurement is posted once, when done; a long one shows its progress from MEASURE_POST_MS on.
+    let lastPost = started;
+    const timer = setTimeout(() => { if (!ac.signal.aborted && done < total) post(); }, MEASURE_POST_MS);
+    ac.signal.addEventListener('abort', () => clearTimeout(timer));
+    void this.deps.engine.measure(trajectoryId, patchSize, ac.signal, (p) => {
+      if (ac.signal.aborted) return;
+      series ??= emptySeries(p.patchDim, info.kind);
+      appendFrame(series, p.measurement);
+      done = p.frame + 1;
+      total = p.frames;
+      if (done < total && performance.now() - lastPost > MEASURE_POST_MS) post();
+    }).then((r) => {
+      clearTimeout(timer);
+      if (ac.signal.aborted) return;
+      this.deps.log.debug(`measurements: ${r.measurements.rms.x.length} frames in ${r.ms.toFixed(1)} ms (p = ${patchSize})`);
+      series = r.measurements;
+      done = total = r.measurements.rms.x.length;
+      this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...series, ms: r.ms } } });
+    }, (e: unknown) => {
+      clearTimeout(timer);
+      if (ac.signal.aborted || (e instanceof EngineError && e.code === 'cancelled')) return;
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log.error(`visualizer: ${message}`);
+      this.post({ type: 'error', message });
+    });
   }
 
   private async onMessage(raw: unknown): Promise<void> {
@@ -263,8 +323,14 @@ export class VisualizerPanel implements vscode.Disposable {
   dispose(): void {
     VisualizerPanel.all.delete(this);
     this.running?.abort();
+    this.measuring?.abort();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
+}
+
+/** Whether two configs give the same trajectory (they may differ in what is measured of it). */
+function sameTrajectory(a: VizConfig, b: VizConfig): boolean {
+  return JSON.stringify({ ...a, patchSize: 0 }) === JSON.stringify({ ...b, patchSize: 0 });
 }
 
 /** The VizConfig a webview saved with setState ({ config, ... }), if it is valid. */

@@ -1,0 +1,141 @@
+// Eigenvalues (only) of a real symmetric matrix: Householder reduction to tridiagonal form,
+// then the implicit QL iteration with Wilkinson-type shifts (the eigenvalue half of EISPACK's
+// tred2/tql2, as in JAMA). The effective-dimension measurements need the spectrum, never the
+// eigenvectors; ml-matrix's EigenvalueDecomposition always accumulates them, which costs about
+// five times as much (at d = 768, the 16 x 16 x 3 patches of a 256 x 256 model: seconds per
+// field). ml-matrix stays the reference the tests check this against.
+
+/**
+ * The n eigenvalues of the symmetric n x n matrix `a` (row-major; only the lower triangle is
+ * read), in no particular order. `a` is overwritten.
+ */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
+  if (a.length !== n * n) throw new RangeError(`a holds ${a.length} values, expected n * n = ${n * n}`);
+  const d = new Float64Array(n);
+  const e = new Float64Array(n); // e[i]: the sub-diagonal element between rows i - 1 and i (e[0] = 0)
+  tridiagonalize(a, n, d, e);
+  tridiagonalEigenvalues(d, e);
+  return d;
+}
+
+/**
+ * Householder reduction of the symmetric matrix (lower triangle of `a`) to the tridiagonal
+ * matrix with diagonal d and sub-diagonal e[1..n-1]. Step k reflects rows/columns k+1..n-1 so
+ * that column k is zero below the sub-diagonal; only the lower triangle is updated.
+ */
+function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64Array): void {
+  const v = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let k = 0; k < n - 2; k++) {
+    // x = a[k+1.., k]; the reflector H = I - 2 v v^T (|v| = 1) maps x to alpha e_1.
+    let scale = 0;
+    for (let i = k + 1; i < n; i++) scale += Math.abs(a[i * n + k]);
+    d[k] = a[k * n + k];
+    if (scale === 0) {
+      e[k + 1] = 0;
+      continue;
+    }
+    let norm2 = 0;
+    for (let i = k + 1; i < n; i++) {
+      const xi = a[i * n + k] / scale;
+      v[i] = xi;
+      norm2 += xi * xi;
+    }
+    const x0 = v[k + 1];
+    const alpha = x0 >= 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
+    e[k + 1] = alpha * scale;
+    v[k + 1] = x0 - alpha;
+    const vNorm2 = norm2 - x0 * x0 + v[k + 1] * v[k + 1];
+    if (vNorm2 === 0) continue;
+    const inv = 1 / Math.sqrt(vNorm2);
+    for (let i = k + 1; i < n; i++) v[i] *= inv;
+    // p = A22 v from the lower triangle, K = v^T p, w = p - K v; A22 -= 2 (v w^T + w v^T).
+    for (let i = k + 1; i < n; i++) w[i] = 0;
+    for (let i = k + 1; i < n; i++) {
+      const row = i * n;
+      const vi = v[i];
+      let s = 0;
+      for (let j = k + 1; j < i; j++) {
+        const aij = a[row + j];
+        s += aij * v[j];
+        w[j] += aij * vi;
+      }
+      w[i] += s + a[row + i] * vi;
+    }
+    let K = 0;
+    for (let i = k + 1; i < n; i++) K += v[i] * w[i];
+    for (let i = k + 1; i < n; i++) w[i] -= K * v[i];
+    for (let i = k + 1; i < n; i++) {
+      const row = i * n;
+      const vi2 = 2 * v[i];
+      const wi2 = 2 * w[i];
+      for (let j = k + 1; j <= i; j++) a[row + j] -= vi2 * w[j] + wi2 * v[j];
+    }
+  }
+  if (n >= 2) {
+    d[n - 2] = a[(n - 2) * n + n - 2];
+    e[n - 1] = a[(n - 1) * n + n - 2];
+  }
+  if (n >= 1) d[n - 1] = a[n * n - 1];
+  e[0] = 0;
+}
+
+/**
+ * Eigenvalues of the symmetric tridiagonal matrix (diagonal d, sub-diagonal e[1..n-1]) by the
+ * implicit QL method; they replace d, e is destroyed.
+ */
+function tridiagonalEigenvalues(d: Float64Array, e: Float64Array): void {
+  const n = d.length;
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  if (n > 0) e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n - 1 && Math.abs(e[m]) > eps * tst1) m++;
+    if (m > l) {
+      for (let iter = 0; ; iter++) {
+        if (iter > 60) throw new Error('symmetricEigenvalues: the QL iteration did not converge');
+        let g = d[l];
+        let p = (d[l + 1] - g) / (2 * e[l]);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const dl1 = d[l + 1];
+        let h = g - d[l];
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        p = d[m];
+        let c = 1;
+        let c2 = c;
+        let c3 = c;
+        const el1 = e[l + 1];
+        let s = 0;
+        let s2 = 0;
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2;
+          c2 = c;
+          s2 = s;
+          g = c * e[i];
+          h = c * p;
+          r = Math.hypot(p, e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r;
+          c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+        }
+        p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+        if (!(Math.abs(e[l]) > eps * tst1)) break;
+      }
+    }
+    d[l] += f;
+    e[l] = 0;
+  }
+}
