@@ -126,7 +126,7 @@ function describe(info: PmfModelInfo, path: string): string {
     info.kind === 'image'
       ? `  images ${info.channels}x${info.imageSize}x${info.imageSize}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`
       : `  points in D = ${info.dim}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`,
-    `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${info.classNames.join(', ')}`}`,
+    `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${listHead(info.classNames, 12)}`}`,
     `  CFG inputs: ${info.hasCfg ? 'omega, t_min, t_max' : 'no'}; t_eps ${info.tEps}`,
     `  default sampling: ${info.defaultSampling.steps} step(s), omega ${info.defaultSampling.omega}, ` +
       `interval [${info.defaultSampling.tMin}, ${info.defaultSampling.tMax}]`,
@@ -212,4 +212,10 @@ if (require.main === module) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
+}
+
+/** The first `max` names, then how many more (an ImageNet model has 1000 classes). */
+function listHead(names: readonly string[], max: number): string {
+  if (names.length <= max) return names.join(', ');
+  return `${names.slice(0, max).join(', ')}, ... (${names.length - max} more; \`--json\` lists all)`;
 }

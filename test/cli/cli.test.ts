@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { readPngSettings } from '../../src/node/png';
+import { imageSpec, makeModel, withChanges } from '../core/onnxFixtures';
 import { CLI, FIXTURE, requireBuilt } from '../helpers/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-'));
@@ -73,6 +74,18 @@ test('info describes the contract; --json is machine-readable', () => {
   const j = JSON.parse(pmf('info', 'fashion-mnist', '--json').out);
   assert.equal(j.numClasses, 10);
   assert.deepEqual(j.inputs, ['z', 'h', 'y', 'omega', 't_min', 't_max']);
+});
+
+test('info of a 1000-class model lists the first class names and how many more; --json has them all', () => {
+  const spec = imageSpec();
+  const names = Array.from({ length: 1000 }, (_, i) => `class-${i}`);
+  const path = join(tmp, 'imagenet-like.onnx');
+  writeFileSync(path, makeModel(withChanges(spec, { metadata: { ...spec.metadata, 'pmf.num_classes': 1000, 'pmf.class_names': names } })));
+  const r = pmf('info', path);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /classes: 1000: class-0, class-1, .*, class-11, \.\.\. \(988 more; `--json` lists all\)\n/);
+  assert.doesNotMatch(r.out, /class-12\b/);
+  assert.deepEqual(JSON.parse(pmf('info', path, '--json').out).classNames, names);
 });
 
 test('models lists the bundled models; providers reports the policy', () => {

@@ -86,7 +86,7 @@ def cmd_publish_toys(a) -> int:
 def cmd_convert_official(a) -> int:
     from .convert import convert_official
 
-    res = convert_official(a.ckpt, a.out, verify=not a.no_verify)
+    res = convert_official(a.ckpt, a.out, verify=not a.no_verify, class_names=a.class_names)
     print(json.dumps(res))
     return 0
 
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--ckpt", required=True, help="official state dict (.pt)")
     co.add_argument("--out", required=True, help="output .onnx")
     co.add_argument("--no-verify", action="store_true", help="skip the onnxruntime parity check")
+    co.add_argument("--class-names", help="class names, one per line in class-index order (or a JSON list); "
+                                          "default imagenet-0 ... imagenet-999")
     co.set_defaults(fn=cmd_convert_official)
     c = sub.add_parser("train-classifier", help="train the Fashion-MNIST evaluation classifier")
     c.add_argument("--out", required=True)

@@ -7,6 +7,7 @@ filled with random values, and compare our converted model with an independent
 re-statement of the official forward written directly over those raw tensors, in the
 official style (complex RoPE, einsum attention, float32 softmax).
 """
+import json
 import math
 import os
 
@@ -230,3 +231,22 @@ def test_convert_official_end_to_end(tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert meta["pmf.prediction"] == "x" and meta["pmf.num_classes"] == "10"
     assert "converted" in meta["pmf.name"]
+
+
+@needs_ort
+def test_convert_official_with_class_names(tmp_path):
+    sd = official_state_dict(seed=4)
+    ck = tmp_path / "pMF-tiny.pt"
+    torch.save(sd, ck)
+    names = tmp_path / "classes.txt"
+    names.write_text("\n".join(f"class {i}, with a comma" for i in range(10)) + "\n\n", encoding="utf-8")
+    out = tmp_path / "tiny.onnx"
+    convert_official(str(ck), str(out), verify=False, class_names=str(names))
+    import onnx
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["pmf.class_names"]) == [f"class {i}, with a comma" for i in range(10)]
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps(["a", "b"]), encoding="utf-8")
+    with pytest.raises(ConversionError, match="names 2 classes; the checkpoint has 10"):
+        convert_official(str(ck), str(tmp_path / "x.onnx"), verify=False, class_names=str(short))
+    assert not (tmp_path / "x.onnx").exists()

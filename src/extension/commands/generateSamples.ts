@@ -26,7 +26,8 @@ export interface GenerateDeps extends Omit<GalleryDeps, 'outputFolder'> {
 async function pickClasses(info: PmfModelInfo): Promise<number[] | undefined> {
   if (info.numClasses === 0) return [];
   type C = vscode.QuickPickItem & { index: number };
-  const items: C[] = info.classNames.map((name, index) => ({ label: name, description: String(index), index, picked: true }));
+  // A few classes start picked; of many (ImageNet: 1000) none do: type to find them.
+  const items: C[] = info.classNames.map((name, index) => ({ label: name, description: String(index), index, picked: info.numClasses <= 32 }));
   items.push({ label: 'unconditional', description: `${info.numClasses} (null class)`, index: info.numClasses });
   const picked = await vscode.window.showQuickPick(items, {
     title: 'pMF: Generate Samples (2/3): classes', canPickMany: true,
