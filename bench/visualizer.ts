@@ -68,7 +68,7 @@ async function sliderRoundTrip(): Promise<RoundTrip[]> {
     await s.runCommand('pMF: Open Field Visualizer');
     await s.pickQuickPickItem('fashion-mnist');
     const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-    await wv.locator('body[data-frames="17"]').waitFor({ timeout: 120_000 });
+    await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 120_000 });
     const times: RoundTrip[] = [];
     for (let i = 0; i < 44; i++) {
       const before = await wv.locator('body').getAttribute('data-drawn');

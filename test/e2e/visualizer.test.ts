@@ -17,8 +17,10 @@ before(async () => {
   if (skip) return;
   requireBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-viz-'));
+  // PMF_VIZ_CHUNK_BYTES: the host sends a trajectory's frames one per message (as it does for a
+  // 256 x 256 model), so every test here goes through the streamed path.
   session = await startVSCode({ extensionDir: process.env.PMF_E2E_EXTENSION_DIR ?? REPO, workspace,
-    settings: { 'pmf.executionProvider': 'cpu' } });
+    settings: { 'pmf.executionProvider': 'cpu' }, env: { PMF_VIZ_CHUNK_BYTES: '60000' } });
 });
 
 after(async () => {
@@ -67,7 +69,7 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('fashion-mnist');
       const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
       const x0 = 'canvas.field[data-field="x"][data-sample="0"]';
       const u0 = 'canvas.field[data-field="u"][data-sample="0"]';
       const first = await canvasDigest(wv, x0);
@@ -147,14 +149,14 @@ test('a reloaded window restores the visualizer with its settings (WebviewPanelS
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('fashion-mnist');
       let wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
       await setControl(wv, '#steps', 6);
       await wv.locator('#run').click();
-      await wv.locator('body[data-frames="7"]').waitFor({ timeout: 60_000 });
+      await wv.locator('body[data-frames="7"][data-loaded="7"]').waitFor({ timeout: 60_000 });
       await s.runCommand('Developer: Reload Window');
       await s.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
       wv = await s.webview('pMF Fields: Fashion-MNIST pMF', { timeoutMs: 90_000 });
-      await wv.locator('body[data-frames="7"]').waitFor({ timeout: 90_000 });
+      await wv.locator('body[data-frames="7"][data-loaded="7"]').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('body').getAttribute('data-kind'), 'image');
     });
   });
@@ -174,7 +176,7 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('fashion-mnist');
       const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
       await setControl(wv, '#steps', 4);
       await setControl(wv, '#mode', 'image');
       await wv.locator('#pick-image').click();
@@ -221,7 +223,7 @@ test('unconditional and u-prediction image models work; a failed engine call sho
       await s.runCommand('pMF: Open Field Visualizer');
       await s.pickQuickPickItem('image-unconditional.onnx');
       const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"]').waitFor({ timeout: 90_000 });
+      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
       assert.equal(await wv.locator('#class-0').count(), 0, 'no class selects for an unconditional model');
 
       // A patch size larger than the 16x16 images: the engine refuses, the panel says why.

@@ -13,8 +13,8 @@ export function renderStrip(grid: FieldGrid, title: string): HTMLCanvasElement |
   if (!panels.length) return undefined;
   const labels = grid.sampleLabels();
   const zoom = grid.zoom;
-  const W = panels[0][0].canvas.width * zoom;
-  const H = panels[0][0].canvas.height * zoom;
+  const W = Math.max(1, Math.round(panels[0][0].canvas.width * zoom));
+  const H = Math.max(1, Math.round(panels[0][0].canvas.height * zoom));
   const cs = getComputedStyle(document.body);
   const bg = cs.getPropertyValue('--vscode-editor-background').trim() || '#ffffff';
   const fg = cs.getPropertyValue('--vscode-editor-foreground').trim() || cs.getPropertyValue('--vscode-foreground').trim() || '#000000';
@@ -40,7 +40,7 @@ export function renderStrip(grid: FieldGrid, title: string): HTMLCanvasElement |
   const ctx = c.getContext('2d')!;
   ctx.fillStyle = bg;
   ctx.fillRect(0, 0, width, height);
-  ctx.imageSmoothingEnabled = false;
+  ctx.imageSmoothingEnabled = zoom < 1; // square pixels when enlarging, averaged when shrinking
   ctx.textBaseline = 'top';
   ctx.fillStyle = fg;
   ctx.font = font(12, '600');

@@ -1,6 +1,7 @@
 // The panel grid for image models: one row per sample, four columns z_t, x(z_t, r, t),
-// u(z_t, r, t), v(z_t, t). Each panel is a canvas at the sample's native resolution scaled by an
-// integer zoom (image-rendering: pixelated), with a colour bar and a pixel readout on hover or
+// u(z_t, r, t), v(z_t, t). Each panel is a canvas at the sample's native resolution scaled by a
+// zoom: integer zooms in with square pixels (image-rendering: pixelated), 1/2 and 1/4 fit the
+// panels of a 256 x 256 model (smoothly scaled); a colour bar and a pixel readout on hover or
 // keyboard focus (arrow keys move the probe).
 //   z and x   data range -> 0..255 (1 channel grey, 3 channels RGB), values outside are clipped
 //   u and v   one channel: diverging map symmetric around 0; magnitude: sequential map from 0
@@ -50,11 +51,18 @@ export const FIELD_HELP: Record<FieldName, string> = {
   v: 'The instantaneous velocity v(z_t, t) = u(z_t, t, t). Does not depend on r.',
 };
 
-export const ZOOM_LEVELS = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
+export const ZOOM_LEVELS = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
 
 export function nextZoom(zoom: number, dir: 1 | -1): number {
   if (dir > 0) return ZOOM_LEVELS.find((z) => z > zoom) ?? 16;
-  return [...ZOOM_LEVELS].reverse().find((z) => z < zoom) ?? 1;
+  return [...ZOOM_LEVELS].reverse().find((z) => z < zoom) ?? ZOOM_LEVELS[0];
+}
+
+/** A zoom the grid can show: an integer from 1 to 16, or 1/2 or 1/4 (anything else is rounded to one). */
+export function validZoom(zoom: number): number {
+  if (!Number.isFinite(zoom) || zoom <= 0) return 1;
+  if (zoom >= 0.75) return Math.min(16, Math.max(1, Math.round(zoom)));
+  return zoom >= 0.375 ? 0.5 : 0.25;
 }
 
 interface Cell {
@@ -238,6 +246,7 @@ export class FieldGrid {
       for (const c of row) {
         c.canvas.style.width = `${W * z}px`;
         c.canvas.style.height = `${H * z}px`;
+        c.canvas.style.imageRendering = z < 1 ? 'auto' : ''; // shrinking: average, do not drop pixels
         c.figure.style.width = `${Math.max(W * z, 100)}px`;
       }
     }
@@ -321,8 +330,8 @@ export class FieldGrid {
         if (on && p) {
           c.probe.style.left = `${p.x * z}px`;
           c.probe.style.top = `${p.y * z}px`;
-          c.probe.style.width = `${z}px`;
-          c.probe.style.height = `${z}px`;
+          c.probe.style.width = `${Math.max(z, 2)}px`;
+          c.probe.style.height = `${Math.max(z, 2)}px`;
           c.probe.classList.toggle('active', c.field === p.field);
         }
       }
@@ -368,6 +377,13 @@ export class FieldGrid {
 
   get zoom(): number {
     return this.opts.zoom;
+  }
+
+  /** Blanks the panels while the selected frame's fields are still on their way; `message` says so. */
+  pending(message: string): void {
+    this.frame = undefined;
+    for (const row of this.cells) for (const c of row) c.ctx.clearRect(0, 0, c.canvas.width, c.canvas.height);
+    this.readout.textContent = message;
   }
 
   clear(): void {

@@ -8,12 +8,12 @@
 import '../shared/jitless';
 import { sender, vscode } from '../shared/host';
 import { Toolbar, TimeControls, ViewBar, type ViewOptions, describeSample, h } from './controls';
-import { FieldGrid, type FrameFields, nextZoom } from './fieldCanvas';
+import { FieldGrid, type FrameFields, nextZoom, validZoom } from './fieldCanvas';
 import { Plots } from './plots';
 import { ToyPlaneView, type ToyFrame } from './toyPlane';
 import { canvasToPng, renderStrip } from './exportStrip';
 import {
-  type FieldsResult, FromWebview, type MeasurementsResult, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
+  type FieldsResult, type FramesResult, FromWebview, type MeasurementsResult, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
 } from './protocol';
 
 
@@ -44,6 +44,12 @@ const runConfigs = new Map<number, VizConfig>();
 
 interface Trajectory {
   result: TrajectoryResult;
+  /** The run that computed it (a later patch-size run measures it again under its own id). */
+  requestId: number;
+  /** Image models: all frames' fields, [F, 4, n, per], filled as frames arrive. */
+  fields?: Float32Array;
+  /** Image models: frames 0..loaded-1 have arrived. */
+  loaded: number;
   config: VizConfig;
   F: number;
   n: number;
@@ -168,7 +174,7 @@ function run(auto = false): void {
 
 function setView(patch: Partial<ViewOptions>): void {
   view = { ...view, ...patch };
-  view.zoom = Math.min(16, Math.max(1, Math.round(view.zoom) || 1));
+  view.zoom = validZoom(view.zoom);
   viewBar.setView(view);
   toolbar.setAutoRun(view.autoRun);
   persist();
@@ -178,7 +184,7 @@ function setView(patch: Partial<ViewOptions>): void {
 
 function defaultZoom(m: ModelView): number {
   const W = m.sampleShape[m.sampleShape.length - 1] ?? 28;
-  return Math.min(16, Math.max(1, Math.round(112 / W)));
+  return validZoom(112 / W); // panels of about 112 px: 4x for 28 x 28, 1/2 for 256 x 256
 }
 
 // ---------------------------------------------------------------- frames and drawing
@@ -205,8 +211,8 @@ function imageFrame(f: number): FrameFields | undefined {
   if (override && override.frame === f && override.result.fields) {
     return { data: override.result.fields, n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
   }
-  const all = tr.result.fields;
-  if (!all) return undefined;
+  const all = tr.fields;
+  if (!all || f >= tr.loaded) return undefined; // still on its way
   const size = 4 * tr.n * tr.per;
   return { data: all.subarray(f * size, (f + 1) * size), n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
 }
@@ -255,6 +261,8 @@ function draw(): boolean {
     const ff = imageFrame(f);
     if (ff) {
       grid.draw(ff, { zoom: view.zoom, uv: view.uv, channel: view.channel, sharedScale: view.sharedScale, dataRange: model.dataRange });
+    } else {
+      grid.pending(`Frame ${f + 1} is on its way (${traj.loaded} of ${traj.F} received)\u2026`);
     }
   }
   plots.setFrame(f);
@@ -361,13 +369,21 @@ function onTrajectory(res: TrajectoryResult): void {
   const [C, H, W] = model.kind === 'image' ? shape : [res.sampleShape[0] ?? 2, 1, 1];
   const per = model.kind === 'image' ? C * H * W : res.sampleShape.reduce((a, b) => a * b, 1);
   if (F < 1 || res.rs.length !== F) return showError(`The trajectory has ${F} times and ${res.rs.length} r values.`);
-  if (model.kind === 'image' && (!res.fields || res.fields.length !== F * 4 * n * per)) {
-    return showError(`The trajectory's fields have ${res.fields?.length ?? 0} values, expected ${F}\u00d74\u00d7${n}\u00d7${per}.`);
+  const size = 4 * n * per;
+  if (model.kind === 'image' && (!res.fields || res.fields.length % size !== 0 || res.fields.length < size
+    || res.fields.length > F * size)) {
+    return showError(`The trajectory's fields have ${res.fields?.length ?? 0} values, expected frames of 4\u00d7${n}\u00d7${per}.`);
   }
   if (model.kind === 'toy' && (!res.toy || res.toy.plane.length !== F * 4 * n * 2)) {
     return showError('The toy trajectory has no data-plane view of the expected size.');
   }
-  traj = { result: res, config: cfg, F, n, C, H, W, per };
+  let fields: Float32Array | undefined;
+  if (res.fields) {
+    fields = res.fields.length === F * size ? res.fields : new Float32Array(F * size);
+    if (fields !== res.fields) fields.set(res.fields);
+  }
+  traj = { result: res, requestId: res.requestId, fields, loaded: res.fields ? res.fields.length / size : F, config: cfg, F, n, C, H, W, per };
+  document.body.dataset.loaded = String(traj.loaded);
   if (cfg.mode === 'image') haveImage = true; // the host has an image
   override = undefined;
   fieldsPending = undefined;
@@ -393,6 +409,21 @@ function onTrajectory(res: TrajectoryResult): void {
   // An r change made while this run was computed: keep showing the slider's r.
   const pr = pendingR(cfg);
   if (pr !== undefined) requestFields(frame, pr);
+}
+
+/** More frames of the current trajectory (they arrive in order). */
+function onFrames(res: FramesResult): void {
+  const tr = traj;
+  if (!tr || res.requestId !== tr.requestId || !tr.fields) return;
+  const size = 4 * tr.n * tr.per;
+  const count = res.fields.length / size;
+  if (res.start !== tr.loaded || !Number.isInteger(count) || count < 1 || res.start + count > tr.F) {
+    return showError(`Frames ${res.start}.. arrived out of order or of the wrong size (${tr.loaded} of ${tr.F} received).`);
+  }
+  tr.fields.set(res.fields, res.start * size);
+  tr.loaded += count;
+  document.body.dataset.loaded = String(tr.loaded);
+  if (frame >= res.start && frame < tr.loaded) requestDraw();
 }
 
 /** Measurements of the current trajectory (all of it, or its first frames while the engine measures). */
@@ -512,6 +543,9 @@ window.addEventListener('message', (ev: MessageEvent) => {
       break;
     case 'trajectory':
       onTrajectory(msg.result);
+      break;
+    case 'frames':
+      onFrames(msg.result);
       break;
     case 'measurements':
       onMeasurements(msg.result);

@@ -93,12 +93,24 @@ export const TrajectoryResult = z.object({
   rs: z.array(z.number()),
   n: z.number().int(),
   sampleShape: z.array(z.number().int()),
-  /** image models: [frames, 4, n, per]; absent for toys (see toy). */
+  /**
+   * image models: the fields of the first frames, [k, 4, n, per] with 1 <= k <= frames; the
+   * rest follow in `frames` messages (a 256 x 256 model's trajectory is hundreds of MB). Absent
+   * for toys (see toy).
+   */
   fields: f32.optional(),
   toy: ToyPlane.optional(),
   ms: z.number(),
 });
 export type TrajectoryResult = z.infer<typeof TrajectoryResult>;
+
+/** More frames of the trajectory of run `requestId`: frames start.. as [k, 4, n, per]. */
+export const FramesResult = z.object({
+  requestId: z.number().int(),
+  start: z.number().int().min(1),
+  fields: f32,
+});
+export type FramesResult = z.infer<typeof FramesResult>;
 
 /**
  * The measurements of the trajectory of run `requestId`, computed after its fields arrive: the
@@ -138,6 +150,7 @@ export type ConsistencyResult = z.infer<typeof ConsistencyResult>;
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('init'), model: ModelView, config: VizConfig, models: z.array(z.object({ name: z.string(), path: z.string() })) }),
   z.object({ type: z.literal('trajectory'), result: TrajectoryResult }),
+  z.object({ type: z.literal('frames'), result: FramesResult }),
   z.object({ type: z.literal('measurements'), result: MeasurementsResult }),
   z.object({ type: z.literal('fields'), result: FieldsResult }),
   z.object({ type: z.literal('consistency'), result: ConsistencyResult }),

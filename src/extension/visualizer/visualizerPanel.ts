@@ -19,6 +19,15 @@ import { fieldFrames } from './frameRender';
 /** While measuring, progress reaches the webview at most this often. */
 const MEASURE_POST_MS = 250;
 
+/**
+ * Most bytes of fields in one message to the webview. Test hook: PMF_VIZ_CHUNK_BYTES makes it
+ * smaller, so the end-to-end tests send the bundled model's frames one by one too.
+ */
+function frameChunkBytes(): number {
+  const v = Number(process.env.PMF_VIZ_CHUNK_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : 8 * 1024 * 1024;
+}
+
 /** Toy models show many points: sample i uses seed seeds[0] + i. */
 export const TOY_POINTS = 256;
 
@@ -151,11 +160,23 @@ export class VisualizerPanel implements vscode.Disposable {
     if (ac.signal.aborted) return;
     this.last = { reply, config: cfg, image: this.image };
     this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms`);
+    // The first frames go with the trajectory, the rest in chunks after it (and after the
+    // measuring starts), so a large model's first images show without waiting for all of them.
+    const frames = reply.times.length;
+    const size = reply.fields ? reply.fields.length / frames : 0;
+    const perMessage = Math.max(1, Math.floor(frameChunkBytes() / (4 * Math.max(1, size))));
+    const chunk = (start: number) => reply.fields!.slice(start * size, Math.min(frames, start + perMessage) * size);
     this.post({ type: 'trajectory', result: {
       requestId, mode: cfg.mode, times: reply.times, rs: reply.rs, n: reply.n, sampleShape: reply.sampleShape,
-      fields: reply.fields, toy: reply.toy, ms: reply.ms,
+      fields: reply.fields && (perMessage >= frames ? reply.fields : chunk(0)), toy: reply.toy, ms: reply.ms,
     } });
     this.startMeasuring(requestId, reply.trajectoryId, cfg.patchSize);
+    if (!reply.fields) return;
+    this.post({ type: 'busy', busy: true, label: 'Sending the frames' });
+    for (let start = perMessage; start < frames && !ac.signal.aborted; start += perMessage) {
+      // one chunk at a time: the next is sent when the webview has taken this one
+      await this.panel.webview.postMessage(ToWebview.parse({ type: 'frames', result: { requestId, start, fields: chunk(start) } }));
+    }
   }
 
   /**
