@@ -39,6 +39,28 @@ test("the ONNX export holds exactly the PyTorch weights: every tensor paired, Ma
   assert.ok(straight.relative > 0.5 && Math.abs(straight.cosine) < 0.2, `relative ${straight.relative}, cosine ${straight.cosine}`);
 });
 
+test('an official checkpoint against its convert-official export: every exported tensor paired and identical, only the v head left', async () => {
+  // official-tiny.pt keeps the official code's ._flax_linear / ._flax_embedding wrapper modules; the
+  // converter drops them, the v head (sampling does not use it) and rope_freqs (the export computes
+  // RoPE with real cos / sin tables instead).
+  const FIX = (f: string) => path.join(REPO, 'test', 'fixtures', 'checkpoints', f);
+  const a = await open(fs.readFileSync(FIX('official-tiny.pt')), 'official-tiny.pt');
+  const b = await open(fs.readFileSync(FIX('official-tiny.onnx')), 'official-tiny.onnx');
+  const m = matchTensors(a.summary, b.summary);
+  assert.deepEqual(m.onlyB, [], 'every tensor of the export has its official namesake');
+  assert.equal(m.pairs.length, b.summary.tensors.length);
+  const left = m.onlyA.map((i) => a.summary.tensors[i].name);
+  assert.ok(left.length > 0 && left.every((n) => /^net\.(v_heads\.|v_final_layer\.|rope_freqs$)/.test(n)),
+    `unpaired official tensors: ${left.join(', ')}`);
+  const wrapped = m.pairs.find((p) => a.summary.tensors[p.a].name === 'net.h_embedder.mlp.0._flax_linear.weight');
+  assert.ok(wrapped, 'a ._flax_linear weight is paired');
+  for (const p of m.pairs) {
+    const d = await tensorDiff(a.source, a.summary.tensors[p.a], b.source, b.summary.tensors[p.b], { transposed: p.transposed });
+    assert.ok(d.identical, `${a.summary.tensors[p.a].name}: relative ${d.relative}`);
+  }
+  assert.ok(m.pairs.filter((p) => p.transposed).length >= 10, 'the MatMul weights are compared transposed');
+});
+
 test('differences in closed form; dtypes may differ; wrappers and shapes; NaN pairs', async () => {
   const a = await open(safetensorsOf({
     'module.w': { shape: [2, 2], values: [1, 2, 3, 4] },

@@ -82,6 +82,9 @@ def infer_config(sd: Dict[str, torch.Tensor]) -> Tuple[DiTConfig, str]:
         num_class_tokens=n_tok["class_tokens"], num_time_tokens=n_tok["time_tokens"],
         num_cfg_tokens=n_tok["omega_tokens"], num_interval_tokens=n_tok["t_min_tokens"],
         prediction="x")
+    freq = sd.get("net.h_embedder.mlp.0._flax_linear.weight")
+    if freq is not None and freq.dim() == 2:
+        cfg.frequency_embedding_size = int(freq.shape[1])  # 256 in the official models
     mlp = sd.get("net.shared_blocks.0.mlp.w1._flax_linear.weight",
                  sd.get("net.u_heads.0.mlp.w1._flax_linear.weight"))
     if mlp is not None and mlp.shape[0] != cfg.mlp_hidden:

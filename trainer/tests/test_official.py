@@ -250,3 +250,10 @@ def test_convert_official_with_class_names(tmp_path):
     with pytest.raises(ConversionError, match="names 2 classes; the checkpoint has 10"):
         convert_official(str(ck), str(tmp_path / "x.onnx"), verify=False, class_names=str(short))
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_infer_config_reads_the_frequency_embedding_size():
+    cfg, _ = infer_config(official_state_dict(freq=8))
+    assert cfg.frequency_embedding_size == 8
+    cfg, _ = infer_config(official_state_dict())
+    assert cfg.frequency_embedding_size == 256

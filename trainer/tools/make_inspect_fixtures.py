@@ -10,6 +10,7 @@ Files:
   tensors.safetensors   written by hand per the safetensors spec: F32, F16, BF16, I64, U8, BOOL, __metadata__
   pmfdit.pt             a tiny pmfDiT saved by publish.save_pytorch (state dict + model_config_json)
   official-tiny.pt      random tensors under the official pMF key names (test_official.official_state_dict)
+  official-tiny.onnx    official-tiny.pt converted by convert-official (for comparisons; not in expected.json)
   training.pt           a toy-MLP training checkpoint like train.py's: model, optimizer, EMA, generator state, run
   malicious.pt          a dict with a tensor and an object whose __reduce__ is os.system('touch pwned')
   legacy.pt             torch.save(..., _use_new_zipfile_serialization=False)
@@ -196,6 +197,12 @@ def write_official(path):
             "config": {k: getattr(cfg, k) for k in keys}, "tensors": pt_entries(path, sd)}
 
 
+def write_official_onnx(pt_path, path):
+    from pmf_trainer.convert import convert_official
+
+    convert_official(pt_path, path, verify=False)
+
+
 def write_training(path):
     torch.manual_seed(3)
     cfg = MLPConfig(dim=2, hidden=8, layers=3, time_features=4)
@@ -286,6 +293,7 @@ def main(out_dir):
         "scripted.pt": write_scripted(p("scripted.pt")),
         "numpy.pkl": write_numpy_pickle(p("numpy.pkl")),
     }
+    write_official_onnx(p("official-tiny.pt"), p("official-tiny.onnx"))
     data = open(p("pmfdit.pt"), "rb").read()
     with open(p("truncated.pt"), "wb") as f:
         f.write(data[: int(len(data) * 0.6)])

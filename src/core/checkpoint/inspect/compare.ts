@@ -40,16 +40,21 @@ export interface Matching {
 
 /** Wrappers that rename every key: DataParallel's module., torch.compile's _orig_mod. */
 const WRAPPER_PREFIXES = /^(module\.|_orig_mod\.)+/;
+/**
+ * Wrapper modules inside a name: the official pMF PyTorch code keeps its JAX port's Flax layers
+ * as ._flax_linear / ._flax_embedding submodules, which convert-official drops.
+ */
+const WRAPPER_SEGMENTS = /\._flax_[a-z_]+(?=\.)/g;
 
 /**
- * The names tensors are paired by: the name without wrapper prefixes; for a weight an exporter
+ * The names tensors are paired by: the name without wrapper prefixes and segments; for a weight an exporter
  * named itself (onnx::MatMul_1914), the module of the node that reads it plus '.weight'
  * (net.shared_blocks.0.attn.q_proj.weight); and without a first component that (almost) every
  * tensor of this side has and the other side's do not (the 'net.' an ONNX export adds).
  */
 function pairingKeys(side: CheckpointSummary, other: CheckpointSummary): string[] {
   const base = (t: TensorEntry) => (isExporterName(t.name) && t.usedBy?.[0]?.startsWith('/') ? `${moduleOf(t)}.weight` : t.name)
-    .replace(WRAPPER_PREFIXES, '');
+    .replace(WRAPPER_PREFIXES, '').replace(WRAPPER_SEGMENTS, '');
   const keys = side.tensors.map(base);
   const first = (k: string) => (k.includes('.') ? k.slice(0, k.indexOf('.') + 1) : '');
   const share = (ks: string[], prefix: string) => ks.filter((k) => k.startsWith(prefix)).length / Math.max(1, ks.length);
