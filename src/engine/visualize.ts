@@ -7,7 +7,7 @@ import { gaussian } from '../core/noise';
 import { type Conditioning, type Evaluate, perSample, validateSampling } from '../core/sampler';
 import { consistency, evaluateAt, type Frame, packFrames, trajectory } from '../core/trajectory';
 import { EngineFailure } from './errors';
-import { measureInWorker } from './measureJob';
+import { MeasureRunner } from './measureJob';
 import type { FieldsAtParams, FieldsAtReply, FrameDataReply, MeasureReply, TrajectoryParams, TrajectoryReply } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
 
@@ -22,6 +22,7 @@ const KEEP = 4;
 
 export class Visualizer {
   private readonly kept = new Map<string, Kept>();
+  private readonly measurer = new MeasureRunner();
 
   constructor(private readonly cache: SessionCache) {}
 
@@ -105,7 +106,7 @@ export class Visualizer {
     const frames = k.frames.length;
     const t0 = performance.now();
     let next = 0;
-    await measureInWorker({ fields: packFrames(k.frames, k.n, perSample(info)), frames, n: k.n, sampleShape: [...info.sampleShape], opts },
+    await this.measurer.run({ fields: packFrames(k.frames, k.n, perSample(info)), frames, n: k.n, sampleShape: [...info.sampleShape], opts },
       (frame, m) => {
         if (frame !== next++) throw new Error(`measurement of frame ${frame} arrived out of order`);
         appendFrame(series, m);
