@@ -72,6 +72,8 @@ export interface TrajectoryOptions {
   /** image mode */
   image?: { x: Float32Array; e: Float32Array; tStart: number; path: 'straight' | 'model' };
   signal?: AbortSignal;
+  /** After each batched network call: calls done, calls in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 const grid = (from: number, steps: number) => Array.from({ length: steps + 1 }, (_, i) => from * (1 - i / steps));
@@ -96,14 +98,17 @@ export async function trajectory(evaluate: Evaluate, info: PmfModelInfo, z1: Flo
       throwIfAborted(o.signal);
       const last = i === ts.length - 1;
       const u = await record(z, ts[i], last ? undefined : ts[i + 1]);
+      o.onProgress?.(i + 1, ts.length);
       if (!last) z = stepFromU(z, u!, new Array<number>(n).fill(ts[i]), new Array<number>(n).fill(ts[i + 1]));
     }
     return frames;
   }
   if (o.mode === 'image') {
-    for (const t of grid(o.image!.tStart, o.steps)) {
+    const ts = grid(o.image!.tStart, o.steps);
+    for (let i = 0; i < ts.length; i++) {
       throwIfAborted(o.signal);
-      await record(straight(o.image!.x, o.image!.e, t), t);
+      await record(straight(o.image!.x, o.image!.e, ts[i]), ts[i]);
+      o.onProgress?.(i + 1, ts.length);
     }
     return frames;
   }
@@ -122,6 +127,7 @@ export async function trajectory(evaluate: Evaluate, info: PmfModelInfo, z1: Flo
     } else {
       v = (await evaluateAt(evaluate, info, z, n, t, [], cond)).v!;
     }
+    o.onProgress?.(i + 1, K + 1);
     if (i < K) z = stepFromU(z, v, new Array<number>(n).fill(t), new Array<number>(n).fill(ts[i + 1]));
   }
   return frames;
@@ -150,7 +156,8 @@ export function packFrames(frames: Frame[], n: number, per: number): Float32Arra
  * averaged over samples; 0 where r = t (the identity u(z, t, t) = v holds by definition).
  */
 export async function consistency(evaluate: Evaluate, info: PmfModelInfo, frames: Frame[], n: number,
-  cond: Conditioning, fineSteps: number, signal?: AbortSignal): Promise<number[]> {
+  cond: Conditioning, fineSteps: number, signal?: AbortSignal,
+  onProgress?: (done: number, total: number) => void): Promise<number[]> {
   const per = perSample(info);
   const active = frames.map((f, i) => ({ f, i })).filter(({ f }) => f.t - f.r > 1e-6);
   const out = new Array<number>(frames.length).fill(0);
@@ -166,6 +173,7 @@ export async function consistency(evaluate: Evaluate, info: PmfModelInfo, frames
     const next = tOf(s + 1);
     const raw = await evaluate(buildFeeds(info, z, m * n, t, t, { ...cond, labels }));
     z = stepFromU(z, uFromRaw(raw, z, t, info.prediction, info.tEps), t, next);
+    onProgress?.(s + 1, fineSteps);
   }
   active.forEach(({ f, i }, j) => {
     let rel = 0;

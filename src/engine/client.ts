@@ -177,15 +177,9 @@ export class EngineClient {
   }
 
   /** Generates samples; onProgress sees (steps done, steps total) across batches. */
-  async generate(params: Omit<GenerateParams, 'progressToken'>, signal?: AbortSignal,
+  generate(params: Omit<GenerateParams, 'progressToken'>, signal?: AbortSignal,
     onProgress?: (done: number, total: number) => void): Promise<GenerateResult> {
-    const token = randomUUID();
-    if (onProgress) this.progress.set(token, (p) => onProgress(p.done, p.total));
-    try {
-      return await this.request(Generate, { ...params, progressToken: token }, signal);
-    } finally {
-      this.progress.delete(token);
-    }
+    return this.withProgress(onProgress, (progressToken) => this.request(Generate, { ...params, progressToken }, signal));
   }
 
   run(params: RunParams, signal?: AbortSignal): Promise<RunResult> {
@@ -196,8 +190,10 @@ export class EngineClient {
     return this.request(UnloadModel, { modelId });
   }
 
-  trajectory(params: TrajectoryParams, signal?: AbortSignal): Promise<TrajectoryReply> {
-    return this.request(VizTrajectory, params, signal);
+  /** A trajectory; onProgress sees (network calls done, calls in all). */
+  trajectory(params: Omit<TrajectoryParams, 'progressToken'>, signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<TrajectoryReply> {
+    return this.withProgress(onProgress, (progressToken) => this.request(VizTrajectory, { ...params, progressToken }, signal));
   }
 
   /** Measurements of a kept trajectory along t; onFrame sees each frame as the engine finishes it. */
@@ -216,8 +212,22 @@ export class EngineClient {
     return this.request(VizFieldsAt, params, signal);
   }
 
-  consistency(trajectoryId: string, fineSteps: number, signal?: AbortSignal): Promise<{ relativeError: number[]; ms: number }> {
-    return this.request(VizConsistency, { trajectoryId, fineSteps }, signal);
+  consistency(trajectoryId: string, fineSteps: number, signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<{ relativeError: number[]; ms: number }> {
+    return this.withProgress(onProgress, (progressToken) => this.request(VizConsistency, { trajectoryId, fineSteps, progressToken }, signal));
+  }
+
+  /** Runs `fn` with a progress token whose notifications reach onProgress (none without it). */
+  private async withProgress<R>(onProgress: ((done: number, total: number) => void) | undefined,
+    fn: (token: string | undefined) => Promise<R>): Promise<R> {
+    if (!onProgress) return fn(undefined);
+    const token = randomUUID();
+    this.progress.set(token, (p) => onProgress(p.done, p.total));
+    try {
+      return await fn(token);
+    } finally {
+      this.progress.delete(token);
+    }
   }
 
   frameData(trajectoryId: string, frame: number): Promise<FrameDataReply> {

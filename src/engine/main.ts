@@ -104,13 +104,20 @@ connection.onRequest(UnloadModel, handle(async (p) => {
   await cache.unload(p.modelId);
 }));
 
-connection.onRequest(VizTrajectory, handle((p, token) => visualizer.trajectory(cache.get(p.modelId), p, abortSignal(token))));
+/** Reports progress under `token` (when the client gave one). */
+const progressOf = (token: string | undefined) => (done: number, total: number) => {
+  if (token) void connection.sendNotification(Progress, { token, done, total });
+};
+
+connection.onRequest(VizTrajectory, handle((p, token) => visualizer.trajectory(cache.get(p.modelId), p, abortSignal(token),
+  progressOf(p.progressToken))));
 connection.onRequest(VizMeasure, handle((p, token) => visualizer.measure(p.trajectoryId, p.patchSize, abortSignal(token),
   (frame, frames, patchDim, measurement) => {
     if (p.progressToken) void connection.sendNotification(VizMeasured, { token: p.progressToken, frame, frames, patchDim, measurement });
   })));
 connection.onRequest(VizFieldsAt, handle((p) => visualizer.fieldsAt(p)));
-connection.onRequest(VizConsistency, handle((p, token) => visualizer.consistency(p.trajectoryId, p.fineSteps, abortSignal(token))));
+connection.onRequest(VizConsistency, handle((p, token) => visualizer.consistency(p.trajectoryId, p.fineSteps, abortSignal(token),
+  progressOf(p.progressToken))));
 connection.onRequest(VizFrameData, handle((p) => visualizer.frameData(p.trajectoryId, p.frame)));
 
 connection.onRequest(Crash, () => {

@@ -126,6 +126,8 @@ export interface TrajectoryParams {
   rFraction: number | 'step';
   /** image mode: the real image in the data range ([C, H, W], flat), start time and path. */
   image?: { x: Float32Array; tStart: number; path: 'straight' | 'model' };
+  /** Progress (network calls done of all) is reported under this token. */
+  progressToken?: string;
 }
 
 /** Measurements along t (see core/analysis FrameMeasurer), one entry per frame. */
@@ -198,6 +200,6 @@ export const VizTrajectory = new RequestType<TrajectoryParams, TrajectoryReply, 
 export const VizMeasure = new RequestType<MeasureParams, MeasureReply, EngineErrorData>('viz/measure');
 export const VizMeasured = new NotificationType<MeasuredParams>('viz/measured');
 export const VizFieldsAt = new RequestType<FieldsAtParams, FieldsAtReply, EngineErrorData>('viz/fieldsAt');
-export const VizConsistency = new RequestType<{ trajectoryId: string; fineSteps: number }, { relativeError: number[]; ms: number },
+export const VizConsistency = new RequestType<{ trajectoryId: string; fineSteps: number; progressToken?: string }, { relativeError: number[]; ms: number },
   EngineErrorData>('viz/consistency');
 export const VizFrameData = new RequestType<{ trajectoryId: string; frame: number }, FrameDataReply, EngineErrorData>('viz/frameData');

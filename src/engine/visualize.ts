@@ -46,7 +46,8 @@ export class Visualizer {
     return id;
   }
 
-  async trajectory(model: LoadedModel, p: TrajectoryParams, signal: AbortSignal): Promise<TrajectoryReply> {
+  async trajectory(model: LoadedModel, p: TrajectoryParams, signal: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<TrajectoryReply> {
     const info = model.info;
     const n = p.seeds.length;
     const labels = info.numClasses > 0 ? p.labels ?? new Array<number>(n).fill(info.numClasses) : undefined;
@@ -74,7 +75,7 @@ export class Visualizer {
     const cond: Conditioning = { labels, omega: p.omega, tMin: p.tMin, tMax: p.tMax };
     const t0 = performance.now();
     const frames = await trajectory(this.evaluator(model), info, noise, n, cond, {
-      mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal,
+      mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal, onProgress,
     });
     const ms = performance.now() - t0;
     const trajectoryId = this.keep({ model, frames, n, cond });
@@ -143,10 +144,11 @@ export class Visualizer {
     return { t: f.t, r, fields: packFrames([frame], k.n, perSample(info)), ms: performance.now() - t0 };
   }
 
-  async consistency(trajectoryId: string, fineSteps: number, signal: AbortSignal): Promise<{ relativeError: number[]; ms: number }> {
+  async consistency(trajectoryId: string, fineSteps: number, signal: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<{ relativeError: number[]; ms: number }> {
     const k = this.get(trajectoryId);
     const t0 = performance.now();
-    const relativeError = await consistency(this.evaluator(k.model), k.model.info, k.frames, k.n, k.cond, fineSteps, signal);
+    const relativeError = await consistency(this.evaluator(k.model), k.model.info, k.frames, k.n, k.cond, fineSteps, signal, onProgress);
     return { relativeError, ms: performance.now() - t0 };
   }
 

@@ -314,6 +314,11 @@ export class VSCodeSession {
     const timeout = opts.timeoutMs ?? 30_000;
     const page = this.page;
     if (await this.quickInputWidget().isVisible()) await page.keyboard.press('Escape');
+    // Take focus out of any webview first: a webview forwards the keys it gets to the workbench
+    // later, and a late F1 toggles the quick input the command opens (seen in CI as a model
+    // picker that vanished before it could be answered).
+    await page.evaluate('document.activeElement && document.activeElement.blur && document.activeElement.blur()');
+    await page.locator('.monaco-workbench').focus();
     await page.keyboard.press('F1');
     let input = this.quickInputBox();
     try {

@@ -107,6 +107,31 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
     });
   });
 
+test('a long run shows its progress and stops on Stop; what was shown stays, and the panel runs again',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    await s.dumpLogsOnFailure(async () => {
+      await s.runCommand('View: Close All Editors');
+      await s.runCommand('pMF: Open Field Visualizer');
+      await s.pickQuickPickItem('fashion-mnist');
+      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      const drawn = await wv.locator('body').getAttribute('data-drawn');
+      // the v-ODE with 2048 Euler steps: about 2049 network calls
+      await setControl(wv, '#ode-steps', 2048);
+      await setControl(wv, '#mode', 'ode');
+      await wv.locator('#busy-label').filter({ hasText: /Computing the trajectory: \d+ of 2049 network calls/ }).waitFor({ timeout: 30_000 });
+      await wv.locator('#cancel').click();
+      await wv.locator('#busy').waitFor({ state: 'hidden', timeout: 30_000 });
+      assert.match(await wv.locator('#status').innerText(), /Stopped/);
+      assert.equal(await wv.locator('body').getAttribute('data-frames'), '17', 'the last trajectory stays');
+      assert.equal(await wv.locator('body').getAttribute('data-drawn'), drawn, 'nothing new was drawn');
+      await setControl(wv, '#mode', 'pmf'); // auto-run
+      await setControl(wv, '#steps', 4);
+      await wv.locator('body[data-frames="5"][data-loaded="5"][data-measured="5"]').waitFor({ timeout: 60_000 });
+    });
+  });
+
 test('a toy model shows its data plane', { skip, timeout: 180_000 }, async () => {
   const s = session!;
   await s.dumpLogsOnFailure(async () => {

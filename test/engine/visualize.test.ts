@@ -99,6 +99,21 @@ test('the r slider: fields of a frame at another r; r = t gives u = v', async ()
   assert.deepEqual(block(at0.fields!, 0, 1, 4, PER), block(tr.fields!, 8, 1, 4, PER), 'same as the trajectory at r = 0');
 });
 
+test('trajectories and the consistency check report their progress: network calls done of all', async () => {
+  const seen: string[] = [];
+  await client.trajectory({ ...base(fm.modelId), steps: 4 }, undefined, (done, total) => seen.push(`${done}/${total}`));
+  assert.deepEqual(seen, ['1/5', '2/5', '3/5', '4/5', '5/5']);
+  const ode: number[] = [];
+  const tr = await client.trajectory({ ...base(fm.modelId), mode: 'ode', steps: 2, odeSteps: 6 }, undefined, (done, total) => {
+    assert.equal(total, 7);
+    ode.push(done);
+  });
+  assert.deepEqual(ode, [1, 2, 3, 4, 5, 6, 7]);
+  const fine: number[] = [];
+  await client.consistency(tr.trajectoryId, 3, undefined, (done) => fine.push(done));
+  assert.deepEqual(fine, [1, 2, 3]);
+});
+
 test('MeanFlow consistency of the bundled model is a finite number per frame; 0 at t = 0', async () => {
   const tr = await client.trajectory({ ...base(fm.modelId), steps: 4 });
   const c = await client.consistency(tr.trajectoryId, 8);

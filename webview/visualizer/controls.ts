@@ -94,6 +94,8 @@ export interface ToolbarEvents {
   /** A config field changed; `now`: the user asked for it explicitly (Enter, a select). */
   config(patch: Partial<VizConfig>, now: boolean): void;
   run(): void;
+  /** Stop what the host is computing (trajectory, frames, measurements, consistency). */
+  cancel(): void;
   pickModel(): void;
   pickImage(): void;
   dropFile(file: File): void;
@@ -140,7 +142,10 @@ export class Toolbar {
     const change = button('change-model', 'Change model', 'folder-opened', true, 'Pick another pMF checkpoint (keeps what applies of the settings)');
     change.addEventListener('click', () => ev.pickModel());
     this.busyLabel = h('span', { id: 'busy-label' });
-    this.busy = h('span', { id: 'busy', role: 'status' }, h('vscode-progress-ring', { 'aria-label': 'Working' }), this.busyLabel);
+    const stop = button('cancel', '', 'debug-stop', true, 'Stop (Esc)');
+    stop.setAttribute('aria-label', 'Stop');
+    stop.addEventListener('click', () => ev.cancel());
+    this.busy = h('span', { id: 'busy', role: 'status' }, h('vscode-progress-ring', { 'aria-label': 'Working' }), this.busyLabel, stop);
     this.busy.hidden = true;
     this.autoRun = h('vscode-checkbox', { id: 'auto-run', text: 'Auto-run', title: 'Re-run 300 ms after a setting changes' });
     this.autoRun.checked = true;

@@ -86,6 +86,7 @@ const app = document.getElementById('app') ?? document.body.appendChild(h('div',
 const toolbar = new Toolbar({
   config: (patch, now) => updateConfig(patch, now),
   run: () => run(),
+  cancel: () => cancel(),
   pickModel: () => send({ type: 'pickModel' }),
   pickImage: () => send({ type: 'pickImage' }),
   dropFile: (file) => void dropFile(file),
@@ -170,6 +171,15 @@ function run(auto = false): void {
   runConfigs.set(id, config);
   for (const k of runConfigs.keys()) if (k < id - 8) runConfigs.delete(k);
   send({ type: 'run', requestId: id, config });
+}
+
+/** Asks the host to stop; what was computed so far stays on screen. */
+function cancel(): void {
+  clearTimeout(runTimer);
+  send({ type: 'cancel' });
+  consistencyId = 0;
+  plots.markStopped();
+  setStatus('Stopped.');
 }
 
 function setView(patch: Partial<ViewOptions>): void {
@@ -601,6 +611,11 @@ document.addEventListener('keydown', (e) => {
   const target = e.target as HTMLElement | null;
   const tag = target?.tagName ?? '';
   if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+  if (e.key === 'Escape' && document.body.hasAttribute('aria-busy') && tag !== 'CANVAS') {
+    e.preventDefault();
+    cancel();
+    return;
+  }
   if (/^(INPUT|TEXTAREA|SELECT|CANVAS)$/.test(tag) || tag.startsWith('VSCODE-') || target?.isContentEditable) {
     if (!(tag === 'VSCODE-BUTTON' || tag === 'VSCODE-CHECKBOX')) return;
   }

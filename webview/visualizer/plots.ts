@@ -158,6 +158,15 @@ export class Plots {
     this.rebuild(MEASURED);
   }
 
+  /** The host stopped its work: notes that promise more say that it stopped instead. */
+  markStopped(): void {
+    for (const c of this.charts.values()) {
+      const note = c.note.textContent ?? '';
+      if (note.startsWith('Measuring')) c.note.textContent = `Stopped: ${note.replace(/^Measuring\u2026 /, '')} measured.`;
+      else if (note.startsWith('Computing')) c.note.textContent = 'Stopped.';
+    }
+  }
+
   setConsistency(relativeError: number[] | undefined, note?: string): void {
     this.consistency = relativeError;
     const c = this.charts.get('consistency')!;

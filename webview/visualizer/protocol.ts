@@ -171,6 +171,8 @@ export const FromWebview = z.discriminatedUnion('type', [
   /** Fields of frame `frame` of the last trajectory at r = rFraction * t. */
   z.object({ type: z.literal('fieldsAt'), requestId: z.number().int(), frame: z.number().int().min(0), rFraction: z.number().min(0).max(1) }),
   z.object({ type: z.literal('consistency'), requestId: z.number().int(), fineSteps: z.number().int().min(2).max(256) }),
+  /** Stop the trajectory, the frames on their way, the measurements and the consistency check. */
+  z.object({ type: z.literal('cancel') }),
   /** Switch model (keeps what applies of the config). */
   z.object({ type: z.literal('pickModel') }),
   /** Ask the host for a PNG / JPEG to use in image mode (a file dialog). */

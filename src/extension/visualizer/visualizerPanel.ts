@@ -18,6 +18,8 @@ import { fieldFrames } from './frameRender';
 
 /** While measuring, progress reaches the webview at most this often. */
 const MEASURE_POST_MS = 250;
+/** Progress of the trajectory and the consistency check reaches the webview at most this often. */
+const PROGRESS_POST_MS = 200;
 
 /**
  * Most bytes of fields in one message to the webview. Test hook: PMF_VIZ_CHUNK_BYTES makes it
@@ -49,6 +51,7 @@ export class VisualizerPanel implements vscode.Disposable {
   private image?: { name: string; x: Float32Array };
   private running?: AbortController;
   private measuring?: AbortController;
+  private checking?: AbortController;
 
   /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
   static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
@@ -120,6 +123,25 @@ export class VisualizerPanel implements vscode.Disposable {
       noiseSeed, patchSize, labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
   }
 
+  /** Stops the trajectory (and the frames still on their way), the measurements and the consistency check. */
+  private cancelAll(): void {
+    this.running?.abort();
+    this.measuring?.abort();
+    this.checking?.abort();
+  }
+
+  /** A progress callback that shows `label: k of n <unit>` in the panel, at most every PROGRESS_POST_MS. */
+  private progressLabel(label: string, unit: string, signal: AbortSignal): (done: number, total: number) => void {
+    let last = 0;
+    return (done, total) => {
+      const now = performance.now();
+      if (signal.aborted) return;
+      if (done < total && now - last < PROGRESS_POST_MS) return;
+      last = now;
+      this.post({ type: 'busy', busy: true, label: `${label}: ${done} of ${total} ${unit}` });
+    };
+  }
+
   /** Runs `fn`; if the engine restarted (model or trajectory gone), loads the model again and retries once. */
   private async retryAfterRestart<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -150,13 +172,14 @@ export class VisualizerPanel implements vscode.Disposable {
     if (cfg.mode === 'image' && !this.image) throw new Error('Image mode needs an image: pick one or drop a PNG / JPEG on the panel.');
     const seeds = info.kind === 'toy' ? Array.from({ length: TOY_POINTS }, (_, i) => cfg.seeds[0] + i) : cfg.seeds;
     const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
-    this.post({ type: 'busy', busy: true, label: 'Computing the trajectory' });
+    const busyLabel = 'Computing the trajectory';
+    this.post({ type: 'busy', busy: true, label: busyLabel });
     const reply = await this.retryAfterRestart(() => this.deps.engine.trajectory({
       modelId: this.load!.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
       rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction,
       image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
-    }, ac.signal));
+    }, ac.signal, this.progressLabel(busyLabel, 'network calls', ac.signal)));
     if (ac.signal.aborted) return;
     this.last = { reply, config: cfg, image: this.image };
     this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms`);
@@ -260,12 +283,21 @@ export class VisualizerPanel implements vscode.Disposable {
         }
         case 'consistency': {
           if (!this.last) return;
-          this.post({ type: 'busy', busy: true, label: 'Integrating v for the consistency check' });
-          const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, msg.fineSteps);
+          this.checking?.abort();
+          const ac = new AbortController();
+          this.checking = ac;
+          const label = 'Integrating v for the consistency check';
+          this.post({ type: 'busy', busy: true, label });
+          const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, msg.fineSteps, ac.signal,
+            this.progressLabel(label, 'fine steps', ac.signal));
+          if (ac.signal.aborted) return;
           this.post({ type: 'consistency', result: { requestId: msg.requestId, relativeError: c.relativeError,
             fineSteps: msg.fineSteps, ms: c.ms } });
           break;
         }
+        case 'cancel':
+          this.cancelAll();
+          break;
         case 'pickModel': {
           const picked = await pickModel(this.deps.extensionPath, this.modelPath);
           if (!picked) return;
@@ -343,8 +375,7 @@ export class VisualizerPanel implements vscode.Disposable {
 
   dispose(): void {
     VisualizerPanel.all.delete(this);
-    this.running?.abort();
-    this.measuring?.abort();
+    this.cancelAll();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
 }
