@@ -1,27 +1,22 @@
 // pmf: the command line over pMF Lab's core and engine (no VS Code needed).
 //   pmf generate --model fashion-mnist --class Sneaker,Bag --n 8 --seed 0 --out samples
+//   pmf fields MODEL [--steps 16] [--patch 4] [--json]
 //   pmf info MODEL [--json]
 //   pmf inspect FILE [--json] [--stats]
 //   pmf providers
 // Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable,
 // 5 inspect found code a Python load would run, 130 cancelled.
-import { readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCheckpoint } from '../core/checkpoint';
 import { InspectError } from '../core/checkpoint/inspect';
 import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
 import { parseClasses } from '../core/generationPlan';
-import { EngineClient, EngineError } from '../engine/client';
-import type { ProviderSetting } from '../engine/protocol';
-import { listBundledModels, resolveModel } from '../node/bundled';
+import { EngineError } from '../engine/client';
+import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
+import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
+import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
-
-const ROOT = resolve(__dirname, '..');
-const EXIT = { ok: 0, runtime: 1, usage: 2, checkpoint: 3, provider: 4, cancelled: 130 } as const;
-
-class UsageError extends Error {}
 
 const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
 
@@ -31,6 +26,7 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
       Generates N samples (sample i: seed S+i, class i mod #classes) and writes one PNG per
       sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
       Toy models write samples.npy. Defaults come from the model's metadata.
+${FIELDS_USAGE}
   pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
 ${INSPECT_USAGE}
   pmf providers                the execution providers this machine offers
@@ -38,34 +34,6 @@ ${INSPECT_USAGE}
 
   MODEL is a path to a pMF .onnx file or a bundled model name (see 'pmf models').
   P is auto (default), cuda, webgpu or cpu. C is a class name or index, 'all' or 'none'.`;
-
-function num(v: string | undefined, name: string, fallback: number, integer = false): number {
-  if (v === undefined) return fallback;
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || (integer && !Number.isInteger(x))) {
-    throw new UsageError(`--${name} expects ${integer ? 'an integer' : 'a number'}, got '${v}'`);
-  }
-  return x;
-}
-
-function provider(v: string | undefined): ProviderSetting {
-  const p = v ?? 'auto';
-  if (!['auto', 'cuda', 'webgpu', 'cpu'].includes(p)) throw new UsageError(`--provider must be auto, cuda, webgpu or cpu, got '${p}'`);
-  return p as ProviderSetting;
-}
-
-function loadInfo(spec: string): { path: string; info: PmfModelInfo } {
-  const path = resolveModel(spec, ROOT);
-  const bytes = readFileSync(path);
-  return { path, info: readCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), basename(path)) };
-}
-
-function engine(): EngineClient {
-  return new EngineClient({
-    enginePath: join(__dirname, 'engine.js'),
-    log: process.env.PMF_DEBUG ? (m) => process.stderr.write(`[engine] ${m}\n`) : undefined,
-  });
-}
 
 async function cmdGenerate(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -170,6 +138,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'generate':
         return await cmdGenerate(rest);
+      case 'fields':
+        return await cmdFields(rest);
       case 'info':
         return cmdInfo(rest);
       case 'inspect':

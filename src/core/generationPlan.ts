@@ -29,8 +29,9 @@ export function parseClasses(spec: string | undefined, info: PmfModelInfo): numb
     }
     const i = lower.indexOf(s.toLowerCase());
     if (i >= 0) return i;
-    throw new RangeError(`Unknown class '${s}'. Classes: ${info.classNames.map((n, k) => `${k} ${n}`).join(', ')}; ` +
-      `or 'none' for unconditional.`);
+    const listed = info.classNames.slice(0, 20).map((n, k) => `${k} ${n}`).join(', ');
+    const more = info.numClasses > 20 ? `, ... (${info.numClasses - 20} more: see pmf info)` : '';
+    throw new RangeError(`Unknown class '${s}'. Classes: ${listed}${more}; or 'none' for unconditional.`);
   });
 }
 

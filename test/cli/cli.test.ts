@@ -88,6 +88,39 @@ test('info of a 1000-class model lists the first class names and how many more; 
   assert.deepEqual(JSON.parse(pmf('info', path, '--json').out).classNames, names);
 });
 
+test('fields measures a trajectory without VS Code: x low-dimensional, u and v not; JSON, .npy, toys, a bad patch', () => {
+  const r = pmf('fields', 'fashion-mnist', '--steps', '4', '--seeds', '0-3', '--class', 'T-shirt/top,Trouser,Sneaker,Ankle boot',
+    '--consistency', '4', '--quiet');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /5 frames, t from 1 to 0/);
+  assert.match(r.out, /4x4 patches \(d = 16\)/);
+  const rows = r.out.trim().split('\n').filter((l) => /^\d\.\d{3} /.test(l));
+  assert.equal(rows.length, 5);
+  const json = JSON.parse(pmf('fields', 'fashion-mnist', '--steps', '4', '--seeds', '0-3', '--class', '0,1,7,9', '--json', '--quiet',
+    '--npy', join(tmp, 'fields.npy')).out);
+  assert.deepEqual(json.times, [1, 0.75, 0.5, 0.25, 0]);
+  assert.deepEqual(json.settings.labels, [0, 1, 7, 9]);
+  const m = json.measurements;
+  assert.equal(m.patchDim, 16);
+  for (const f of [0, 1, 2]) {
+    assert.ok(m.participationRatio.x[f] < 0.6 * m.participationRatio.u[f], `t=${json.times[f]}: ${m.participationRatio.x[f]} vs ${m.participationRatio.u[f]}`);
+    assert.ok(m.participationRatio.x[f] < 0.6 * m.participationRatio.v[f]);
+  }
+  const npy = readFileSync(join(tmp, 'fields.npy'));
+  assert.match(npy.subarray(10, 128).toString('latin1'), /'shape': \(5, 4, 4, 1, 28, 28\)/);
+  assert.equal(npy.length - (npy.readUInt16LE(8) + 10), 5 * 4 * 4 * 784 * 4);
+
+  const toy = pmf('fields', 'swiss-roll/u-D512', '--steps', '1', '--quiet');
+  assert.equal(toy.code, 0, toy.err);
+  assert.match(toy.out, /off x +off u +off v/);
+  const off = Number(toy.out.trim().split('\n').find((l) => l.startsWith('1.000'))!.trim().split(/\s+/)[8]);
+  assert.ok(off > 5, `u-prediction at D = 512: x(z_1, 0, 1) ${off} from the plane`);
+
+  const bad = pmf('fields', 'fashion-mnist', '--patch', '40');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /Patch size 40 does not fit the 28x28 images of this model: choose 2 to 28/);
+});
+
 test('models lists the bundled models; providers reports the policy', () => {
   const m = pmf('models');
   assert.match(m.out, /^fashion-mnist\s/m);

@@ -3,6 +3,7 @@
 // Every control is a vscode-elements component or a native range input, keyboard accessible,
 // labelled for screen readers. The controls hold no state of their own beyond what they show:
 // the owner (main.ts) keeps the VizConfig and view options and calls set...() to reflect them.
+import { formatSeeds, parseSeeds } from '../../src/core/seeds';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
@@ -19,6 +20,7 @@ type VscodeTextfield = HTMLElementTagNameMap['vscode-textfield'];
 type VscodeCheckbox = HTMLElementTagNameMap['vscode-checkbox'];
 type VscodeButton = HTMLElementTagNameMap['vscode-button'];
 
+/** Samples a visualizer trajectory holds at most. */
 export const MAX_SAMPLES = 16;
 
 // ---------------------------------------------------------------- small DOM helpers
@@ -61,31 +63,6 @@ function button(id: string, text: string, icon: string, secondary = true, title 
   if (secondary) b.setAttribute('secondary', '');
   if (title) b.title = title;
   return b;
-}
-
-/** "0, 1, 2" or "0-3" (inclusive ranges) -> seeds; throws a readable message. */
-export function parseSeeds(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(/[,\s]+/).filter(Boolean)) {
-    const m = /^(\d+)(?:\s*(?:-|\.\.)\s*(\d+))?$/.exec(part);
-    if (!m) throw new Error(`"${part}" is not a seed (use whole numbers: 0, 1, 2 or a range 0-3)`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new Error(`the range ${part} runs backwards`);
-    for (let s = a; s <= b; s++) {
-      out.push(s);
-      if (out.length > MAX_SAMPLES) throw new Error(`at most ${MAX_SAMPLES} samples`);
-    }
-  }
-  for (const s of out) if (s > 0xffffffff) throw new Error(`seed ${s} is above 2^32 - 1`);
-  if (!out.length) throw new Error('at least one seed');
-  return out;
-}
-
-export function formatSeeds(seeds: number[]): string {
-  const n = seeds.length;
-  if (n > 2 && seeds.every((s, i) => s === seeds[0] + i)) return `${seeds[0]}-${seeds[n - 1]}`;
-  return seeds.join(', ');
 }
 
 // ---------------------------------------------------------------- the toolbar
@@ -235,7 +212,7 @@ export class Toolbar {
 
   private onSeeds(): void {
     try {
-      const seeds = parseSeeds(this.seeds.value);
+      const seeds = parseSeeds(this.seeds.value, MAX_SAMPLES);
       this.seeds.invalid = false;
       this.seeds.title = `${seeds.length} sample${seeds.length === 1 ? '' : 's'}: ${seeds.join(', ')}`;
       if (!this.config || seeds.join() === this.config.seeds.join()) return;

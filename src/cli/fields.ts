@@ -1,0 +1,130 @@
+// pmf fields: the Field Visualizer's trajectory and measurements without VS Code, for scripts,
+// servers and paper figures. The same engine requests (viz/trajectory, viz/measure,
+// viz/consistency) as the panel, so the numbers are the panel's.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { MeasurementSeries } from '../core/analysis';
+import type { PmfModelInfo } from '../core/checkpoint/types';
+import { parseClasses } from '../core/generationPlan';
+import { parseSeeds } from '../core/seeds';
+import { encodeNpy } from '../node/npy';
+import { engine, EXIT, loadInfo, num, provider, UsageError } from './common';
+
+export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--ode-steps K] [--seeds 0-3] [--class C[,C...]]
+             [--omega W] [--t-min A] [--t-max B] [--patch P] [--consistency S]
+             [--json] [--npy FILE] [--provider P] [--quiet]
+      The fields z_t, x, u, v along a trajectory (the pMF N-step sampler, or the v-ODE with K
+      Euler steps) and what the Field Visualizer measures of them at each t: effective
+      dimension of P x P patches (participation ratio, components for 95 % of the variance),
+      high-frequency share, RMS; toy models: the off-plane norm. --consistency S adds the
+      MeanFlow consistency with S fine steps. --npy writes the fields [frames, 4, n, ...].
+      Toy models use 256 points from the first seed.`;
+
+/** Points of a toy model's trajectory, as in the Field Visualizer. */
+const TOY_POINTS = 256;
+/** Samples of an image model's trajectory at most. */
+const MAX_SAMPLES = 64;
+
+export async function cmdFields(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, strict: true, allowPositionals: true, options: {
+      mode: { type: 'string' }, steps: { type: 'string' }, 'ode-steps': { type: 'string' }, seeds: { type: 'string' },
+      class: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
+      patch: { type: 'string' }, consistency: { type: 'string' }, json: { type: 'boolean' }, npy: { type: 'string' },
+      provider: { type: 'string' }, quiet: { type: 'boolean' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('fields takes one MODEL');
+  const { path, info } = loadInfo(positionals[0]);
+  const mode = values.mode ?? 'pmf';
+  if (mode !== 'pmf' && mode !== 'ode') throw new UsageError(`--mode must be pmf or ode, got '${mode}'`);
+  let seeds: number[];
+  let classes: number[];
+  try {
+    seeds = parseSeeds(values.seeds ?? '0-3', MAX_SAMPLES);
+    classes = parseClasses(values.class, info);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (info.kind === 'toy') seeds = Array.from({ length: TOY_POINTS }, (_, i) => seeds[0] + i);
+  const d = info.defaultSampling;
+  const steps = num(values.steps, 'steps', 16, true);
+  const odeSteps = num(values['ode-steps'], 'ode-steps', 128, true);
+  const patch = num(values.patch, 'patch', 4, true);
+  const fine = num(values.consistency, 'consistency', 0, true);
+  if (steps < 1 || odeSteps < 1 || fine < 0) throw new UsageError('--steps and --ode-steps must be at least 1, --consistency at least 0');
+  const cond = {
+    labels: info.numClasses > 0 ? seeds.map((_, i) => classes[i % classes.length]) : undefined,
+    omega: num(values.omega, 'omega', d.omega), tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
+  };
+  const log = values.quiet ? () => {} : (s: string) => process.stderr.write(s);
+  const progress = (what: string) => (done: number, total: number) => log(`\r${what}: ${done}/${total}`);
+
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const client = engine();
+  try {
+    const load = await client.load(path, provider(values.provider), ac.signal);
+    const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction: 'step' },
+      ac.signal, progress('trajectory (network calls)'));
+    log('\n');
+    const m = await client.measure(tr.trajectoryId, patch, ac.signal, (p) => log(`\rmeasuring: ${p.frame + 1}/${p.frames} frames`));
+    log('\n');
+    let consistency: number[] | undefined;
+    if (fine > 0) {
+      consistency = (await client.consistency(tr.trajectoryId, fine, ac.signal, progress('consistency (fine steps)'))).relativeError;
+      log('\n');
+    }
+    if (values.npy) {
+      const frames = tr.times.length;
+      const per = info.sampleShape.reduce((a, b) => a * b, 1);
+      let fields = tr.fields;
+      if (!fields) { // toys: the trajectory reply holds their data-plane view only
+        fields = new Float32Array(frames * 4 * seeds.length * per);
+        for (let f = 0; f < frames; f++) fields.set((await client.frameData(tr.trajectoryId, f)).fields, f * 4 * seeds.length * per);
+      }
+      writeFileSync(resolve(values.npy), encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]));
+      log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${values.npy}\n`);
+    }
+    const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_POINTS}` : seeds,
+      labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, patchSize: info.kind === 'image' ? patch : undefined };
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ model: info.name, path, provider: load.provider, settings, times: tr.times, rs: tr.rs,
+        measurements: m.measurements, consistency, ms: { trajectory: tr.ms, measurements: m.ms } }, null, 1) + '\n');
+    } else {
+      process.stdout.write(describeFields(info, load.provider, tr.times, tr.rs, m.measurements, consistency));
+    }
+    return EXIT.ok;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    await client.dispose();
+  }
+}
+
+/** The table: one row per frame, the fields' effective dimension and spectrum (toys: off-plane norm). */
+export function describeFields(info: PmfModelInfo, provider: string, times: number[], rs: number[], m: MeasurementSeries,
+  consistency?: number[]): string {
+  const f2 = (x: number) => x.toFixed(2).padStart(6);
+  const f3 = (x: number) => x.toFixed(3).padStart(6);
+  const toy = info.kind === 'toy';
+  const lines = [
+    `${info.name} on ${provider}: ${times.length} frames, t from ${times[0]} to ${times[times.length - 1]}`,
+    toy
+      ? `effective dimension of the points (of ${m.patchDim} at most); off-plane norm: distance from the data plane`
+      : `effective dimension of ${Math.round(Math.sqrt(m.patchDim / (info.channels ?? 1)))}x${Math.round(Math.sqrt(m.patchDim / (info.channels ?? 1)))}` +
+        ` patches (d = ${m.patchDim}): participation ratio (PR) and components for 95 % of the variance; HF: high-frequency share (white noise 0.8)`,
+    '',
+    ['    t', '     r', '  PR x', '  PR u', '  PR v', ' 95% x', ' 95% u', ' 95% v',
+      ...(toy ? [' off x', ' off u', ' off v'] : ['  HF x', '  HF u', '  HF v']), ...(consistency ? ['consist'] : [])].join(' '),
+  ];
+  times.forEach((t, f) => {
+    const third = toy ? m.offPlaneNorm! : m.highFrequencyShare;
+    lines.push([t.toFixed(3).padStart(5), rs[f].toFixed(3).padStart(6),
+      f2(m.participationRatio.x[f]), f2(m.participationRatio.u[f]), f2(m.participationRatio.v[f]),
+      String(m.components95.x[f]).padStart(6), String(m.components95.u[f]).padStart(6), String(m.components95.v[f]).padStart(6),
+      f3(third.x[f]), f3(third.u[f]), f3(third.v[f]), ...(consistency ? [f3(consistency[f]).padStart(7)] : [])].join(' '));
+  });
+  return lines.join('\n') + '\n';
+}
