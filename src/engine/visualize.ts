@@ -106,10 +106,9 @@ export class Visualizer {
     const series = new FrameMeasurer(k.n, info.sampleShape, opts).series();
     const frames = k.frames.length;
     const t0 = performance.now();
-    let next = 0;
-    await this.measurer.run({ fields: packFrames(k.frames, k.n, perSample(info)), frames, n: k.n, sampleShape: [...info.sampleShape], opts },
+    const per = perSample(info);
+    await this.measurer.run(frames, (list) => packFrames(list.map((f) => k.frames[f]), k.n, per), k.n, [...info.sampleShape], opts,
       (frame, m) => {
-        if (frame !== next++) throw new Error(`measurement of frame ${frame} arrived out of order`);
         appendFrame(series, m);
         onFrame?.(frame, frames, series.patchDim, m);
       }, signal);

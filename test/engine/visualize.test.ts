@@ -70,6 +70,28 @@ test('the paper\'s claim, measured on the bundled model: x has low patch dimensi
   assert.deepEqual(m, local);
 });
 
+test('three measurement workers share the frames and report them in order, with the numbers of one', async () => {
+  const multi = new EngineClient({ enginePath: ENGINE, env: { PMF_MEASURE_WORKERS: '3' } });
+  try {
+    const m = await multi.load(FASHION, 'cpu');
+    const tr = await multi.trajectory({ ...base(m.modelId), steps: 7 });
+    const order: number[] = [];
+    const got = await multi.measure(tr.trajectoryId, 4, undefined, (p) => order.push(p.frame));
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(got.measurements, computeMeasurements(tr.fields!, 8, 4, [1, 28, 28], { patchSize: 4, kind: 'image' }));
+    const again = await multi.measure(tr.trajectoryId, 5); // the kept workers take the next job
+    assert.equal(again.measurements.patchDim, 25);
+    assert.equal(again.measurements.rms.x.length, 8);
+    // a cancel ends all three; the next job starts new ones
+    const ac = new AbortController();
+    const slow = multi.measure(tr.trajectoryId, 28, ac.signal, () => ac.abort());
+    await assert.rejects(slow, (e: unknown) => e instanceof EngineError && e.code === 'cancelled');
+    assert.equal((await multi.measure(tr.trajectoryId, 2)).measurements.patchDim, 4);
+  } finally {
+    await multi.dispose();
+  }
+});
+
 test('measuring runs beside the engine\'s other work: the r slider answers meanwhile, and a cancel stops it', async () => {
   // 28 x 28 patches (d = 784): a few hundred ms per field, seconds for the trajectory
   const tr = await client.trajectory({ ...base(fm.modelId), steps: 8 });
