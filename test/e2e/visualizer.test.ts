@@ -129,6 +129,12 @@ test('a long run shows its progress and stops on Stop; what was shown stays, and
       await setControl(wv, '#mode', 'pmf'); // auto-run
       await setControl(wv, '#steps', 4);
       await wv.locator('body[data-frames="5"][data-loaded="5"][data-measured="5"]').waitFor({ timeout: 60_000 });
+      // a long measurement (28 x 28 patches) shows in the busy area and stops there too
+      await setControl(wv, '#patch-size', 28);
+      await wv.locator('#busy-label').filter({ hasText: /Measuring: \d+ of 5 frames/ }).waitFor({ timeout: 30_000 });
+      await wv.locator('#cancel').click();
+      await wv.locator('#busy').waitFor({ state: 'hidden', timeout: 30_000 });
+      await wv.locator('#card-dim .plot-note').filter({ hasText: /^Stopped: \d of 5 frames measured\.$/ }).waitFor({ timeout: 10_000 });
     });
   });
 

@@ -52,6 +52,7 @@ export class VisualizerPanel implements vscode.Disposable {
   private running?: AbortController;
   private measuring?: AbortController;
   private checking?: AbortController;
+  private readonly busyLabels = new Map<'work' | 'measure', string>();
 
   /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
   static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
@@ -98,7 +99,7 @@ export class VisualizerPanel implements vscode.Disposable {
     if (!vscode.workspace.isTrusted && !listBundledModels(this.deps.extensionPath).some((m) => m.path === this.modelPath)) {
       throw new Error('This workspace is not trusted: the Field Visualizer runs only bundled models here.');
     }
-    this.post({ type: 'busy', busy: true, label: `Loading ${basename(this.modelPath)}` });
+    this.setBusy('work', `Loading ${basename(this.modelPath)}`);
     this.load = await this.deps.engine.load(this.modelPath, providerSetting());
     const info = this.load.info;
     const model: ModelView = {
@@ -123,6 +124,17 @@ export class VisualizerPanel implements vscode.Disposable {
       noiseSeed, patchSize, labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
   }
 
+  /**
+   * What the panel shows as busy (with Stop): the work a message started, else a measurement in
+   * progress (which runs on after the message that started it).
+   */
+  private setBusy(kind: 'work' | 'measure', label: string | undefined): void {
+    if (label === undefined) this.busyLabels.delete(kind);
+    else this.busyLabels.set(kind, label);
+    const shown = this.busyLabels.get('work') ?? this.busyLabels.get('measure');
+    this.post({ type: 'busy', busy: shown !== undefined, label: shown });
+  }
+
   /** Stops the trajectory (and the frames still on their way), the measurements and the consistency check. */
   private cancelAll(): void {
     this.running?.abort();
@@ -138,7 +150,7 @@ export class VisualizerPanel implements vscode.Disposable {
       if (signal.aborted) return;
       if (done < total && now - last < PROGRESS_POST_MS) return;
       last = now;
-      this.post({ type: 'busy', busy: true, label: `${label}: ${done} of ${total} ${unit}` });
+      this.setBusy('work', `${label}: ${done} of ${total} ${unit}`);
     };
   }
 
@@ -173,7 +185,7 @@ export class VisualizerPanel implements vscode.Disposable {
     const seeds = info.kind === 'toy' ? Array.from({ length: TOY_POINTS }, (_, i) => cfg.seeds[0] + i) : cfg.seeds;
     const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
     const busyLabel = 'Computing the trajectory';
-    this.post({ type: 'busy', busy: true, label: busyLabel });
+    this.setBusy('work', busyLabel);
     const reply = await this.retryAfterRestart(() => this.deps.engine.trajectory({
       modelId: this.load!.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
@@ -195,7 +207,7 @@ export class VisualizerPanel implements vscode.Disposable {
     } });
     this.startMeasuring(requestId, reply.trajectoryId, cfg.patchSize);
     if (!reply.fields) return;
-    this.post({ type: 'busy', busy: true, label: 'Sending the frames' });
+    this.setBusy('work', 'Sending the frames');
     for (let start = perMessage; start < frames && !ac.signal.aborted; start += perMessage) {
       // one chunk at a time: the next is sent when the webview has taken this one
       await this.panel.webview.postMessage(ToWebview.parse({ type: 'frames', result: { requestId, start, fields: chunk(start) } }));
@@ -220,11 +232,16 @@ export class VisualizerPanel implements vscode.Disposable {
       // before the first frame: an empty series says that measuring has begun
       const m = series ?? emptySeries(0, info.kind);
       this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...m, ms: performance.now() - started } } });
+      this.setBusy('measure', `Measuring: ${done} of ${total} frames`);
+    };
+    const stopShowing = () => {
+      clearTimeout(timer);
+      if (this.measuring === ac) this.setBusy('measure', undefined);
     };
     // A quick measurement is posted once, when done; a long one shows its progress from MEASURE_POST_MS on.
     let lastPost = started;
     const timer = setTimeout(() => { if (!ac.signal.aborted && done < total) post(); }, MEASURE_POST_MS);
-    ac.signal.addEventListener('abort', () => clearTimeout(timer));
+    ac.signal.addEventListener('abort', () => stopShowing());
     void this.deps.engine.measure(trajectoryId, patchSize, ac.signal, (p) => {
       if (ac.signal.aborted) return;
       series ??= emptySeries(p.patchDim, info.kind);
@@ -233,14 +250,14 @@ export class VisualizerPanel implements vscode.Disposable {
       total = p.frames;
       if (done < total && performance.now() - lastPost > MEASURE_POST_MS) post();
     }).then((r) => {
-      clearTimeout(timer);
+      stopShowing();
       if (ac.signal.aborted) return;
       this.deps.log.debug(`measurements: ${r.measurements.rms.x.length} frames in ${r.ms.toFixed(1)} ms (p = ${patchSize})`);
       series = r.measurements;
       done = total = r.measurements.rms.x.length;
       this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...series, ms: r.ms } } });
     }, (e: unknown) => {
-      clearTimeout(timer);
+      stopShowing();
       if (ac.signal.aborted || (e instanceof EngineError && e.code === 'cancelled')) return;
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log.error(`visualizer: ${message}`);
@@ -287,7 +304,7 @@ export class VisualizerPanel implements vscode.Disposable {
           const ac = new AbortController();
           this.checking = ac;
           const label = 'Integrating v for the consistency check';
-          this.post({ type: 'busy', busy: true, label });
+          this.setBusy('work', label);
           const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, msg.fineSteps, ac.signal,
             this.progressLabel(label, 'fine steps', ac.signal));
           if (ac.signal.aborted) return;
@@ -335,7 +352,7 @@ export class VisualizerPanel implements vscode.Disposable {
       this.deps.log.error(`visualizer: ${message}`);
       this.post({ type: 'error', message });
     } finally {
-      if (msg.type !== 'fieldsAt' && msg.type !== 'timing') this.post({ type: 'busy', busy: false });
+      if (msg.type !== 'fieldsAt' && msg.type !== 'timing') this.setBusy('work', undefined);
     }
   }
 
