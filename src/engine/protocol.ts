@@ -181,7 +181,10 @@ export interface FieldsAtParams {
 export interface FieldsAtReply {
   t: number;
   r: number;
-  /** Image models: [4, n, per]; toy models: the plane view [4, n, 2] / [4, n]. */
+  /**
+   * Image models: x and u at the new r, [2, n, per] (z and v do not depend on r: the frame's own
+   * hold); toy models: the plane view [4, n, 2] / [4, n].
+   */
   fields?: Float32Array;
   toy?: { plane: Float32Array; offPlane: Float32Array };
   ms: number;

@@ -140,7 +140,12 @@ export class Visualizer {
     const frame: Frame = { t: f.t, r, z: f.z, fields: { ...atR[0], v: f.fields.v } };
     const info = k.model.info;
     if (info.kind === 'toy') return { t: f.t, r, toy: this.plane([frame], k.n, info.embedding!), ms: performance.now() - t0 };
-    return { t: f.t, r, fields: packFrames([frame], k.n, perSample(info)), ms: performance.now() - t0 };
+    // x and u only: the client has z and v of the frame (half the bytes of a 256 x 256 frame)
+    const block = k.n * perSample(info);
+    const fields = new Float32Array(2 * block);
+    fields.set(frame.fields.x, 0);
+    fields.set(frame.fields.u, block);
+    return { t: f.t, r, fields, ms: performance.now() - t0 };
   }
 
   async consistency(trajectoryId: string, fineSteps: number, signal: AbortSignal,

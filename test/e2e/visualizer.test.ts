@@ -86,6 +86,9 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
       await slide(wv, '#r-slider', 1); // r = t: the denoiser
       const xAfter = await canvasDigest(wv, x0);
       assert.notEqual(xAfter.sum, xBefore.sum, 'moving r changes x');
+      // the host sends x and u at the new r; z and v are the frame's own: at r = t, u is v
+      assert.deepEqual(await canvasDigest(wv, u0), await canvasDigest(wv, 'canvas.field[data-field="v"][data-sample="0"]'),
+        'u(z_t, t, t) is drawn exactly as v(z_t, t)');
       assert.match(await wv.locator('#frame-label').innerText(), /r\s*=\s*0\.5/);
 
       // measured after the images arrive, in the engine's worker thread

@@ -60,7 +60,8 @@ interface Trajectory {
 }
 let traj: Trajectory | undefined;
 /** Fields of one frame at another r (the r slider), newer than the trajectory. */
-let override: { frame: number; rFraction: number; result: FieldsResult } | undefined;
+/** composite: image models, the frame's z and v with x and u at the override's r, [4, n, per]. */
+let override: { frame: number; rFraction: number; result: FieldsResult; composite?: Float32Array } | undefined;
 let fieldsInFlight: { id: number; sentAt: number; frame: number; rFraction: number } | undefined;
 let fieldsPending: { frame: number; rFraction: number } | undefined;
 let consistencyId = 0;
@@ -218,13 +219,22 @@ function pendingR(cfg: VizConfig | undefined = traj?.config): number | undefined
 function imageFrame(f: number): FrameFields | undefined {
   const tr = traj!;
   const { t, r } = frameTR(f);
-  if (override && override.frame === f && override.result.fields) {
-    return { data: override.result.fields, n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
-  }
   const all = tr.fields;
   if (!all || f >= tr.loaded) return undefined; // still on its way
   const size = 4 * tr.n * tr.per;
-  return { data: all.subarray(f * size, (f + 1) * size), n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
+  const own = all.subarray(f * size, (f + 1) * size);
+  if (override && override.frame === f && override.result.fields) {
+    if (!override.composite) {
+      const block = tr.n * tr.per;
+      const c = new Float32Array(size);
+      c.set(own.subarray(0, block), 0); // z
+      c.set(override.result.fields, block); // x, u at the new r
+      c.set(own.subarray(3 * block), 3 * block); // v
+      override.composite = c;
+    }
+    return { data: override.composite, n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
+  }
+  return { data: own, n: tr.n, C: tr.C, H: tr.H, W: tr.W, t, r };
 }
 
 function toyFrame(f: number): ToyFrame | undefined {
@@ -365,7 +375,7 @@ function onFields(res: FieldsResult, receivedAt: number): void {
 function fieldsFit(res: FieldsResult): boolean {
   const tr = traj!;
   if (model?.kind === 'toy') return !!res.toy && res.toy.plane.length === 4 * tr.n * 2;
-  return !!res.fields && res.fields.length === 4 * tr.n * tr.per;
+  return !!res.fields && res.fields.length === 2 * tr.n * tr.per;
 }
 
 // ---------------------------------------------------------------- results

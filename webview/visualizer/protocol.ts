@@ -130,7 +130,7 @@ export const FieldsResult = z.object({
   frame: z.number().int(),
   t: z.number(),
   r: z.number(),
-  /** image models: [4, n, per]. */
+  /** image models: x and u at r, [2, n, per] (z and v are the frame's own: they do not depend on r). */
   fields: f32.optional(),
   toy: ToyPlane.optional(),
   ms: z.number(),
