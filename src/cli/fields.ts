@@ -12,13 +12,14 @@ import { encodeNpy } from '../node/npy';
 import { engine, EXIT, loadInfo, num, provider, UsageError } from './common';
 
 export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--ode-steps K] [--seeds 0-3] [--class C[,C...]]
-             [--omega W] [--t-min A] [--t-max B] [--patch P] [--consistency S]
+             [--omega W] [--t-min A] [--t-max B] [--r-fraction F] [--patch P] [--consistency S]
              [--json] [--npy FILE] [--provider P] [--quiet]
       The fields z_t, x, u, v along a trajectory (the pMF N-step sampler, or the v-ODE with K
       Euler steps) and what the Field Visualizer measures of them at each t: effective
       dimension of P x P patches (participation ratio, components for 95 % of the variance),
       high-frequency share, RMS; toy models: the off-plane norm. --consistency S adds the
-      MeanFlow consistency with S fine steps. --npy writes the fields [frames, 4, n, ...].
+      MeanFlow consistency with S fine steps. x and u are taken at r = F t (default: at each
+      sampler step's own r). --npy writes the fields [frames, 4, n, ...].
       Toy models use 256 points from the first seed.`;
 
 /** Points of a toy model's trajectory, as in the Field Visualizer. */
@@ -31,7 +32,7 @@ export async function cmdFields(args: string[]): Promise<number> {
     args, strict: true, allowPositionals: true, options: {
       mode: { type: 'string' }, steps: { type: 'string' }, 'ode-steps': { type: 'string' }, seeds: { type: 'string' },
       class: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
-      patch: { type: 'string' }, consistency: { type: 'string' }, json: { type: 'boolean' }, npy: { type: 'string' },
+      patch: { type: 'string' }, consistency: { type: 'string' }, 'r-fraction': { type: 'string' }, json: { type: 'boolean' }, npy: { type: 'string' },
       provider: { type: 'string' }, quiet: { type: 'boolean' },
     },
   });
@@ -54,6 +55,8 @@ export async function cmdFields(args: string[]): Promise<number> {
   const patch = num(values.patch, 'patch', 4, true);
   const fine = num(values.consistency, 'consistency', 0, true);
   if (steps < 1 || odeSteps < 1 || fine < 0) throw new UsageError('--steps and --ode-steps must be at least 1, --consistency at least 0');
+  const rFraction = values['r-fraction'] === undefined ? 'step' as const : num(values['r-fraction'], 'r-fraction', 0);
+  if (rFraction !== 'step' && !(rFraction >= 0 && rFraction <= 1)) throw new UsageError('--r-fraction must be between 0 and 1');
   const cond = {
     labels: info.numClasses > 0 ? seeds.map((_, i) => classes[i % classes.length]) : undefined,
     omega: num(values.omega, 'omega', d.omega), tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
@@ -67,7 +70,7 @@ export async function cmdFields(args: string[]): Promise<number> {
   const client = engine();
   try {
     const load = await client.load(path, provider(values.provider), ac.signal);
-    const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction: 'step' },
+    const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction },
       ac.signal, progress('trajectory (network calls)'));
     log('\n');
     const m = await client.measure(tr.trajectoryId, patch, ac.signal, (p) => log(`\rmeasuring: ${p.frame + 1}/${p.frames} frames`));
@@ -89,7 +92,8 @@ export async function cmdFields(args: string[]): Promise<number> {
       log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${values.npy}\n`);
     }
     const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_POINTS}` : seeds,
-      labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, patchSize: info.kind === 'image' ? patch : undefined };
+      labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, rFraction,
+      patchSize: info.kind === 'image' ? patch : undefined };
     if (values.json) {
       process.stdout.write(JSON.stringify({ model: info.name, path, provider: load.provider, settings, times: tr.times, rs: tr.rs,
         measurements: m.measurements, consistency, ms: { trajectory: tr.ms, measurements: m.ms } }, null, 1) + '\n');
