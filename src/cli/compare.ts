@@ -7,6 +7,7 @@ import {
   type TensorDiff,
   type TensorEntry,
 } from '../core/checkpoint/inspect';
+import { listHead } from '../core/listHead';
 import { CheckpointFiles } from '../node/fileSource';
 
 interface Row {
@@ -77,7 +78,7 @@ function describe(
     }
   }
   for (const r of rows.filter((x) => x.error)) out.push(`  not compared: ${r.name}: ${r.error}`);
-  const list = (names: string[]) => `${names.slice(0, 8).join(', ')}${names.length > 8 ? `, ... (${names.length - 8} more)` : ''}`;
+  const list = (names: string[]) => listHead(names, 8);
   if (onlyA.length) out.push(`  only in ${a.fileName}: ${list(onlyA)}`);
   if (onlyB.length) out.push(`  only in ${b.fileName}: ${list(onlyB)}`);
   return out.join('\n') + '\n';

@@ -8,6 +8,7 @@ import type { MeasurementSeries } from '../core/analysis';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import { parseClasses } from '../core/generationPlan';
 import { parseSeeds } from '../core/seeds';
+import { TOY_TRAJECTORY_POINTS, trajectorySeeds } from '../core/trajectory';
 import { encodeNpy } from '../node/npy';
 import { engine, EXIT, loadInfo, num, provider, UsageError } from './common';
 
@@ -20,10 +21,8 @@ export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--
       high-frequency share, RMS; toy models: the off-plane norm. --consistency S adds the
       MeanFlow consistency with S fine steps. x and u are taken at r = F t (default: at each
       sampler step's own r). --npy writes the fields [frames, 4, n, ...].
-      Toy models use 256 points from the first seed.`;
+      Toy models use ${TOY_TRAJECTORY_POINTS} points from the first seed.`;
 
-/** Points of a toy model's trajectory, as in the Field Visualizer. */
-const TOY_POINTS = 256;
 /** Samples of an image model's trajectory at most. */
 const MAX_SAMPLES = 64;
 
@@ -48,7 +47,7 @@ export async function cmdFields(args: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (info.kind === 'toy') seeds = Array.from({ length: TOY_POINTS }, (_, i) => seeds[0] + i);
+  seeds = trajectorySeeds(info.kind, seeds);
   const d = info.defaultSampling;
   const steps = num(values.steps, 'steps', 16, true);
   const odeSteps = num(values['ode-steps'], 'ode-steps', 128, true);
@@ -91,7 +90,7 @@ export async function cmdFields(args: string[]): Promise<number> {
       writeFileSync(resolve(values.npy), encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]));
       log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${values.npy}\n`);
     }
-    const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_POINTS}` : seeds,
+    const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_TRAJECTORY_POINTS}` : seeds,
       labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, rFraction,
       patchSize: info.kind === 'image' ? patch : undefined };
     if (values.json) {

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { InspectError } from '../core/checkpoint/inspect';
 import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
 import { parseClasses } from '../core/generationPlan';
+import { listHead } from '../core/listHead';
 import { EngineError } from '../engine/client';
 import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
@@ -94,7 +95,7 @@ function describe(info: PmfModelInfo, path: string): string {
     info.kind === 'image'
       ? `  images ${info.channels}x${info.imageSize}x${info.imageSize}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`
       : `  points in D = ${info.dim}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`,
-    `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${listHead(info.classNames, 12)}`}`,
+    `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${listHead(info.classNames, 12, '; `--json` lists all')}`}`,
     `  CFG inputs: ${info.hasCfg ? 'omega, t_min, t_max' : 'no'}; t_eps ${info.tEps}`,
     `  default sampling: ${info.defaultSampling.steps} step(s), omega ${info.defaultSampling.omega}, ` +
       `interval [${info.defaultSampling.tMin}, ${info.defaultSampling.tMax}]`,
@@ -184,8 +185,3 @@ if (require.main === module) {
   });
 }
 
-/** The first `max` names, then how many more (an ImageNet model has 1000 classes). */
-function listHead(names: readonly string[], max: number): string {
-  if (names.length <= max) return names.join(', ');
-  return `${names.slice(0, max).join(', ')}, ... (${names.length - max} more; \`--json\` lists all)`;
-}

@@ -1,5 +1,6 @@
 // Which samples a generation makes: classes from a user's spec, one seed per sample.
 import type { PmfModelInfo } from './checkpoint/types';
+import { listHead } from './listHead';
 
 export interface SamplePlan {
   seeds: number[];
@@ -29,9 +30,8 @@ export function parseClasses(spec: string | undefined, info: PmfModelInfo): numb
     }
     const i = lower.indexOf(s.toLowerCase());
     if (i >= 0) return i;
-    const listed = info.classNames.slice(0, 20).map((n, k) => `${k} ${n}`).join(', ');
-    const more = info.numClasses > 20 ? `, ... (${info.numClasses - 20} more: see pmf info)` : '';
-    throw new RangeError(`Unknown class '${s}'. Classes: ${listed}${more}; or 'none' for unconditional.`);
+    const listed = listHead(info.classNames.map((n, k) => `${k} ${n}`), 20, ': see pmf info');
+    throw new RangeError(`Unknown class '${s}'. Classes: ${listed}; or 'none' for unconditional.`);
   });
 }
 

@@ -62,6 +62,14 @@ export interface Frame {
   fields: FrameFields;
 }
 
+/** Points a toy model's trajectory follows (the Field Visualizer and pmf fields): seeds s, s + 1, ... */
+export const TOY_TRAJECTORY_POINTS = 256;
+
+/** The seeds of a trajectory: a toy model's many points from the first seed, an image model's as given. */
+export function trajectorySeeds(kind: 'image' | 'toy', seeds: readonly number[]): number[] {
+  return kind === 'toy' ? Array.from({ length: TOY_TRAJECTORY_POINTS }, (_, i) => seeds[0] + i) : [...seeds];
+}
+
 export interface TrajectoryOptions {
   mode: 'pmf' | 'ode' | 'image';
   /** pmf: sampler steps N; ode and image: frames - 1 along t. */

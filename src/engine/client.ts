@@ -197,15 +197,9 @@ export class EngineClient {
   }
 
   /** Measurements of a kept trajectory along t; onFrame sees each frame as the engine finishes it. */
-  async measure(trajectoryId: string, patchSize: number, signal?: AbortSignal,
+  measure(trajectoryId: string, patchSize: number, signal?: AbortSignal,
     onFrame?: (p: MeasuredParams) => void): Promise<MeasureReply> {
-    const token = randomUUID();
-    if (onFrame) this.measured.set(token, onFrame);
-    try {
-      return await this.request(VizMeasure, { trajectoryId, patchSize, progressToken: token }, signal);
-    } finally {
-      this.measured.delete(token);
-    }
+    return this.withToken(this.measured, onFrame, (progressToken) => this.request(VizMeasure, { trajectoryId, patchSize, progressToken }, signal));
   }
 
   fieldsAt(params: FieldsAtParams, signal?: AbortSignal): Promise<FieldsAtReply> {
@@ -218,15 +212,21 @@ export class EngineClient {
   }
 
   /** Runs `fn` with a progress token whose notifications reach onProgress (none without it). */
-  private async withProgress<R>(onProgress: ((done: number, total: number) => void) | undefined,
+  private withProgress<R>(onProgress: ((done: number, total: number) => void) | undefined,
     fn: (token: string | undefined) => Promise<R>): Promise<R> {
-    if (!onProgress) return fn(undefined);
+    return this.withToken(this.progress, onProgress && ((p) => onProgress(p.done, p.total)), fn);
+  }
+
+  /** Runs `fn` with a fresh token whose notifications (routed through `routes`) reach `listener`; no token without one. */
+  private async withToken<P, R>(routes: Map<string, (p: P) => void>, listener: ((p: P) => void) | undefined,
+    fn: (token: string | undefined) => Promise<R>): Promise<R> {
+    if (!listener) return fn(undefined);
     const token = randomUUID();
-    this.progress.set(token, (p) => onProgress(p.done, p.total));
+    routes.set(token, listener);
     try {
       return await fn(token);
     } finally {
-      this.progress.delete(token);
+      routes.delete(token);
     }
   }
 

@@ -130,9 +130,6 @@ export interface TrajectoryParams {
   progressToken?: string;
 }
 
-/** Measurements along t (see core/analysis FrameMeasurer), one entry per frame. */
-export type TrajectoryMeasurements = MeasurementSeries;
-
 export interface TrajectoryReply {
   /** Names the trajectory kept in the engine for follow-up requests. */
   trajectoryId: string;
@@ -168,7 +165,8 @@ export interface MeasuredParams {
 }
 
 export interface MeasureReply {
-  measurements: TrajectoryMeasurements;
+  /** Measurements along t (see core/analysis FrameMeasurer), one entry per frame. */
+  measurements: MeasurementSeries;
   ms: number;
 }
 

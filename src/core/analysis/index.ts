@@ -1,6 +1,6 @@
 // Measurements of the pMF fields (pure TypeScript: no vscode, onnxruntime or DOM).
 export {
-  appendFrame, computeMeasurements, emptySeries, FrameMeasurer, toyPlaneView, TOY_DIMENSION_POINTS,
+  appendFrame, computeMeasurements, emptySeries, FrameMeasurer, toyPlaneView,
   type FrameMeasurement, type MeasurementOptions, type MeasurementSeries,
 } from './measurements';
 export { symmetricEigenvalues } from './symmetricEigenvalues';

@@ -1,7 +1,7 @@
 // The Field Visualizer's measurements of z_t, x, u, v along a trajectory: the numbers behind
 // the claim that x lies on a low-dimensional manifold while u and v carry noise.
 import type { FieldName, Measurements, ToyPlane } from '../../../webview/visualizer/protocol';
-import { patchDimension, pointDimension, type EffectiveDimension } from './patchDimension';
+import { checkPatchSize, patchDimension, pointDimension, type EffectiveDimension } from './patchDimension';
 import { projectToPlane } from './planeProjection';
 import { highFrequencyShare as imageHighFrequencyShare } from './spectrum';
 
@@ -52,15 +52,13 @@ export class FrameMeasurer {
 
   constructor(private readonly n: number, sampleShape: readonly number[],
     private readonly opts: MeasurementOptions) {
-    this.per = checkFields(new Float32Array(0), 0, n, sampleShape, false);
+    this.per = checkShape(n, sampleShape);
     const per = this.per;
     const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
     if (opts.kind === 'image') {
       if (sampleShape.length !== 3) throw new RangeError(`image sampleShape must be [C, H, W], got [${sampleShape.join(', ')}]`);
       const [C, H, W] = sampleShape;
-      if (!Number.isInteger(opts.patchSize) || opts.patchSize < 1 || opts.patchSize > Math.min(H, W)) {
-        throw new RangeError(`patch size must be an integer in [1, ${Math.min(H, W)}], got ${opts.patchSize}`);
-      }
+      checkPatchSize(opts.patchSize, H, W); // here, not at the first frame
       this.patchDim = opts.patchSize * opts.patchSize * C;
       this.dimension = (block) => patchDimension(block, n, [C, H, W], opts.patchSize);
       this.hfShare = (block) => mean(n, (i) => imageHighFrequencyShare(sample(block, i), C, H, W));
@@ -147,13 +145,19 @@ export function toyPlaneView(fields: Float32Array, frames: number, n: number, D:
   return projectToPlane(fields, P);
 }
 
-/** Checks the [frames, 4, n, ...sampleShape] layout (the length only if checkLength); returns per. */
-function checkFields(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[], checkLength = true): number {
-  for (const v of [...(checkLength ? [frames] : []), n, ...sampleShape]) {
+/** Checks n and the sample shape; returns per, the values of one sample. */
+function checkShape(n: number, sampleShape: readonly number[]): number {
+  for (const v of [n, ...sampleShape]) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`frames, n and sampleShape must be positive integers, got ${v}`);
   }
-  const per = sampleShape.reduce((a, b) => a * b, 1);
-  if (checkLength && fields.length !== frames * 4 * n * per) {
+  return sampleShape.reduce((a, b) => a * b, 1);
+}
+
+/** Checks the [frames, 4, n, ...sampleShape] layout; returns per. */
+function checkFields(fields: Float32Array, frames: number, n: number, sampleShape: readonly number[]): number {
+  if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`frames, n and sampleShape must be positive integers, got ${frames}`);
+  const per = checkShape(n, sampleShape);
+  if (fields.length !== frames * 4 * n * per) {
     throw new RangeError(`fields hold ${fields.length} values, expected frames * 4 * n * per = ${frames * 4 * n * per}`);
   }
   return per;

@@ -54,9 +54,7 @@ export function patchDimension(images: Float32Array, n: number, shape: readonly 
   if (images.length !== n * C * H * W) {
     throw new RangeError(`images hold ${images.length} values, expected n * C * H * W = ${n * C * H * W}`);
   }
-  if (!Number.isInteger(patchSize) || patchSize < 1 || patchSize > Math.min(H, W)) {
-    throw new RangeError(`patch size must be an integer in [1, ${Math.min(H, W)}], got ${patchSize}`);
-  }
+  checkPatchSize(patchSize, H, W);
   const stride = options.stride ?? defaultPatchStride(n, H, W, patchSize, options.maxPatches);
   if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`stride must be a positive integer, got ${stride}`);
 
@@ -82,6 +80,13 @@ export function patchDimension(images: Float32Array, n: number, shape: readonly 
     }
   }
   return acc.effectiveDimension();
+}
+
+/** Throws unless p x p patches fit an H x W image. */
+export function checkPatchSize(patchSize: number, H: number, W: number): void {
+  if (!Number.isInteger(patchSize) || patchSize < 1 || patchSize > Math.min(H, W)) {
+    throw new RangeError(`patch size must be an integer in [1, ${Math.min(H, W)}], got ${patchSize}`);
+  }
 }
 
 /** Effective dimension of m points of dimension d stored back to back (m x d), e.g. toy samples. */

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
 import { appendFrame, emptySeries, type MeasurementSeries } from '../../core/analysis';
+import { trajectorySeeds } from '../../core/trajectory';
 import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
@@ -29,9 +30,6 @@ function frameChunkBytes(): number {
   const v = Number(process.env.PMF_VIZ_CHUNK_BYTES);
   return Number.isFinite(v) && v > 0 ? v : 8 * 1024 * 1024;
 }
-
-/** Toy models show many points: sample i uses seed seeds[0] + i. */
-export const TOY_POINTS = 256;
 
 export interface VisualizerDeps {
   extensionUri: vscode.Uri;
@@ -91,8 +89,9 @@ export class VisualizerPanel implements vscode.Disposable {
     panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
   }
 
-  private post(msg: ToWebview): void {
-    void this.panel.webview.postMessage(ToWebview.parse(msg));
+  /** Validates and posts a message; resolves when the webview has taken it. */
+  private post(msg: ToWebview): Thenable<boolean> {
+    return this.panel.webview.postMessage(ToWebview.parse(msg));
   }
 
   private async init(): Promise<void> {
@@ -182,7 +181,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.config = cfg;
     const info = this.load.info;
     if (cfg.mode === 'image' && !this.image) throw new Error('Image mode needs an image: pick one or drop a PNG / JPEG on the panel.');
-    const seeds = info.kind === 'toy' ? Array.from({ length: TOY_POINTS }, (_, i) => cfg.seeds[0] + i) : cfg.seeds;
+    const seeds = trajectorySeeds(info.kind, cfg.seeds);
     const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
     const busyLabel = 'Computing the trajectory';
     this.setBusy('work', busyLabel);
@@ -210,7 +209,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.setBusy('work', 'Sending the frames');
     for (let start = perMessage; start < frames && !ac.signal.aborted; start += perMessage) {
       // one chunk at a time: the next is sent when the webview has taken this one
-      await this.panel.webview.postMessage(ToWebview.parse({ type: 'frames', result: { requestId, start, fields: chunk(start) } }));
+      await this.post({ type: 'frames', result: { requestId, start, fields: chunk(start) } });
     }
   }
 
@@ -227,11 +226,12 @@ export class VisualizerPanel implements vscode.Disposable {
     let series: MeasurementSeries | undefined;
     let done = 0;
     let total = this.last?.reply.times.length ?? 0;
+    // before the first frame, an empty series says that measuring has begun
+    const postSeries = (ms: number) => this.post({ type: 'measurements', result: { requestId, done, total,
+      measurements: { ...(series ?? emptySeries(0, info.kind)), ms } } });
     const post = () => {
       lastPost = performance.now();
-      // before the first frame: an empty series says that measuring has begun
-      const m = series ?? emptySeries(0, info.kind);
-      this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...m, ms: performance.now() - started } } });
+      void postSeries(lastPost - started);
       this.setBusy('measure', `Measuring: ${done} of ${total} frames`);
     };
     const stopShowing = () => {
@@ -255,7 +255,7 @@ export class VisualizerPanel implements vscode.Disposable {
       this.deps.log.debug(`measurements: ${r.measurements.rms.x.length} frames in ${r.ms.toFixed(1)} ms (p = ${patchSize})`);
       series = r.measurements;
       done = total = r.measurements.rms.x.length;
-      this.post({ type: 'measurements', result: { requestId, done, total, measurements: { ...series, ms: r.ms } } });
+      void postSeries(r.ms);
     }, (e: unknown) => {
       stopShowing();
       if (ac.signal.aborted || (e instanceof EngineError && e.code === 'cancelled')) return;
