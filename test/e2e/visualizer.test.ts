@@ -62,14 +62,20 @@ async function slide(wv: FrameLocator, selector: string, value: number): Promise
   await wv.locator(`body:not([data-drawn="${before}"])`).waitFor({ timeout: 30_000 });
 }
 
+/** Opens the Field Visualizer on `model` (a quick-pick label) and waits for its first 16-step trajectory, all frames in. */
+async function openVisualizer(s: VSCodeSession, model: string): Promise<FrameLocator> {
+  await s.runCommand('pMF: Open Field Visualizer');
+  await s.pickQuickPickItem(model);
+  const wv = await s.webview(undefined, { timeoutMs: 60_000 });
+  await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+  return wv;
+}
+
 test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving r change the panels; plots have data',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
     await s.dumpLogsOnFailure(async () => {
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('fashion-mnist');
-      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      const wv = await openVisualizer(s, 'fashion-mnist');
       const x0 = 'canvas.field[data-field="x"][data-sample="0"]';
       const u0 = 'canvas.field[data-field="u"][data-sample="0"]';
       const first = await canvasDigest(wv, x0);
@@ -115,10 +121,7 @@ test('a long run shows its progress and stops on Stop; what was shown stays, and
     const s = session!;
     await s.dumpLogsOnFailure(async () => {
       await s.runCommand('View: Close All Editors');
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('fashion-mnist');
-      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      const wv = await openVisualizer(s, 'fashion-mnist');
       const drawn = await wv.locator('body').getAttribute('data-drawn');
       // the v-ODE with 2048 Euler steps: about 2049 network calls
       await setControl(wv, '#ode-steps', 2048);
@@ -180,10 +183,7 @@ test('a reloaded window restores the visualizer with its settings (WebviewPanelS
     const s = session!;
     await s.dumpLogsOnFailure(async () => {
       await s.runCommand('View: Close All Editors'); // one visualizer tab, so the restored one is unambiguous
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('fashion-mnist');
-      let wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      let wv = await openVisualizer(s, 'fashion-mnist');
       await setControl(wv, '#steps', 6);
       await wv.locator('#run').click();
       await wv.locator('body[data-frames="7"][data-loaded="7"]').waitFor({ timeout: 60_000 });
@@ -207,10 +207,7 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       await sharp(px, { raw: { width: 56, height: 56, channels: 1 } }).png().toFile(png);
 
       await s.runCommand('View: Close All Editors');
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('fashion-mnist');
-      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      const wv = await openVisualizer(s, 'fashion-mnist');
       await setControl(wv, '#steps', 4);
       await setControl(wv, '#mode', 'image');
       await wv.locator('#pick-image').click();
@@ -254,10 +251,7 @@ test('unconditional and u-prediction image models work; a failed engine call sho
       copyFileSync(FIXTURE('image-unconditional'), join(workspace, 'image-unconditional.onnx'));
       copyFileSync(FIXTURE('image-u-prediction'), join(workspace, 'image-u-prediction.onnx'));
       await s.runCommand('View: Close All Editors');
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('image-unconditional.onnx');
-      const wv = await s.webview(undefined, { timeoutMs: 60_000 });
-      await wv.locator('body[data-frames="17"][data-loaded="17"]').waitFor({ timeout: 90_000 });
+      const wv = await openVisualizer(s, 'image-unconditional.onnx');
       assert.equal(await wv.locator('#class-0').count(), 0, 'no class selects for an unconditional model');
 
       // A patch size larger than the 16x16 images: the engine refuses, the panel says why.

@@ -218,33 +218,38 @@ def test_malicious_pickle_is_not_executed(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned-by-pickle").exists()
 
 
+def _saved_official(tmp_path, seed):
+    """An official-named state dict (random values) saved as tmp_path/pMF-tiny.pt."""
+    ck = tmp_path / "pMF-tiny.pt"
+    torch.save(official_state_dict(seed=seed), ck)
+    return ck
+
+
+def _onnx_metadata(path):
+    import onnx
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
 @needs_ort
 def test_convert_official_end_to_end(tmp_path):
-    sd = official_state_dict(seed=3)
-    ck = tmp_path / "pMF-tiny.pt"
-    torch.save(sd, ck)
+    ck = _saved_official(tmp_path, seed=3)
     out = tmp_path / "tiny.onnx"
     res = convert_official(str(ck), str(out))
     assert res["inputs"] == ["z", "h", "y", "omega", "t_min", "t_max"]
     assert res["max_abs_diff_vs_pytorch"] < 1e-4
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    meta = _onnx_metadata(out)
     assert meta["pmf.prediction"] == "x" and meta["pmf.num_classes"] == "10"
     assert "converted" in meta["pmf.name"]
 
 
 @needs_ort
 def test_convert_official_with_class_names(tmp_path):
-    sd = official_state_dict(seed=4)
-    ck = tmp_path / "pMF-tiny.pt"
-    torch.save(sd, ck)
+    ck = _saved_official(tmp_path, seed=4)
     names = tmp_path / "classes.txt"
     names.write_text("\n".join(f"class {i}, with a comma" for i in range(10)) + "\n\n", encoding="utf-8")
     out = tmp_path / "tiny.onnx"
     convert_official(str(ck), str(out), verify=False, class_names=str(names))
-    import onnx
-    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    assert json.loads(meta["pmf.class_names"]) == [f"class {i}, with a comma" for i in range(10)]
+    assert json.loads(_onnx_metadata(out)["pmf.class_names"]) == [f"class {i}, with a comma" for i in range(10)]
     short = tmp_path / "short.json"
     short.write_text(json.dumps(["a", "b"]), encoding="utf-8")
     with pytest.raises(ConversionError, match="names 2 classes; the checkpoint has 10"):
