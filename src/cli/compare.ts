@@ -9,6 +9,7 @@ import {
 } from '../core/checkpoint/inspect';
 import { listHead } from '../core/listHead';
 import { CheckpointFiles } from '../node/fileSource';
+import { EXIT_DANGER } from './inspectExit';
 
 interface Row {
   name: string;
@@ -43,12 +44,14 @@ export async function cmdCompare(pathA: string, pathB: string, keep: (t: TensorE
       (r) => rows.push({ name: a.tensors[r.index].name, other: r.other, shape: a.tensors[r.index].shape,
         ...(r.transposed ? { transposed: true as const } : {}), ...(r.diff ? { diff: r.diff } : {}), ...(r.error ? { error: r.error } : {}) }),
       { keep });
+    const findings = { a: a.findings, b: b.findings };
     if (json) {
-      process.stdout.write(JSON.stringify({ a: pathA, b: pathB, tensors: rows, onlyA, onlyB }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ a: pathA, b: pathB, findings, tensors: rows, onlyA, onlyB }, null, 2) + '\n');
     } else {
       process.stdout.write(describe(a, b, rows, onlyA, onlyB));
     }
-    return 0;
+    // The gate holds for both files: either one that a Python load would run code from fails the command.
+    return [...a.findings, ...b.findings].some((f) => f.severity === 'danger') ? EXIT_DANGER : 0;
   } finally {
     await filesA.close();
     await filesB.close();
@@ -63,6 +66,9 @@ function describe(
   onlyB: string[],
 ): string {
   const out: string[] = [];
+  for (const s of [a, b]) {
+    for (const f of s.findings.filter((x) => x.severity !== 'info')) out.push(`${s.fileName}: ${f.severity.toUpperCase()}: ${f.message}`);
+  }
   const same = rows.filter((r) => r.diff?.identical).length;
   const transposed = rows.filter((r) => r.transposed).length;
   out.push(`${a.fileName} against ${b.fileName}: ${rows.length} tensors in both (${same} identical` +

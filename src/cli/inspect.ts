@@ -13,6 +13,7 @@ import {
 import { isExporterName, tensorMatches } from '../core/checkpoint/inspect/display';
 import { CheckpointFiles } from '../node/fileSource';
 import { cmdCompare } from './compare';
+import { EXIT_DANGER, inspectFailure } from './inspectExit';
 
 export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TEXT] [--compare OTHER]
       Explains a checkpoint (.onnx, .safetensors, PyTorch .pt/.pth/.ckpt) without running it:
@@ -23,8 +24,6 @@ export const INSPECT_USAGE = `  pmf inspect FILE [--json] [--stats] [--filter TE
       --compare OTHER pairs the tensors of FILE and OTHER by name and prints, for each, the relative
       L2 distance ||a - b|| / ||a||, the largest absolute difference and the cosine similarity.`;
 
-/** Exit code of an inspection that found code a Python load would run. */
-export const EXIT_DANGER = 5;
 
 function formatBytes(n: number): string {
   return n < 1e3 ? `${n} bytes` : n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : n < 1e9 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e9).toFixed(2)} GB`;
@@ -88,18 +87,23 @@ export async function cmdInspect(args: string[], usageError: (m: string) => Erro
   const keep = (t: TensorEntry) => !values.filter || tensorMatches(t, (text) => text.includes(values.filter!));
   if (values.compare !== undefined) {
     if (values.stats) throw usageError('--stats and --compare do not go together: compare prints its own figures');
-    return cmdCompare(path, existing(values.compare), keep, values.json === true);
+    const other = existing(values.compare);
+    return inspectFailure(() => cmdCompare(path, other, keep, values.json === true), values.json === true);
   }
+  return inspectFailure(() => inspectOne(path, keep, values.stats === true, values.json === true), values.json === true);
+}
+
+async function inspectOne(path: string, keep: (t: TensorEntry) => boolean, withStats: boolean, json: boolean): Promise<number> {
   const files = new CheckpointFiles(path);
   try {
     const summary = await inspectCheckpoint(await files.source(), basename(path));
     const shown = summary.tensors.map((_, i) => i).filter((i) => keep(summary.tensors[i]));
     const stats = new Map<number, TensorStats | string>();
-    if (values.stats) {
+    if (withStats) {
       await statsEach((f) => files.source(f), shown.map((index) => ({ index, tensor: summary.tensors[index] })),
         (r) => stats.set(r.index, 'stats' in r ? r.stats : r.error));
     }
-    report(summary, path, stats, shown, values.json === true);
+    report(summary, path, stats, shown, json);
     return summary.findings.some((f) => f.severity === 'danger') ? EXIT_DANGER : 0;
   } finally {
     await files.close();

@@ -40,7 +40,7 @@ test('statistics stream back one by one; a tensor without readable data reports 
 
 test('errors keep their kind and message across the thread boundary', async () => {
   await assert.rejects(inspectInWorker(WORKER, join(CHECKPOINTS, 'truncated.pt'), 'truncated.pt'),
-    (e: unknown) => e instanceof InspectError && e.code === 'truncated' && /truncated\.pt is an incomplete ZIP archive/.test(e.message));
+    (e: unknown) => e instanceof InspectError && e.code === 'truncated' && /truncated\.pt is truncated: it is an incomplete ZIP archive/.test(e.message));
   await assert.rejects(inspectInWorker(WORKER, join(CHECKPOINTS, 'no-such.pt'), 'no-such.pt'), /ENOENT/);
 });
 

@@ -8,7 +8,8 @@ import { inferArchitecture } from './architecture';
 import { detect, describeUnknown, HEAD_BYTES } from './detect';
 import { formatParams } from './display';
 import { readOnnx } from './onnxInspector';
-import { readPickleFile, readPytorchZip } from './pytorchReader';
+import { pickleBudget } from './pickleMachine';
+import { dangerFindings, pickleError, readPickleFile, readPytorchZip, readTorchPickles } from './pytorchReader';
 import type { ReaderResult } from './readerResult';
 import { readSafetensors } from './safetensorsReader';
 import { InspectError, type ArchitectureGuess, type ByteSource, type CheckpointSummary, type Finding } from './types';
@@ -34,32 +35,75 @@ const SUPPORTED =
   'pMF Lab reads ONNX (.onnx), safetensors (.safetensors) and PyTorch checkpoints (.pt, .pth, .ckpt: ' +
   'torch.save files, zip or legacy, and TorchScript archives).';
 
-export async function inspectCheckpoint(source: ByteSource, fileName: string): Promise<CheckpointSummary> {
+export interface InspectOptions {
+  /** Wall-clock time for parsing the file's structure (default 30 s; PMF_INSPECT_BUDGET_MS in the CLI). */
+  budgetMs?: number;
+}
+
+export const DEFAULT_BUDGET_MS = 30_000;
+
+/**
+ * The summary of a checkpoint. The safety verdict follows what torch.load would unpickle: a ZIP
+ * archive (first bytes PK\x03\x04) through its data.pkl, anything else as torch.load's legacy
+ * path reads it (tar, then consecutive pickles), whatever the file looks like otherwise. A file
+ * whose pickles reference code a Python load would run is reported with danger findings, or, if
+ * it is no checkpoint pMF Lab reads, refused with InspectError 'dangerous'.
+ */
+export async function inspectCheckpoint(source: ByteSource, fileName: string, opts: InspectOptions = {}): Promise<CheckpointSummary> {
   if (source.size === 0) throw new InspectError('empty', `${fileName} is empty (0 bytes): there is nothing to inspect.`);
+  const budget = pickleBudget(source.size, opts.budgetMs ?? DEFAULT_BUDGET_MS);
   const head = await source.read(0, Math.min(source.size, HEAD_BYTES));
   const kind = detect(head);
-  if (typeof kind === 'object') throw unknownFormat(fileName, kind.unknown);
-  let result: ReaderResult;
-  switch (kind) {
-    case 'zip':
-      result = await readPytorchZip(source, fileName);
-      break;
-    case 'pickle':
-      result = await readPickleFile(source, fileName);
-      break;
-    case 'safetensors':
-      result = await readSafetensors(source, fileName);
-      break;
-    case 'onnx':
-      try {
-        result = await readOnnx(source, fileName);
-      } catch (e) {
-        if (e instanceof CheckpointError && e.code === 'not-onnx') throw unknownFormat(fileName, describeUnknown(head));
-        throw e;
-      }
-      break;
+  if (kind === 'zip') return summarise(await readPytorchZip(source, fileName, budget), fileName, source.size);
+
+  const pickles = await readTorchPickles(source, budget);
+  if (pickles.kind === 'tar') {
+    throw new InspectError(
+      'dangerous',
+      `${fileName} is a PyTorch checkpoint in the tar format of PyTorch before 0.4: torch.load would unpickle its members, ` +
+        'and pMF Lab does not read that format, so it cannot vouch for them. Load it only if you trust its source.',
+      [{ severity: 'danger', message: 'A pre-0.4 tar checkpoint: its pickles were not checked.' }],
+    );
   }
+  const isPickle = pickles.kind === 'plain' || pickles.kind === 'legacy';
+  if (isPickle && (kind === 'pickle' || typeof kind === 'object')) {
+    return summarise(await readPickleFile(source, fileName, pickles), fileName, source.size);
+  }
+  if (kind === 'pickle') throw pickleError(pickles.error, 'its pickle', fileName, pickles.log);
+  // Not a pickle for torch.load, or a file of another format that also parses as one: what
+  // torch.load would run before failing still counts.
+  const danger = dangerFindings(pickles.log, 'zip');
+  let result: ReaderResult;
+  try {
+    result = await readFormat(source, fileName, head, kind, pickles.tarWithoutStorages);
+  } catch (e) {
+    if (danger.length) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new InspectError('dangerous', `${fileName}: a Python load would run code from it (see DANGER) before it fails; do not load it. Besides, ${why}`, danger);
+    }
+    throw e;
+  }
+  result.findings.unshift(...danger);
   return summarise(result, fileName, source.size);
+}
+
+async function readFormat(
+  source: ByteSource,
+  fileName: string,
+  head: Uint8Array,
+  kind: Exclude<ReturnType<typeof detect>, 'zip' | 'pickle'>,
+  tar?: boolean,
+): Promise<ReaderResult> {
+  if (kind === 'safetensors') return readSafetensors(source, fileName);
+  if (kind === 'onnx') {
+    try {
+      return await readOnnx(source, fileName);
+    } catch (e) {
+      if (e instanceof CheckpointError && e.code === 'not-onnx') throw unknownFormat(fileName, describeUnknown(head));
+      throw e;
+    }
+  }
+  throw unknownFormat(fileName, tar ? 'a tar archive: extract the checkpoint from it first' : kind.unknown);
 }
 
 function unknownFormat(fileName: string, what: string): InspectError {

@@ -6,16 +6,18 @@
 //                the object, the list of storage keys), then each storage as an int64 element count
 //                followed by its bytes. A file that is just a pickle is read as one object.
 // Tensors point into the file where their bytes lie, so statistics can stream them in place.
-import { plainView, readRange } from './byteSource';
-import { isContiguous, itemSize, product } from './dtypes';
+import { itemSize, isContiguous, product } from './dtypes';
+import { tarVerdict } from './legacyTar';
+import { PickleError, type PickleBudget } from './pickleMachine';
 import type { ReaderResult } from './readerResult';
 import { describeUnsafe, GlobalLog, StorageRef, TensorRef, unpickle, type Unpickled } from './safeUnpickler';
 import { findTensors, NdArray, type FoundTensors } from './tensorTree';
 import { InspectError, type ByteSource, type Finding, type PickleDetails, type TensorEntry } from './types';
+import { openTorchArchive, type ZipEntryLike } from './zipArchive';
 
 const MAX_PICKLE_BYTES = 1 << 30;
-/** The first pickle of a legacy torch.save file: the magic number 0x1950a86a20f9469cfc6c (protocol 2). */
-const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+/** torch.serialization.MAGIC_NUMBER and PROTOCOL_VERSION: the first two pickles of a legacy file. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL_VERSION = 1001;
 
 type Layout = PickleDetails['layout'];
@@ -25,74 +27,47 @@ type StorageData = { offset: number; byteLength: number; bigEndian?: boolean } |
 
 // ---- zip and TorchScript archives ---------------------------------------------------------------
 
-interface ZipEntryLike {
-  name: string;
-  size: number;
-  compressionMethod: number;
-  arrayBuffer(): Promise<ArrayBuffer>;
-}
-
-export async function readPytorchZip(source: ByteSource, fileName: string): Promise<ReaderResult> {
-  const { unzipRaw } = await import('unzipit');
-  let entries: ZipEntryLike[];
-  try {
-    entries = (
-      await unzipRaw({
-        getLength: async () => source.size,
-        // unzipit copies stored entries with slice(): the view must be a plain Uint8Array (ByteSource's contract).
-        read: async (offset: number, length: number) => plainView(await source.read(offset, length)) as Uint8Array<ArrayBuffer>,
-      })
-    ).entries;
-  } catch (e) {
-    const msg = (e as Error).message;
-    if (e instanceof RangeError || /end of central directory|past the end|short read/i.test(msg)) {
-      throw new InspectError(
-        'truncated',
-        `${fileName} is an incomplete ZIP archive: its table of contents (central directory) is missing or cut off. ` +
-          'The file is truncated (an interrupted download or copy?).',
-      );
-    }
-    throw new InspectError('corrupt', `${fileName} starts like a ZIP archive but cannot be read as one (${msg}).`);
-  }
-
-  const pkl = entries
-    .filter((e) => /(^|\/)data\.pkl$/.test(e.name))
-    .sort((a, b) => a.name.split('/').length - b.name.split('/').length)[0];
+export async function readPytorchZip(source: ByteSource, fileName: string, budget: PickleBudget): Promise<ReaderResult> {
+  const archive = await openTorchArchive(source, fileName);
+  const { prefix } = archive;
+  const pkl = archive.get(`${prefix}data.pkl`);
   if (!pkl) {
-    const names = entries.slice(0, 5).map((e) => e.name).join(', ');
+    const names = archive.entries.slice(0, 5).map((e) => e.name).join(', ');
     throw new InspectError(
       'unsupported',
-      `${fileName} is a ZIP archive but not a PyTorch checkpoint: it has no data.pkl ` +
-        `(it holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${names ? `: ${names}${entries.length > 5 ? ', ...' : ''}` : ''}).`,
+      `${fileName} is a ZIP archive but not a PyTorch checkpoint: it has no ${prefix}data.pkl ` +
+        `(it holds ${archive.entries.length} entr${archive.entries.length === 1 ? 'y' : 'ies'}: ${names}${archive.entries.length > 5 ? ', ...' : ''}).`,
     );
   }
-  const prefix = pkl.name.slice(0, -'data.pkl'.length);
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  const layout: Layout = entries.some((e) => e.name.startsWith(`${prefix}code/`)) || byName.has(`${prefix}constants.pkl`) ? 'torchscript' : 'zip';
-  const locator = new LocalHeaders(source, fileName);
-
-  const byteorder = byName.get(`${prefix}byteorder`);
+  const layout: Layout = archive.entries.some((e) => e.name.toLowerCase().startsWith(`${prefix}code/`.toLowerCase())) || archive.get(`${prefix}constants.pkl`) ? 'torchscript' : 'zip';
+  const byteorder = archive.get(`${prefix}byteorder`);
   const bigEndian = byteorder ? new TextDecoder().decode(await byteorder.arrayBuffer()).trim() === 'big' : false;
 
   const log = new GlobalLog();
-  const storages = new Map<string, StorageRef>();
-  const main = await readEntryPickle(pkl, locator, log, storages, fileName);
+  const main = await readEntryPickle(pkl, log, new Map(), fileName, budget);
+  // Every other pickle in the archive is checked too, whether or not torch.load reads it.
+  const constantsEntry = archive.get(`${prefix}constants.pkl`);
+  const constants = constantsEntry ? await readEntryPickle(constantsEntry, log, new Map(), fileName, budget) : undefined;
+  for (const e of archive.entries) {
+    if (e !== pkl && e !== constantsEntry && /\.pkl$/i.test(e.name)) await readEntryPickle(e, log, new Map(), fileName, budget);
+  }
+  if (!('value' in main)) throw pickleError(main.error, pkl.name, fileName, log);
   const found = findTensors(main.value, fileName);
 
   /** Where storage `key` of an archive folder lies. */
   const storageData = async (folder: string, s: StorageRef): Promise<StorageData> => {
-    const entry = byName.get(`${prefix}${folder}/${s.key}`);
+    const entry = archive.get(`${prefix}${folder}/${s.key}`);
     if (!entry) return { note: `its storage ${folder}/${s.key} is missing from the archive` };
     if (entry.compressionMethod !== 0) return { note: 'its storage is compressed in the archive: statistics need it stored' };
-    return { offset: await locator.dataStart(entry), byteLength: entry.size, bigEndian };
+    return { offset: await archive.dataStart(entry), byteLength: entry.size, bigEndian };
   };
 
-  const tensors = await tensorEntries(found, main, pkl.compressionMethod === 0 ? await locator.dataStart(pkl) : undefined, (s) =>
+  const tensors = await tensorEntries(found, main, pkl.compressionMethod === 0 ? await archive.dataStart(pkl) : undefined, (s) =>
     storageData('data', s),
   );
-  if (layout === 'torchscript' && byName.has(`${prefix}constants.pkl`)) {
+  if (constants) {
+    if (!('value' in constants)) throw pickleError(constants.error, constantsEntry!.name, fileName, log);
     // Constants of the scripted code (tensors it uses that are not parameters), stored under constants/.
-    const constants = await readEntryPickle(byName.get(`${prefix}constants.pkl`)!, locator, log, new Map(), fileName);
     const c = findTensors(constants.value, fileName);
     for (const t of await tensorEntries(c, constants, undefined, (s) => storageData('constants', s))) {
       tensors.push({ ...t, name: `constants.${t.name}` });
@@ -101,76 +76,109 @@ export async function readPytorchZip(source: ByteSource, fileName: string): Prom
   return summarise(layout, main.protocol, found, tensors, log, fileName);
 }
 
-/** Offsets of entries' data, from their local file headers (their extra fields may differ from the central directory's). */
-class LocalHeaders {
-  private readonly cache = new Map<string, number>();
-
-  constructor(private readonly source: ByteSource, private readonly fileName: string) {}
-
-  async dataStart(entry: ZipEntryLike): Promise<number> {
-    const known = this.cache.get(entry.name);
-    if (known !== undefined) return known;
-    // unzipit keeps the local header's offset in the entry's raw central-directory record.
-    const raw = (entry as unknown as { _rawEntry?: { relativeOffsetOfLocalHeader?: unknown } })._rawEntry;
-    const at = raw?.relativeOffsetOfLocalHeader;
-    if (typeof at !== 'number') throw new Error('unzipit no longer exposes local header offsets (ZipEntry._rawEntry)');
-    const h = await readRange(this.source, at, 30, `the local header of ${entry.name}`, this.fileName);
-    const view = new DataView(h.buffer, h.byteOffset, 30);
-    if (view.getUint32(0, true) !== 0x04034b50) {
-      throw new InspectError('corrupt', `${this.fileName}: the ZIP entry ${entry.name} has no local file header where the directory says.`);
-    }
-    const start = at + 30 + view.getUint16(26, true) + view.getUint16(28, true);
-    this.cache.set(entry.name, start);
-    return start;
-  }
-}
-
+/** One pickle of an archive: its value, or the error that stopped it (the log keeps what it referenced). */
 async function readEntryPickle(
   entry: ZipEntryLike,
-  locator: LocalHeaders,
   log: GlobalLog,
   storages: Map<string, StorageRef>,
   fileName: string,
-): Promise<Unpickled & { bytes: Uint8Array }> {
+  budget: PickleBudget,
+): Promise<(Unpickled & { bytes: Uint8Array }) | { error: unknown }> {
   if (entry.size > MAX_PICKLE_BYTES) {
     throw new InspectError('too-large', `${fileName}: its ${entry.name} is ${entry.size} bytes; pickles over 1 GB are not read.`);
   }
-  if (entry.compressionMethod === 0) await locator.dataStart(entry); // checks the local header
-  const bytes = new Uint8Array(await entry.arrayBuffer());
+  let bytes: Uint8Array;
   try {
-    return { ...unpickle(bytes, { log, storages }), bytes };
+    bytes = new Uint8Array(await entry.arrayBuffer());
+  } catch {
+    throw new InspectError('corrupt', `${fileName}: its entry ${entry.name} cannot be decompressed (its data is damaged). Download or copy it again.`);
+  }
+  try {
+    return { ...unpickle(bytes, { log, storages, budget }), bytes };
   } catch (e) {
-    throw pickleError(e, entry.name, fileName, true);
+    return { error: e };
   }
 }
 
 // ---- legacy torch.save files and plain pickles --------------------------------------------------
 
-export async function readPickleFile(source: ByteSource, fileName: string): Promise<ReaderResult> {
+/**
+ * What torch.load unpickles from a file that is not a ZIP archive, read in the same order and
+ * with the same checks: the tar format of PyTorch before 0.4 (refused: pMF Lab does not read it);
+ * else a first pickle, which must be the magic number for torch.load to read on (else the file
+ * is a plain pickle, of which torch.load has already run that one), the protocol version, the
+ * system info, the object itself and the list of storage keys. Every global any of them
+ * references is in `log`, including those before an error.
+ */
+export interface TorchPickles {
+  log: GlobalLog;
+  /** 'tar': a pre-0.4 tar checkpoint; 'plain': one pickle, not torch.save's; 'legacy': torch.save's sequence. */
+  kind: 'tar' | 'plain' | 'legacy' | 'none';
+  /** The pickles read, in order (for 'legacy': magic, version, system info, object, storage keys). */
+  pickles: Unpickled[];
+  bytes: Uint8Array;
+  storages: Map<string, StorageRef>;
+  /** Why reading stopped before the sequence was complete. */
+  error?: PickleError;
+  /** The tar verdict said 'tar-no-storages': torch.load fails on it before unpickling anything. */
+  tarWithoutStorages?: boolean;
+}
+
+export async function readTorchPickles(source: ByteSource, budget: PickleBudget): Promise<TorchPickles> {
+  const tar = await tarVerdict(source);
+  if (tar === 'tar-checkpoint') return { log: new GlobalLog(), kind: 'tar', pickles: [], bytes: new Uint8Array(0), storages: new Map() };
+  if (tar === 'tar-no-storages') return { log: new GlobalLog(), kind: 'none', pickles: [], bytes: new Uint8Array(0), storages: new Map(), tarWithoutStorages: true };
   // The pickles come first; read a growing prefix of the file until they parse.
   let length = Math.min(source.size, 1 << 20);
   for (;;) {
-    const prefix = await source.read(0, length);
-    try {
-      return await readPickles(source, prefix, fileName);
-    } catch (e) {
-      const eof = e instanceof Error && !(e instanceof InspectError) && isEndOfData(e);
-      if (!eof) throw e instanceof InspectError ? e : pickleError(e, 'the pickle', fileName);
-      if (length >= source.size) throw pickleError(e, 'the pickle', fileName);
-      if (length >= MAX_PICKLE_BYTES) {
-        throw new InspectError('too-large', `${fileName}: its pickled object is over 1 GB; not read.`);
-      }
-      length = Math.min(source.size, length * 4);
-    }
+    const r = readPickleSequence(await source.read(0, length), budget);
+    const more = r.error?.kind === 'truncated' && length < source.size && length < MAX_PICKLE_BYTES;
+    if (!more) return r;
+    length = Math.min(source.size, length * 4, MAX_PICKLE_BYTES);
   }
 }
 
-async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: string): Promise<ReaderResult> {
+/** A value that is certainly not `expected` (so torch.load stops there); a value we cannot know is not. */
+function surelyNot(v: unknown, expected: bigint | number): boolean {
+  if (typeof v === 'bigint' || typeof v === 'number') return BigInt(v) !== BigInt(expected);
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || v instanceof Map || Array.isArray(v) || v instanceof Uint8Array;
+}
+
+function readPickleSequence(bytes: Uint8Array, budget: PickleBudget): TorchPickles {
   const log = new GlobalLog();
   const storages = new Map<string, StorageRef>();
-  const legacy = LEGACY_MAGIC.every((b, i) => bytes[i] === b);
-  if (!legacy) {
-    const obj = unpickle(bytes, { log, storages });
+  const out: TorchPickles = { log, kind: 'none', pickles: [], bytes, storages };
+  try {
+    const next = (withStorages = false) => {
+      const start = out.pickles.length ? out.pickles[out.pickles.length - 1].end : 0;
+      const p = unpickle(bytes, { start, log, budget, ...(withStorages ? { storages } : {}) });
+      out.pickles.push(p);
+      return p;
+    };
+    const magic = next(true);
+    out.kind = 'plain';
+    if (surelyNot(magic.value, LEGACY_MAGIC)) return out;
+    out.kind = 'legacy';
+    const version = next();
+    if (surelyNot(version.value, LEGACY_PROTOCOL_VERSION)) {
+      throw new PickleError('invalid', `legacy torch.save protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`, magic.end);
+    }
+    next(); // system info
+    next(true); // the object
+    next(); // the storage keys
+  } catch (e) {
+    if (!(e instanceof PickleError)) throw e;
+    out.error = e;
+  }
+  return out;
+}
+
+/** A ReaderResult for a plain pickle or a legacy torch.save file whose pickles were all read. */
+export async function readPickleFile(source: ByteSource, fileName: string, read: TorchPickles): Promise<ReaderResult> {
+  const { log, pickles, bytes, storages } = read;
+  if (read.error) throw pickleError(read.error, read.kind === 'plain' ? 'its pickle' : 'its pickled data', fileName, log);
+  if (read.kind === 'plain') {
+    const obj = pickles[0];
     const found = findTensors(obj.value, fileName);
     const tensors = await tensorEntries(found, { ...obj, bytes }, 0, async () => ({
       note: 'a plain pickle refers to storages it does not hold',
@@ -183,16 +191,10 @@ async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: stri
     return result;
   }
 
-  const version = unpickle(bytes, { start: LEGACY_MAGIC.length, log });
-  if (version.value !== LEGACY_PROTOCOL_VERSION) {
-    throw new InspectError('corrupt', `${fileName}: legacy torch.save protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}.`);
-  }
-  const sysInfo = unpickle(bytes, { start: version.end, log });
+  const [, , sysInfo, obj, keys] = pickles;
   const bigEndian = sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false;
-  const obj = unpickle(bytes, { start: sysInfo.end, log, storages });
-  const keys = unpickle(bytes, { start: obj.end, log });
   if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string' || typeof k === 'number')) {
-    throw new InspectError('corrupt', `${fileName}: the list of storage keys of this legacy torch.save file is missing or malformed.`);
+    throw new InspectError('corrupt', `${fileName}: the list of storage keys of this legacy torch.save file is missing or malformed. Download or copy it again.`);
   }
 
   // The storages follow in the order of the keys: an int64 element count, then the elements.
@@ -207,8 +209,7 @@ async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: stri
       stop = `the bytes of storage ${key}${s ? ` (${s.dtype ?? s.typeName})` : ''} have no known size, so the storages after it cannot be located`;
       where.set(key, { note: stop });
     } else if (pos + 8 > source.size) {
-      stop = 'the file ends before its storage data: it is truncated';
-      where.set(key, { note: stop });
+      stop = 'truncated';
     } else {
       const head = await source.read(pos, 8);
       const v = new DataView(head.buffer, head.byteOffset, 8);
@@ -217,19 +218,23 @@ async function readPickles(source: ByteSource, bytes: Uint8Array, fileName: stri
         stop = `storage ${key} declares ${count} elements where the pickle says ${s.numel}: the storage layout is not understood`;
         where.set(key, { note: stop });
       } else if (pos + 8 + count * size > source.size) {
-        stop = 'the file ends in the middle of its storage data: it is truncated';
-        where.set(key, { note: stop });
+        stop = 'truncated';
       } else {
         where.set(key, { offset: pos + 8, byteLength: count * size, bigEndian });
         pos += 8 + count * size;
       }
+    }
+    if (stop === 'truncated') {
+      throw new InspectError(
+        'truncated',
+        `${fileName} is truncated: it ends in the middle of its tensor data (storage ${key}) (an interrupted download or copy?). Download or copy it again.`,
+      );
     }
   }
   const found = findTensors(obj.value, fileName);
   const tensors = await tensorEntries(found, { ...obj, bytes }, 0, async (s) => where.get(s.key) ?? { note: `storage ${s.key} is not in the file` });
   const result = summarise('legacy', obj.protocol, found, tensors, log, fileName);
   result.findings.push({ severity: 'info', message: 'Saved in the legacy torch.save format (PyTorch before 1.6, or _use_new_zipfile_serialization=False).' });
-  if (stop?.includes('truncated')) result.findings.push({ severity: 'warning', message: `${fileName}: ${stop}.` });
   return result;
 }
 
@@ -303,24 +308,9 @@ function summarise(
   log: GlobalLog,
   fileName: string,
 ): ReaderResult {
-  const findings: Finding[] = [];
-  const after = 'loading this file with torch.load(weights_only=False) would call it; pMF Lab only parsed it, nothing ran.';
-  const scriptClasses: string[] = [];
-  const numpy: string[] = [];
-  for (const g of log.list) {
-    const full = `${g.module}.${g.name}`;
-    if (g.class === 'allowed') continue;
-    if (g.class === 'torchscript' && layout === 'torchscript') scriptClasses.push(full);
-    else if (g.class === 'numpy') numpy.push(full);
-    else {
-      const what = describeUnsafe(g.module, g.name);
-      findings.push({
-        severity: 'danger',
-        message: `Unsafe global ${full}${what ? ` (${what})` : ''}: it is not part of a PyTorch state dict; ${after} ` +
-          'torch.load(weights_only=True), the default since PyTorch 2.6, refuses it.',
-      });
-    }
-  }
+  const findings: Finding[] = dangerFindings(log, layout);
+  const scriptClasses = log.list.filter((g) => g.class === 'torchscript' && layout === 'torchscript').map((g) => `${g.module}.${g.name}`);
+  const numpy = log.list.filter((g) => g.class === 'numpy').map((g) => `${g.module}.${g.name}`);
   if (numpy.length) {
     findings.push({
       severity: 'warning',
@@ -375,20 +365,42 @@ function containerFindings(found: FoundTensors): Finding[] {
   return out;
 }
 
-function isEndOfData(e: Error): boolean {
-  return /end of file|more bytes|end of line/i.test(e.message) || e instanceof RangeError;
-}
-
 /**
- * A pickle the parser could not read. Running out of data means a truncated file, unless the
- * pickle's bytes are known to be whole (a ZIP entry of the size its directory gives): then the
- * pickle itself is broken.
+ * A pickle the machine could not read to its end, as an InspectError; when what it read before
+ * that references code a Python load would run, the error is 'dangerous' and carries those findings.
  */
-function pickleError(e: unknown, what: string, fileName: string, whole = false): InspectError {
-  const msg = e instanceof Error ? e.message : String(e);
-  if (!whole && e instanceof Error && isEndOfData(e)) {
-    return new InspectError('truncated', `${fileName}: ${what} ends early (${msg}); the file is truncated.`);
-  }
-  return new InspectError('corrupt', `${fileName}: ${what} is not a readable pickle (${msg}).`);
+export function pickleError(e: unknown, what: string, fileName: string, log: GlobalLog): InspectError {
+  if (!(e instanceof PickleError)) return e instanceof InspectError ? e : new InspectError('corrupt', `${fileName}: ${what} cannot be read (${String(e)}).`);
+  const danger = dangerFindings(log, 'zip');
+  const base =
+    e.kind === 'truncated'
+      ? new InspectError('truncated', `${fileName} is truncated: ${what} is cut off (${e.message}) (an interrupted download or copy?). Download or copy it again.`)
+      : e.kind === 'budget'
+        ? new InspectError('budget', `${fileName}: reading ${what} was stopped: ${e.message}. A checkpoint does not need this much; the file looks built to exhaust readers.`)
+        : new InspectError('corrupt', `${fileName}: ${what} is not a readable pickle (${e.message}). Download or copy it again.`);
+  if (!danger.length) return base;
+  return new InspectError(
+    'dangerous',
+    `${fileName}: a Python load would run code from it (see DANGER) before it fails; do not load it. ` +
+      `Besides, ${base.message.startsWith(fileName) ? base.message.slice(fileName.length).replace(/^[: ]+/, '') : base.message}`,
+    danger,
+  );
 }
 
+/** Danger findings for the unsafe globals and constructs in `log` (TorchScript classes count only outside an archive of TorchScript). */
+export function dangerFindings(log: GlobalLog, layout: Layout): Finding[] {
+  const after = 'loading this file with torch.load(weights_only=False) would call it; pMF Lab only parsed it, nothing ran.';
+  const out: Finding[] = [];
+  for (const g of log.list) {
+    if (g.class === 'allowed' || g.class === 'numpy' || (g.class === 'torchscript' && layout === 'torchscript')) continue;
+    const full = `${g.module}.${g.name}`;
+    const what = describeUnsafe(g.module, g.name);
+    out.push({
+      severity: 'danger',
+      message: `Unsafe global ${full}${what ? ` (${what})` : ''}: it is not part of a PyTorch state dict; ${after} ` +
+        'torch.load(weights_only=True), the default since PyTorch 2.6, refuses it.',
+    });
+  }
+  for (const h of log.hazards) out.push({ severity: 'danger', message: `Unsafe construct: ${h}; pMF Lab only parsed it, nothing ran.` });
+  return out;
+}

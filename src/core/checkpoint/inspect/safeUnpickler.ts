@@ -1,11 +1,11 @@
-// Reads a Python pickle without running it. pickleparser interprets the opcodes; every global the
-// pickle names (GLOBAL, STACK_GLOBAL, INST) goes through our name resolver, which records it and
-// returns a stand-in. Only a handful of stand-ins do anything, and only with data: the tensor
+// Reads a Python pickle without running it. pickleMachine.ts interprets the opcodes; every global
+// the pickle names (GLOBAL, STACK_GLOBAL, INST) goes through our name resolver, which records it
+// and returns a stand-in. Only a handful of stand-ins do anything, and only with data: the tensor
 // rebuilders build a TensorRef, OrderedDict builds a Map, torch.Size a list. Every other global
 // (os.system included) becomes an inert "opaque" function that, when the pickle calls it, just
 // records the call: its arguments, and any state a later BUILD sets. No Python and no code from
 // the file runs; the result is a tree of plain values that the caller walks.
-import { BufferReader, Parser } from 'pickleparser';
+import { runPickle, type PickleBudget } from './pickleMachine';
 import { TORCH_DTYPES, TORCH_STORAGE_DTYPES } from './dtypes';
 import type { PickleGlobal } from './types';
 
@@ -84,38 +84,51 @@ function opaque(info: Opaque): (...args: unknown[]) => unknown {
 
 // ---- the allowlist ------------------------------------------------------------------------------
 
+// Every entry and the reason for it: docs/pickle-allowlist.md. Names are matched exactly (a name
+// with dots reaches an attribute of the global in protocol 4, so it is another global).
 const TORCH_REBUILDERS = new Set([
   '_rebuild_tensor', '_rebuild_tensor_v2', '_rebuild_tensor_v3', '_rebuild_parameter', '_rebuild_parameter_with_state',
   '_rebuild_qtensor', '_rebuild_sparse_tensor', '_rebuild_meta_tensor_no_storage', '_rebuild_nested_tensor',
-  '_rebuild_wrapper_subclass', '_rebuild_device_tensor_from_numpy',
+  '_rebuild_wrapper_subclass', '_rebuild_device_tensor_from_numpy', '_rebuild_device_tensor_from_cpu_tensor',
 ]);
 const TORCH_MISC = new Set([
   'Size', 'device', 'strided', 'sparse_coo', 'sparse_csr', 'sparse_csc', 'sparse_bsr', 'sparse_bsc', '_mkldnn',
   'contiguous_format', 'channels_last', 'channels_last_3d', 'preserve_format',
   'per_tensor_affine', 'per_channel_affine', 'per_tensor_symmetric', 'per_channel_symmetric', 'per_channel_affine_float_qparams',
+  'UntypedStorage', 'TypedStorage', 'Tensor',
 ]);
 const BUILTINS = new Set(['set', 'frozenset', 'slice', 'bytearray', 'complex', 'bytes', 'int', 'float', 'str', 'bool', 'list', 'tuple', 'dict']);
+/** numpy's array, scalar and dtype constructors, under numpy 1.x (numpy.core) and 2.x (numpy._core) names. */
+const NUMPY_DATA = new Set([
+  'numpy.ndarray', 'numpy.dtype',
+  'numpy.core.multiarray._reconstruct', 'numpy._core.multiarray._reconstruct',
+  'numpy.core.multiarray.scalar', 'numpy._core.multiarray.scalar',
+  'numpy.core.numeric._frombuffer', 'numpy._core.numeric._frombuffer',
+  'numpy.random._pickle.__randomstate_ctor', 'numpy.random._pickle.__generator_ctor', 'numpy.random._pickle.__bit_generator_ctor',
+]);
 
 export type GlobalClass = 'allowed' | 'numpy' | 'torchscript' | 'unsafe';
 
+const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+
 /**
- * allowed: what torch.load(weights_only=True) accepts in a state dict (tensor rebuilders, storages,
- * dtypes, OrderedDict, ...). numpy: numpy's own array/scalar/dtype constructors (not code from
- * the file, but weights_only loading refuses some of them). torchscript: TorchScript classes
- * (__torch__.*), compiled from the archive's code/ by torch.jit.load. unsafe: anything else.
+ * allowed: what a PyTorch state dict legitimately references and torch.load(weights_only=True)
+ * accepts (tensor rebuilders, storages, dtypes, OrderedDict, ...). numpy: numpy's own array,
+ * scalar and dtype constructors (data, not code, but weights_only loading refuses them unless
+ * allowed). torchscript: TorchScript classes (__torch__.*), compiled from the archive's code/ by
+ * torch.jit.load. unsafe: anything else, numpy's other functions included.
  */
 export function classifyGlobal(module: string, name: string): GlobalClass {
   if (module === 'torch._utils' && TORCH_REBUILDERS.has(name)) return 'allowed';
   if (module === 'torch._tensor' && name === '_rebuild_from_type_v2') return 'allowed';
-  if (module === 'torch' && (name in TORCH_STORAGE_DTYPES || name in TORCH_DTYPES || TORCH_MISC.has(name))) return 'allowed';
-  if (module === 'torch' && (name === 'UntypedStorage' || name === 'TypedStorage' || name === 'Tensor')) return 'allowed';
+  if (module === 'torch' && (own(TORCH_STORAGE_DTYPES, name) || own(TORCH_DTYPES, name) || TORCH_MISC.has(name))) return 'allowed';
   if (module === 'torch.storage' && (name === 'UntypedStorage' || name === 'TypedStorage')) return 'allowed';
   if (module === 'torch.nn.parameter' && name === 'Parameter') return 'allowed';
   if (module === 'torch.serialization' && name === '_get_layout') return 'allowed';
-  if (module === 'collections' && name === 'OrderedDict') return 'allowed';
+  if (module === 'collections' && (name === 'OrderedDict' || name === 'Counter')) return 'allowed';
   if ((module === 'builtins' || module === '__builtin__') && BUILTINS.has(name)) return 'allowed';
   if (module === '_codecs' && name === 'encode') return 'allowed';
-  if (/^numpy(\.|$)/.test(module)) return 'numpy';
+  if (NUMPY_DATA.has(`${module}.${name}`) || (module === 'numpy.dtypes' && /^[A-Za-z0-9]+DType$/.test(name))) return 'numpy';
   if (module === '__torch__' || module.startsWith('__torch__.')) return 'torchscript';
   return 'unsafe';
 }
@@ -147,17 +160,26 @@ const KNOWN_UNSAFE: Readonly<Record<string, string>> = {
   'importlib.import_module': 'imports any module',
   'webbrowser.open': 'opens a URL',
   'pty.spawn': 'runs a program',
+  'numpy.testing._private.utils.runstring': 'executes a string as Python code',
+  'numpy.load': 'loads another file, pickles included',
+  'torch.load': 'loads another file with its own pickles',
+  'torch.storage._load_from_bytes': 'loads nested torch.save bytes with weights_only=False, unchecked',
+  'builtins.setattr': 'changes an attribute of any object',
+  'operator.attrgetter': 'reaches any attribute, e.g. a module function',
+  'operator.methodcaller': 'calls any method',
 };
 
 export function describeUnsafe(module: string, name: string): string | undefined {
-  return KNOWN_UNSAFE[`${module}.${name}`];
+  return KNOWN_UNSAFE[`${module === '__builtin__' ? 'builtins' : module}.${name}`];
 }
 
 // ---- unpickling ---------------------------------------------------------------------------------
 
-/** Globals seen across one file's pickles, each once, in order of first use. */
+/** Globals seen across one file's pickles, each once, in order of first use, and hazards besides. */
 export class GlobalLog {
   readonly list: Array<PickleGlobal & { class: GlobalClass }> = [];
+  /** Things a Python load would do that no state dict needs, each once. */
+  readonly hazards: string[] = [];
   private readonly seen = new Set<string>();
 
   add(module: string, name: string): void {
@@ -167,6 +189,11 @@ export class GlobalLog {
     const cls = classifyGlobal(module, name);
     this.list.push({ module, name, allowed: cls === 'allowed', class: cls });
   }
+
+  hazard(message: string): void {
+    if (!this.hazards.includes(message) && this.hazards.length < 32) this.hazards.push(message);
+  }
+
 }
 
 export interface UnpickleOptions {
@@ -175,6 +202,8 @@ export interface UnpickleOptions {
   log: GlobalLog;
   /** Storages by key, shared by the pickles of one file. */
   storages?: Map<string, StorageRef>;
+  /** Work and time for the whole file, shared by its pickles. */
+  budget: PickleBudget;
 }
 
 export interface Unpickled {
@@ -185,32 +214,34 @@ export interface Unpickled {
   end: number;
 }
 
-/** Parses one pickle; throws the parser's Error on malformed or truncated input. */
+/**
+ * Parses one pickle; throws pickleMachine's PickleError on malformed or truncated input, after
+ * `log` has seen every global the pickle referenced before that point.
+ */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
-  const start = opts.start ?? 0;
   const storages = opts.storages ?? new Map<string, StorageRef>();
-  const parser = new Parser({
-    nameResolver: {
-      resolve: (module: string, name: string) => {
-        opts.log.add(module, name);
-        return standIn(String(module), String(name));
-      },
+  return runPickle(bytes, opts.start ?? 0, {
+    global: (module, name) => {
+      opts.log.add(module, name);
+      return standIn(module, name);
     },
-    persistentResolver: { resolve: (pid: unknown) => persistent(pid, storages) },
-    extensionResolver: {
-      resolve: (code: number) => {
-        opts.log.add('copyreg', `extension ${code}`);
-        return opaque({ kind: 'extension', code });
-      },
+    persistent: (pid) => persistent(pid, storages),
+    extension: (code) => {
+      opts.log.add('copyreg', `extension ${code}`);
+      return opaque({ kind: 'extension', code });
     },
-    unpicklingTypeOfDictionary: 'Map',
-    unpicklingTypeOfSet: 'array',
-  });
-  const reader = new BufferReader(bytes);
-  if (start > 0) reader.skip(start);
-  const protocol = bytes[start] === 0x80 ? bytes[start + 1] : 0;
-  const value = parser.read(reader);
-  return { value, protocol, end: reader.position };
+    hazard: (m) => opts.log.hazard(m),
+    build: (inst, state) => {
+      const g = opaqueInfo(inst);
+      if (g?.kind === 'global') {
+        opts.log.hazard(`BUILD on the global ${g.module}.${g.name} itself: a Python load would set attributes of that class or function`);
+        return;
+      }
+      if (inst instanceof Map || Array.isArray(inst)) return; // a dict's attributes (OrderedDict._metadata) are not its items
+      const setstate = (inst as { __setstate__?: unknown } | null)?.__setstate__;
+      if (typeof setstate === 'function') (setstate as (s: unknown) => void).call(inst, state);
+    },
+  }, opts.budget);
 }
 
 /** The stand-in for a global: a data-only builder for the few that build data, else an inert opaque. */

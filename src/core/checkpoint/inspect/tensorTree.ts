@@ -129,10 +129,7 @@ export function describe(v: unknown): string {
 
 /** Entries of a dict, list, or an object's dict state (TorchScript modules, Namespaces, ...). */
 function entriesOf(v: unknown): Array<[unknown, unknown]> {
-  if (v instanceof Map) {
-    // pickleparser's DICT opcode (protocols 0 and 1) sets properties on the Map instead of entries.
-    return [...v.entries(), ...Object.entries(v)];
-  }
+  if (v instanceof Map) return [...v.entries()];
   if (Array.isArray(v)) return v.map((x, i) => [i, x]);
   const info = opaqueInfo(v);
   if (info && (info.kind === 'new' || info.kind === 'call') && info.state instanceof Map && !leafOf(v)) return entriesOf(info.state);

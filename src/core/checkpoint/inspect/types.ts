@@ -134,11 +134,18 @@ export interface StatsOptions {
   onProgress?: (fraction: number) => void;
 }
 
-/** A file that cannot be inspected; `message` is meant for the user as is. */
+/**
+ * A file that cannot be inspected; `message` is meant for the user as is and names the file.
+ * The codes and the CLI's exit code for each are in docs/errors.md. 'dangerous' carries the
+ * danger findings of what was read before reading stopped (a Python load would run that code).
+ */
 export class InspectError extends Error {
   constructor(
-    readonly code: 'empty' | 'unknown-format' | 'truncated' | 'corrupt' | 'unsupported' | 'too-large',
+    readonly code:
+      | 'empty' | 'unknown-format' | 'truncated' | 'corrupt' | 'unsupported' | 'too-large'
+      | 'not-a-file' | 'budget' | 'ambiguous' | 'dangerous',
     message: string,
+    readonly findings: Finding[] = [],
   ) {
     super(message);
     this.name = 'InspectError';
