@@ -51,7 +51,7 @@ export async function readPytorchZip(source: ByteSource, fileName: string, budge
   for (const e of archive.entries) {
     if (e !== pkl && e !== constantsEntry && /\.pkl$/i.test(e.name)) await readEntryPickle(e, log, new Map(), fileName, budget);
   }
-  if (!('value' in main)) throw pickleError(main.error, pkl.name, fileName, log);
+  if (!('value' in main)) throw pickleError(main.error, pkl.name, fileName, log, true);
   const found = findTensors(main.value, fileName);
 
   /** Where storage `key` of an archive folder lies. */
@@ -66,7 +66,7 @@ export async function readPytorchZip(source: ByteSource, fileName: string, budge
     storageData('data', s),
   );
   if (constants) {
-    if (!('value' in constants)) throw pickleError(constants.error, constantsEntry!.name, fileName, log);
+    if (!('value' in constants)) throw pickleError(constants.error, constantsEntry!.name, fileName, log, true);
     // Constants of the scripted code (tensors it uses that are not parameters), stored under constants/.
     const c = findTensors(constants.value, fileName);
     for (const t of await tensorEntries(c, constants, undefined, (s) => storageData('constants', s))) {
@@ -369,11 +369,12 @@ function containerFindings(found: FoundTensors): Finding[] {
  * A pickle the machine could not read to its end, as an InspectError; when what it read before
  * that references code a Python load would run, the error is 'dangerous' and carries those findings.
  */
-export function pickleError(e: unknown, what: string, fileName: string, log: GlobalLog): InspectError {
+export function pickleError(e: unknown, what: string, fileName: string, log: GlobalLog, whole = false): InspectError {
   if (!(e instanceof PickleError)) return e instanceof InspectError ? e : new InspectError('corrupt', `${fileName}: ${what} cannot be read (${String(e)}).`);
   const danger = dangerFindings(log, 'zip');
   const base =
-    e.kind === 'truncated'
+    // A pickle whose bytes are known to be whole (a ZIP entry of the size its directory gives) that ends early is broken, not cut off.
+    e.kind === 'truncated' && !whole
       ? new InspectError('truncated', `${fileName} is truncated: ${what} is cut off (${e.message}) (an interrupted download or copy?). Download or copy it again.`)
       : e.kind === 'budget'
         ? new InspectError('budget', `${fileName}: reading ${what} was stopped: ${e.message}. A checkpoint does not need this much; the file looks built to exhaust readers.`)
