@@ -1,7 +1,6 @@
 // pmf fields: the Field Visualizer's trajectory and measurements without VS Code, for scripts,
 // servers and paper figures. The same engine requests (viz/trajectory, viz/measure,
 // viz/consistency) as the panel, so the numbers are the panel's.
-import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MeasurementSeries } from '../core/analysis';
@@ -9,7 +8,9 @@ import type { PmfModelInfo } from '../core/checkpoint/types';
 import { parseClasses } from '../core/generationPlan';
 import { parseSeeds } from '../core/seeds';
 import { TOY_TRAJECTORY_POINTS, trajectorySeeds } from '../core/trajectory';
+import { nonFiniteFields } from '../node/nonFinite';
 import { encodeNpy } from '../node/npy';
+import { writeFileAtomic } from '../node/outputFiles';
 import { engine, EXIT, loadInfo, num, provider, UsageError } from './common';
 
 export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--ode-steps K] [--seeds 0-3] [--class C[,C...]]
@@ -20,7 +21,8 @@ export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--
       dimension of P x P patches (participation ratio, components for 95 % of the variance),
       high-frequency share, RMS; toy models: the off-plane norm. --consistency S adds the
       MeanFlow consistency with S fine steps. x and u are taken at r = F t (default: at each
-      sampler step's own r). --npy writes the fields [frames, 4, n, ...].
+      sampler step's own r). --npy writes the fields [frames, 4, n, ...] (all or nothing).
+      NaN or infinite fields are an error (exit 1): their count, and nothing written.
       Toy models use ${TOY_TRAJECTORY_POINTS} points from the first seed.`;
 
 /** Samples of an image model's trajectory at most. */
@@ -72,6 +74,13 @@ export async function cmdFields(args: string[]): Promise<number> {
     const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction },
       ac.signal, progress('trajectory (network calls)'));
     log('\n');
+    const shown = tr.fields ?? tr.toy?.plane;
+    const bad = shown && nonFiniteFields(shown, tr.times);
+    if (bad) {
+      throw new Error(`${path} returned NaN or infinite values along the trajectory: ${bad}. Nothing was written. ` +
+        `Try --provider cpu, fewer --steps${info.hasCfg ? ' or a smaller --omega' : ''}; if the values stay non-finite, ` +
+        `look for NaN or infinite weights with: pmf inspect --stats ${path}`);
+    }
     const m = await client.measure(tr.trajectoryId, patch, ac.signal, (p) => log(`\rmeasuring: ${p.frame + 1}/${p.frames} frames`));
     log('\n');
     let consistency: number[] | undefined;
@@ -87,8 +96,9 @@ export async function cmdFields(args: string[]): Promise<number> {
         fields = new Float32Array(frames * 4 * seeds.length * per);
         for (let f = 0; f < frames; f++) fields.set((await client.frameData(tr.trajectoryId, f)).fields, f * 4 * seeds.length * per);
       }
-      writeFileSync(resolve(values.npy), encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]));
-      log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${values.npy}\n`);
+      const file = resolve(values.npy);
+      await writeFileAtomic(file, encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]), 'pass another --npy FILE');
+      log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${file}\n`);
     }
     const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_TRAJECTORY_POINTS}` : seeds,
       labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, rFraction,

@@ -4,8 +4,11 @@
 //   pmf info MODEL [--json]
 //   pmf inspect FILE [--json] [--stats]
 //   pmf providers
-// Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 invalid checkpoint, 4 provider unavailable,
+// Exit codes: 0 ok, 1 runtime failure (among them: the model returned NaN or infinite values,
+// or an output cannot be written), 2 usage, 3 invalid checkpoint, 4 provider unavailable,
 // 5 inspect found code a Python load would run, 130 cancelled.
+// generate writes all its files or none, and never over another run's: when the plain names are
+// taken in --out, every file of the run carries the next free -runK (grid-run2.png, ...).
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectError } from '../core/checkpoint/inspect';
@@ -15,6 +18,7 @@ import { listHead } from '../core/listHead';
 import { EngineError } from '../engine/client';
 import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
+import { checkFolderFor } from '../node/outputFiles';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
@@ -26,7 +30,9 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
                [--batch-size B] [--scale X]
       Generates N samples (sample i: seed S+i, class i mod #classes) and writes one PNG per
       sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
-      Toy models write samples.npy. Defaults come from the model's metadata.
+      Toy models write samples.npy. Defaults come from the model's metadata. All files or
+      none are written; names an earlier run has taken get -run2, -run3, ... (grid-run2.png).
+      NaN or infinite model outputs are an error (exit 1) and write nothing.
 ${FIELDS_USAGE}
   pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
 ${INSPECT_USAGE}
@@ -63,6 +69,9 @@ async function cmdGenerate(args: string[]): Promise<number> {
   };
   const scale = num(values.scale, 'scale', info.imageSize && info.imageSize < 64 ? 4 : 1, true);
   const out = resolve(values.out ?? 'pmf-samples');
+  const hint = 'pass another --out';
+  // before the model runs: an --out that is a file, or a folder where the grid goes, fails now
+  await checkFolderFor(out, [info.kind === 'image' ? 'grid.png' : 'samples.npy'], hint);
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
@@ -71,13 +80,17 @@ async function cmdGenerate(args: string[]): Promise<number> {
     const log = values.quiet ? () => {} : (s: string) => process.stderr.write(s);
     const result = await runGeneration(client, req, ac.signal, (done, total) => log(`\rgenerating: step ${done}/${total}`));
     log('\n');
-    const written = await writeOutputs(out, req, result, { scale, signal: ac.signal });
+    const quoteArg = (a: string) => (/^[\w./:@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+    const nonFiniteAdvice = `Try --provider cpu, fewer --steps${info.hasCfg ? ' or a smaller --omega' : ''}; if the values stay ` +
+      `non-finite, look for NaN or infinite weights with: pmf inspect --stats ${quoteArg(path)}`;
+    const written = await writeOutputs(out, req, result, { scale, signal: ac.signal, hint, nonFiniteAdvice });
     const load = result.load;
     const via = load.skipped.length ? ` (passed over: ${load.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     process.stdout.write(`${result.samples.length} samples from ${info.name || basename(path)} on ${load.provider}${via} ` +
       `in ${(result.ms / 1000).toFixed(2)} s\n`);
     if (written.grid) process.stdout.write(`grid: ${written.grid}\n`);
-    process.stdout.write(`wrote ${written.files.length} files to ${out}\n`);
+    process.stdout.write(`wrote ${written.files.length} files to ${out}` + (written.run > 1
+      ? ` (names with -run${written.run}: an earlier run has the plain names there)\n` : '\n'));
     process.stdout.write(`reproduce: ${cliCommand(req, info, values.out ?? 'pmf-samples')}\n`);
     if (written.blank > 0) process.stderr.write(`warning: ${written.blank} blank sample(s)\n`);
     return EXIT.ok;

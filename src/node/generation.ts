@@ -1,13 +1,15 @@
 // A generation job over the engine, shared by the CLI and the extension: load, generate,
-// convert to pixels, and write PNGs (each with its settings) and a grid, all or nothing.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// convert to pixels, count NaN / infinite values, and write PNGs (each with its settings) and a
+// grid, all or nothing, under names no other run has (outputFiles.ts).
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import { className, planSamples, slug } from '../core/generationPlan';
 import { isBlank, toUint8HWC } from '../core/image';
+import { CancelledError } from '../core/sampler';
 import type { EngineClient } from '../engine/client';
 import type { LoadResult, ProviderSetting } from '../engine/protocol';
+import { countNonFinite, describeCount, type NonFiniteCount } from './nonFinite';
 import { encodeNpy } from './npy';
+import { StagedFiles } from './outputFiles';
 import { encodePng, gridImage, type RawImage } from './png';
 
 export interface GenerationRequest {
@@ -34,6 +36,34 @@ export interface GeneratedSample {
   image?: RawImage;
   /** The sample in the data range (flat). */
   values: Float32Array;
+  /** How many of its values are NaN and how many infinite (counted once, as it comes back from the engine). */
+  nonFinite: NonFiniteCount;
+}
+
+/** A generation whose samples hold NaN or infinite values: not images, so nothing is written. */
+export class NonFiniteOutputError extends Error {
+  constructor(readonly modelPath: string, readonly samples: number, readonly total: number, readonly nan: number,
+    readonly inf: number, readonly values: number, advice: string) {
+    super(`${modelPath} returned NaN or infinite values: ${describeNonFinite(samples, total, nan, inf, values)}. ` +
+      `Nothing was written. ${advice}`);
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
+/** "3 of 8 samples (1234 NaN and 5 infinite values of 6272)". */
+function describeNonFinite(samples: number, total: number, nan: number, inf: number, values: number): string {
+  return `${samples} of ${total} sample${total === 1 ? '' : 's'} (${describeCount({ nan, inf })} of ${values})`;
+}
+
+/** The error for a generation with non-finite samples, or undefined when every value is finite. */
+export function nonFiniteError(req: GenerationRequest, samples: readonly GeneratedSample[],
+  advice = 'Re-generate those samples, or generate again with other settings (fewer steps, a smaller omega, the CPU provider).'):
+  NonFiniteOutputError | undefined {
+  const bad = samples.filter((s) => s.nonFinite.nan + s.nonFinite.inf > 0);
+  if (bad.length === 0) return undefined;
+  const sum = (k: keyof NonFiniteCount) => bad.reduce((a, s) => a + s.nonFinite[k], 0);
+  const values = samples.reduce((a, s) => a + s.values.length, 0);
+  return new NonFiniteOutputError(req.modelPath, bad.length, samples.length, sum('nan'), sum('inf'), values, advice);
 }
 
 export interface GenerationResult {
@@ -55,7 +85,7 @@ export async function runGeneration(client: EngineClient, req: GenerationRequest
   const samples = plan.seeds.map((seed, i): GeneratedSample => {
     const values = res.samples.slice(i * per, (i + 1) * per);
     const label = plan.labels[i];
-    const s: GeneratedSample = { index: i, seed, label, className: className(info, label), values };
+    const s: GeneratedSample = { index: i, seed, label, className: className(info, label), values, nonFinite: countNonFinite(values) };
     if (info.kind === 'image') {
       const [c, h, w] = info.sampleShape;
       s.image = { pixels: toUint8HWC(values, c, h, w, info.dataRange), width: w, height: h, channels: c };
@@ -97,27 +127,41 @@ export function sampleFileName(s: GeneratedSample, ext: string): string {
 }
 
 export interface WrittenOutputs {
+  /** The files as written: their names carry -runK when an earlier run's names were taken. */
   files: string[];
   grid?: string;
   blank: number;
+  /** 1 when the plain names were free, else the run number in the names. */
+  run: number;
+}
+
+export interface WriteOptions {
+  scale?: number;
+  gridCols?: number;
+  signal?: AbortSignal;
+  /** Completes "rename or remove it, or ..." in messages about the folder (default: choose another folder). */
+  hint?: string;
+  /** What to do about NaN or infinite samples, for their error message. */
+  nonFiniteAdvice?: string;
 }
 
 /**
  * Writes every sample (PNG with settings for images, one .npy for toys) and a grid PNG into
- * `dir`. Files are written under temporary names and renamed at the end; on any failure or
- * cancellation, nothing of this run is left in `dir`.
+ * `dir`, all or nothing: staged in a temporary folder and moved into place at the end, under the
+ * plain names or, when another run has them, all with the next free -runK (outputFiles.ts). On
+ * any failure or cancellation nothing of this run is left. Samples with NaN or infinite values
+ * are an error (NonFiniteOutputError), and nothing is written.
  */
 export async function writeOutputs(dir: string, req: GenerationRequest, result: GenerationResult,
-  opts: { scale?: number; gridCols?: number; signal?: AbortSignal } = {}): Promise<WrittenOutputs> {
+  opts: WriteOptions = {}): Promise<WrittenOutputs> {
   const info = result.load.info;
-  await mkdir(dir, { recursive: true });
-  const staged: Array<{ tmp: string; final: string }> = [];
+  const bad = nonFiniteError(req, result.samples, opts.nonFiniteAdvice);
+  if (bad) throw bad;
+  if (opts.signal?.aborted) throw new CancelledError();
+  const set = await StagedFiles.open(dir, { hint: opts.hint });
   const stage = async (name: string, data: Buffer) => {
-    if (opts.signal?.aborted) throw new Error('Cancelled');
-    const final = join(dir, name);
-    const tmp = join(dir, `.${name}.partial-${process.pid}`);
-    staged.push({ tmp, final });
-    await writeFile(tmp, data);
+    if (opts.signal?.aborted) throw new CancelledError();
+    await set.add(name, data);
   };
   let blank = 0;
   try {
@@ -141,11 +185,12 @@ export async function writeOutputs(dir: string, req: GenerationRequest, result: 
       result.samples.forEach((s, i) => all.set(s.values, i * per));
       await stage('samples.npy', encodeNpy(all, [result.samples.length, per]));
     }
-    for (const f of staged) await rename(f.tmp, f.final);
+    if (opts.signal?.aborted) throw new CancelledError();
   } catch (e) {
-    await Promise.all(staged.map((f) => rm(f.tmp, { force: true })));
+    await set.discard();
     throw e;
   }
-  const files = staged.map((f) => f.final);
-  return { files, grid: files.find((f) => f.endsWith('grid.png')), blank };
+  // the grid (toys: samples.npy) first: every run into this folder has one, so it decides the run number
+  const { files, run } = await set.commit(info.kind === 'image' ? 'grid.png' : 'samples.npy');
+  return { files, grid: info.kind === 'image' ? files[files.length - 1] : undefined, blank, run };
 }

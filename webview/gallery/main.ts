@@ -24,10 +24,14 @@ function card(s: SampleView): HTMLElement {
   fig.className = 'sample';
   fig.dataset.index = String(s.index);
   fig.tabIndex = 0;
-  const img = document.createElement('img');
-  img.src = imageUrl(s);
-  img.alt = `${s.className}, seed ${s.seed}`;
-  img.width = Math.max(112, s.width * 2);
+  const bad = s.nonFinite.nan + s.nonFinite.inf;
+  // NaN or infinite values are no image (their pixels would be black): the tile says what they are.
+  const img = bad ? nonFiniteTile(s) : document.createElement('img');
+  if (img instanceof HTMLImageElement) {
+    img.src = imageUrl(s);
+    img.alt = `${s.className}, seed ${s.seed}`;
+    img.width = Math.max(112, s.width * 2);
+  }
   const cap = document.createElement('figcaption');
   const name = document.createElement('span');
   name.className = 'class';
@@ -43,8 +47,50 @@ function card(s: SampleView): HTMLElement {
   again.addEventListener('click', () => send({ type: 'regenerate', index: s.index }));
   cap.append(name, seed, again);
   fig.append(img, cap);
-  if (s.blank) fig.classList.add('blank');
+  if (s.blank && !bad) fig.classList.add('blank');
+  if (bad) fig.classList.add('nonfinite');
   return fig;
+}
+
+/** "NaN: 1234 values" / "infinite: 5 values", in place of the image, at its size. */
+function nonFiniteTile(s: SampleView): HTMLElement {
+  const tile = document.createElement('div');
+  tile.className = 'nonfinite-tile';
+  tile.style.aspectRatio = `${s.width} / ${s.height}`;
+  const lines = [s.nonFinite.nan ? `NaN: ${countText(s.nonFinite.nan)}` : '', s.nonFinite.inf ? `infinite: ${countText(s.nonFinite.inf)}` : '']
+    .filter(Boolean);
+  for (const line of lines) {
+    const p = document.createElement('span');
+    p.textContent = line;
+    tile.append(p);
+  }
+  tile.setAttribute('role', 'img');
+  tile.setAttribute('aria-label', `${s.className}, seed ${s.seed}: no image, ${lines.join(', ')}`);
+  tile.title = 'The model returned NaN or infinite values for this sample: it is not an image. Re-generate it with a new seed, ' +
+    'or generate again with other settings.';
+  return tile;
+}
+
+function countText(k: number): string {
+  return `${k} value${k === 1 ? '' : 's'}`;
+}
+
+/** The line above the grid and the Save All button: samples with NaN or infinite values cannot be saved. */
+function updateNonFinite(st: GalleryState): void {
+  const bad = st.samples.filter((s) => s.nonFinite.nan + s.nonFinite.inf > 0);
+  const nan = bad.reduce((a, s) => a + s.nonFinite.nan, 0);
+  const inf = bad.reduce((a, s) => a + s.nonFinite.inf, 0);
+  const box = el('nonfinite');
+  box.hidden = bad.length === 0;
+  box.textContent = bad.length === 0 ? '' : `${bad.length} of ${st.samples.length} sample${st.samples.length === 1 ? '' : 's'} ` +
+    `are not images: the model returned ${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(' and ')} ` +
+    `value${nan + inf === 1 ? '' : 's'}. Re-generate ${bad.length === 1 ? 'it' : 'them'} (refresh button), or generate again ` +
+    'with other settings (fewer steps, a smaller omega, the CPU provider). Save All is off until then.';
+  const save = el('save');
+  if (bad.length) save.setAttribute('disabled', '');
+  else save.removeAttribute('disabled');
+  save.title = bad.length ? 'Samples with NaN or infinite values cannot be saved: re-generate them first'
+    : 'Save every sample as PNG (settings embedded) and a grid';
 }
 
 function render(st: GalleryState): void {
@@ -58,6 +104,7 @@ function render(st: GalleryState): void {
   const grid = el('grid');
   grid.replaceChildren(...st.samples.map(card));
   el('empty').hidden = st.samples.length > 0;
+  updateNonFinite(st);
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
@@ -77,6 +124,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
       state.samples[msg.sample.index] = msg.sample;
       const old = document.querySelector(`figure.sample[data-index="${msg.sample.index}"]`);
       old?.replaceWith(card(msg.sample));
+      updateNonFinite(state);
       break;
     }
     case 'busy':
@@ -88,7 +136,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
       el('error').textContent = msg.message;
       break;
     case 'saved':
-      el('status').textContent = `Saved ${msg.count} files to ${msg.folder}`;
+      el('status').textContent = `Saved ${msg.count} files to ${msg.folder}` +
+        (msg.run > 1 ? ` (names with -run${msg.run}: an earlier save has the plain names there)` : '');
       break;
   }
 });

@@ -12,6 +12,8 @@ export const SampleView = z.object({
   width: z.number().int().positive(),
   height: z.number().int().positive(),
   blank: z.boolean(),
+  /** NaN and infinite values in the sample: when any, the tile shows their count, not the image. */
+  nonFinite: z.object({ nan: z.number().int().nonnegative(), inf: z.number().int().nonnegative() }),
 });
 export type SampleView = z.infer<typeof SampleView>;
 
@@ -31,7 +33,8 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('replace'), sample: SampleView, ms: z.number() }),
   z.object({ type: z.literal('busy'), busy: z.boolean(), label: z.string().optional() }),
   z.object({ type: z.literal('error'), message: z.string() }),
-  z.object({ type: z.literal('saved'), folder: z.string(), count: z.number().int() }),
+  /** run: 1 when the files have their plain names, K when they carry -runK (an earlier save had those). */
+  z.object({ type: z.literal('saved'), folder: z.string(), count: z.number().int(), run: z.number().int().positive() }),
 ]);
 export type ToWebview = z.infer<typeof ToWebview>;
 

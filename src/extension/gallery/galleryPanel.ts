@@ -11,6 +11,7 @@ import {
   writeOutputs,
 } from '../../node/generation';
 import { encodePng } from '../../node/png';
+import { OutputError } from '../../node/outputFiles';
 import { FromWebview, type SampleView, ToWebview } from '../../../webview/gallery/protocol';
 import { webviewHtml } from '../webviewHtml';
 
@@ -28,6 +29,7 @@ const BODY = `
 </header>
 <div id="status" role="status"></div>
 <div id="error" role="alert" hidden></div>
+<div id="nonfinite" role="alert" hidden></div>
 <p id="empty" hidden>No samples.</p>
 <main id="grid" aria-label="Samples"></main>`;
 
@@ -75,7 +77,7 @@ export class GalleryPanel implements vscode.Disposable {
   private async view(s: GeneratedSample): Promise<SampleView> {
     const img = s.image!;
     return { index: s.index, seed: s.seed, className: s.className, png: new Uint8Array(await encodePng(img)),
-      width: img.width, height: img.height, blank: isBlank(img.pixels) };
+      width: img.width, height: img.height, blank: isBlank(img.pixels), nonFinite: s.nonFinite };
   }
 
   private async show(): Promise<void> {
@@ -147,10 +149,18 @@ export class GalleryPanel implements vscode.Disposable {
     if (!folder) return;
     this.post({ type: 'busy', busy: true, label: 'Saving' });
     // Re-generated samples carry their own seeds: the embedded settings of each PNG stay exact.
-    const written = await writeOutputs(folder.fsPath, this.req, this.result, { scale: 4 });
-    this.post({ type: 'saved', folder: folder.fsPath, count: written.files.length });
-    this.deps.log.info(`saved ${written.files.length} files to ${folder.fsPath}`);
-    const choice = await vscode.window.showInformationMessage(`Saved ${written.files.length} files to ${folder.fsPath}.`,
+    // All files or none; when an earlier save has the plain names, these carry -run2, -run3, ...
+    // Samples with NaN or infinite values are refused (with their count); nothing is written then.
+    const written = await writeOutputs(folder.fsPath, this.req, this.result, {
+      scale: 4, hint: 'choose another folder (setting pmf.outputFolder)',
+      nonFiniteAdvice: 'Re-generate those samples (their refresh button), or generate again with other settings.',
+    }).catch((e: unknown) => {
+      throw e instanceof OutputError ? new Error(`Nothing was saved: ${e.message}`) : e;
+    });
+    const where = written.run > 1 ? ` (names with -run${written.run}: an earlier save has the plain names there)` : '';
+    this.post({ type: 'saved', folder: folder.fsPath, count: written.files.length, run: written.run });
+    this.deps.log.info(`saved ${written.files.length} files to ${folder.fsPath}${where}`);
+    const choice = await vscode.window.showInformationMessage(`Saved ${written.files.length} files to ${folder.fsPath}${where}.`,
       'Open Grid');
     if (choice && written.grid) await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(written.grid));
   }

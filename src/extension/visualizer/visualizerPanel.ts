@@ -1,6 +1,5 @@
 // pMF: Open Field Visualizer (host side). Runs trajectories in the engine and forwards the
 // fields and measurements to the webview; answers the r slider; takes a real image; exports.
-import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
@@ -10,7 +9,9 @@ import { trajectorySeeds } from '../../core/trajectory';
 import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
+import { countNonFinite, describeCount, nonFiniteFields } from '../../node/nonFinite';
 import { encodeNpy } from '../../node/npy';
+import { writeFileAtomic } from '../../node/outputFiles';
 import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../../webview/visualizer/protocol';
 import { modelFromUri, pickModel } from '../modelPicker';
 import { providerSetting } from '../settings';
@@ -204,6 +205,16 @@ export class VisualizerPanel implements vscode.Disposable {
       requestId, mode: cfg.mode, times: reply.times, rs: reply.rs, n: reply.n, sampleShape: reply.sampleShape,
       fields: reply.fields && (perMessage >= frames ? reply.fields : chunk(0)), toy: reply.toy, ms: reply.ms,
     } });
+    // NaN or infinite values would show as black: the panel says so, with their count.
+    const shown = reply.fields ?? reply.toy?.plane;
+    const bad = shown && nonFiniteFields(shown, reply.times);
+    if (bad) {
+      const message = `${basename(this.modelPath)} returned NaN or infinite values along this trajectory: ${bad}. ` +
+        'The images show them as black. Try fewer steps, a smaller omega or the CPU provider; if the values stay non-finite, ' +
+        'look for NaN or infinite weights with pMF: Inspect Checkpoint (the tensors\' statistics).';
+      this.deps.log.warn(`visualizer: ${message}`);
+      this.post({ type: 'error', message });
+    }
     this.startMeasuring(requestId, reply.trajectoryId, cfg.patchSize);
     if (!reply.fields) return;
     this.setBusy('work', 'Sending the frames');
@@ -371,15 +382,28 @@ export class VisualizerPanel implements vscode.Disposable {
     const uri = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, name) : undefined,
       filters: { [label]: [ext] } });
     if (!uri) return;
-    await writeFile(uri.fsPath, data);
+    // all or nothing: a temporary file beside it, renamed over it (the dialog asked before replacing a file)
+    await writeFileAtomic(uri.fsPath, data, 'choose another name');
     this.post({ type: 'exported', path: uri.fsPath });
   }
 
   private async exportAnimation(format: 'gif' | 'webp', field: 'z' | 'x' | 'u' | 'v'): Promise<void> {
     const last = this.last;
     if (!last?.reply.fields || !this.load) throw new Error('Animations need a trajectory of an image model.');
-    const frames = fieldFrames(last.reply.fields, last.reply.times.length, last.reply.n, last.reply.sampleShape, field,
-      this.load.info.dataRange);
+    const { times, n, sampleShape } = last.reply;
+    const per = sampleShape.reduce((a, b) => a * b, 1);
+    const k = ['z', 'x', 'u', 'v'].indexOf(field);
+    const count = { nan: 0, inf: 0 };
+    for (let f = 0; f < times.length; f++) {
+      const c = countNonFinite(last.reply.fields.subarray((f * 4 + k) * n * per, (f * 4 + k + 1) * n * per));
+      count.nan += c.nan;
+      count.inf += c.inf;
+    }
+    if (count.nan + count.inf > 0) {
+      throw new Error(`The ${field} field of this trajectory holds ${describeCount(count)}: an animation would show them as black, ` +
+        'so none was saved. Export the frame as .npy to look at the values.');
+    }
+    const frames = fieldFrames(last.reply.fields, times.length, n, sampleShape, field, this.load.info.dataRange);
     const scale = Math.max(1, Math.floor(128 / last.reply.sampleShape[1]));
     await this.save(format, await encodeAnimation(frames, format, { scale }), format.toUpperCase());
   }
