@@ -11,7 +11,7 @@ import { tarVerdict } from './legacyTar';
 import { PickleError, type PickleBudget } from './pickleMachine';
 import type { ReaderResult } from './readerResult';
 import { describeUnsafe, GlobalLog, StorageRef, TensorRef, unpickle, type Unpickled } from './safeUnpickler';
-import { findTensors, NdArray, type FoundTensors } from './tensorTree';
+import { findTensors, MAX_NAMES_PER_TENSOR, NdArray, type FoundTensors } from './tensorTree';
 import { InspectError, type ByteSource, type Finding, type PickleDetails, type TensorEntry } from './types';
 import { openTorchArchive, type ZipEntryLike } from './zipArchive';
 
@@ -158,14 +158,24 @@ function readPickleSequence(bytes: Uint8Array, budget: PickleBudget): TorchPickl
     const magic = next(true);
     out.kind = 'plain';
     if (surelyNot(magic.value, LEGACY_MAGIC)) return out;
-    out.kind = 'legacy';
-    const version = next();
-    if (surelyNot(version.value, LEGACY_PROTOCOL_VERSION)) {
-      throw new PickleError('invalid', `legacy torch.save protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`, magic.end);
+    // A first value we cannot know (a call's result) is almost surely not the magic number, but
+    // reading on costs nothing: if the next bytes are no pickle, the file is a plain pickle.
+    const certain = magic.value === LEGACY_MAGIC;
+    try {
+      const version = next();
+      if (surelyNot(version.value, LEGACY_PROTOCOL_VERSION)) {
+        if (!certain) return { ...out, pickles: out.pickles.slice(0, 1) };
+        throw new PickleError('invalid', `legacy torch.save protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`, magic.end);
+      }
+      out.kind = 'legacy';
+      next(); // system info
+      next(true); // the object
+      next(); // the storage keys
+    } catch (e) {
+      if (certain || !(e instanceof PickleError) || e.kind === 'budget') throw e;
+      out.kind = 'plain';
+      out.pickles = out.pickles.slice(0, 1);
     }
-    next(); // system info
-    next(true); // the object
-    next(); // the storage keys
   } catch (e) {
     if (!(e instanceof PickleError)) throw e;
     out.error = e;
@@ -342,6 +352,13 @@ function summarise(
 /** Training checkpoints: optimizer state, EMA copies and other tensors beside the listed weights. */
 function containerFindings(found: FoundTensors): Finding[] {
   const out: Finding[] = [];
+  if (found.namesDropped) {
+    out.push({
+      severity: 'warning',
+      message: `${found.namesDropped} more names of tensors already listed under ${MAX_NAMES_PER_TENSOR} names are not listed ` +
+        '(tied weights have two or three; this many is unusual).',
+    });
+  }
   const keys = Object.keys(found.topLevel);
   const where = found.path ? `'${found.path}'` : 'the top level';
   const optimizer = keys.filter((k) => /optim/i.test(k) && !/^(int|str|float|bool|None)/.test(found.topLevel[k]));

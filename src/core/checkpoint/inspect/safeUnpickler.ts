@@ -5,7 +5,7 @@
 // (os.system included) becomes an inert "opaque" function that, when the pickle calls it, just
 // records the call: its arguments, and any state a later BUILD sets. No Python and no code from
 // the file runs; the result is a tree of plain values that the caller walks.
-import { runPickle, type PickleBudget } from './pickleMachine';
+import { PickleError, runPickle, type PickleBudget } from './pickleMachine';
 import { TORCH_DTYPES, TORCH_STORAGE_DTYPES } from './dtypes';
 import type { PickleGlobal } from './types';
 
@@ -223,7 +223,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
   return runPickle(bytes, opts.start ?? 0, {
     global: (module, name) => {
       opts.log.add(module, name);
-      return standIn(module, name);
+      return standIn(module, name, opts.budget);
     },
     persistent: (pid) => persistent(pid, storages),
     extension: (code) => {
@@ -245,9 +245,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): Unpickled {
 }
 
 /** The stand-in for a global: a data-only builder for the few that build data, else an inert opaque. */
-function standIn(module: string, name: string): (...args: unknown[]) => unknown {
+function standIn(module: string, name: string, budget: PickleBudget): (...args: unknown[]) => unknown {
   const info: Opaque = { kind: 'global', module, name };
-  const build = builder(module, name);
+  const build = builder(module, name, budget);
   if (!build) return opaque(info);
   // A builder called as a function or a constructor returns its value; JavaScript keeps a returned
   // object from a constructor call, so `new` works too.
@@ -261,7 +261,12 @@ function standIn(module: string, name: string): (...args: unknown[]) => unknown 
 
 type Builder = (args: unknown[]) => unknown;
 
-function builder(module: string, name: string): Builder | undefined {
+/** Builders that read a list charge its length to the budget: a pickle can pass one shared list to a million calls. */
+function builder(module: string, name: string, budget: PickleBudget): Builder | undefined {
+  const charge = (n: number) => {
+    budget.work -= n;
+    if (budget.work < 0) throw new PickleError('budget', 'the pickle needs more work than its size can justify', -1);
+  };
   if (module === 'torch._utils') {
     switch (name) {
       case '_rebuild_tensor':
@@ -289,21 +294,31 @@ function builder(module: string, name: string): Builder | undefined {
     case 'collections.OrderedDict':
       return (a) => {
         const m = new Map<unknown, unknown>();
-        if (Array.isArray(a[0])) for (const p of a[0]) if (Array.isArray(p) && p.length === 2) m.set(p[0], p[1]);
+        if (Array.isArray(a[0])) {
+          charge(a[0].length);
+          for (const p of a[0]) if (Array.isArray(p) && p.length === 2) m.set(p[0], p[1]);
+        }
         return m;
       };
+    // torch.Size and sets read as the list itself (no copy: the list may be shared by many calls).
     case 'torch.Size':
-      return (a) => (Array.isArray(a[0]) ? [...a[0]] : []);
     case 'builtins.set':
     case 'builtins.frozenset':
     case '__builtin__.set':
     case '__builtin__.frozenset':
-      return (a) => (Array.isArray(a[0]) ? [...a[0]] : []);
+      return (a) => (Array.isArray(a[0]) ? a[0] : []);
     case '_codecs.encode': // protocol 2 pickles bytes as _codecs.encode(text, 'latin1')
-      return (a) => (typeof a[0] === 'string' ? latin1(a[0]) : undefined);
+      return (a) => {
+        if (typeof a[0] !== 'string') return undefined;
+        charge(a[0].length >>> 4);
+        return latin1(a[0]);
+      };
     case 'builtins.bytearray':
     case '__builtin__.bytearray':
-      return (a) => (a[0] instanceof Uint8Array ? a[0] : typeof a[0] === 'string' ? latin1(a[0]) : new Uint8Array(0));
+      return (a) => {
+        if (typeof a[0] === 'string') charge(a[0].length >>> 4);
+        return a[0] instanceof Uint8Array ? a[0] : typeof a[0] === 'string' ? latin1(a[0]) : new Uint8Array(0);
+      };
   }
   return undefined;
 }
@@ -321,8 +336,11 @@ function toInt(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) ? v : typeof v === 'boolean' ? Number(v) : undefined;
 }
 
+/** More dimensions than any tensor has: a list this long is no shape (and could be shared by many calls). */
+const MAX_DIMS = 64;
+
 function intList(v: unknown): number[] | undefined {
-  if (!Array.isArray(v)) return undefined;
+  if (!Array.isArray(v) || v.length > MAX_DIMS) return undefined;
   const out = v.map(toInt);
   return out.every((x): x is number => x !== undefined && x >= 0) ? out : undefined;
 }

@@ -30,6 +30,8 @@ export interface FoundTensors {
   tensors: Array<{ name: string; leaf: Leaf }>;
   /** Tensors elsewhere in the object (optimizer state, other EMA copies, ...). */
   outside: number;
+  /** Names not listed because their tensor already had MAX_NAMES_PER_TENSOR (a pickle that names one tensor 400,000 times). */
+  namesDropped: number;
   topLevel: Record<string, string>;
   metadata: Record<string, string>;
 }
@@ -43,7 +45,11 @@ const WEIGHT_KEYS = [
 const CONFIG_KEYS = new Set(['run', 'config', 'cfg', 'hparams', 'hyper_parameters', 'hyperparameters', 'args', 'model_config', 'model_args']);
 const MAX_DEPTH = 64;
 /** Tensors listed at most (pMF-H/16 with its v head has about 800; big language models a few thousand). */
-const MAX_TENSORS = 1_000_000;
+const MAX_TENSORS = 200_000;
+/** Names one tensor is listed under at most (tied weights have two or three). */
+export const MAX_NAMES_PER_TENSOR = 16;
+/** Characters of a tensor's name at most; a longer one is cut with an ellipsis. */
+const MAX_NAME_LENGTH = 1024;
 /** Values copied into a configuration's JSON at most. */
 const MAX_PLAIN_VALUES = 10_000;
 
@@ -71,7 +77,8 @@ export function findTensors(root: unknown, fileName: string): FoundTensors {
   }
 
   const tensors: Array<{ name: string; leaf: Leaf }> = [];
-  flatten(node, '', tensors, new Set(), 0, fileName);
+  const names = { perLeaf: new Map<Leaf, number>(), dropped: 0 };
+  flatten(node, '', tensors, new Set(), 0, fileName, names);
   const listed = new Set(tensors.map((t) => t.leaf));
   const all = new Set<Leaf>();
   collectLeaves(root, all, new Set(), 0);
@@ -91,7 +98,7 @@ export function findTensors(root: unknown, fileName: string): FoundTensors {
       topLevel[key] = describe(v);
     }
   }
-  return { path, tensors, outside, topLevel, metadata };
+  return { path, tensors, outside, namesDropped: names.dropped, topLevel, metadata };
 }
 
 /** A short description of a value: "int 4600", "dict (12 keys)", "str 'abc'", "tensor float32 [3]", ... */
@@ -142,23 +149,40 @@ function entriesOf(v: unknown): Array<[unknown, unknown]> {
  * hold the next one twice, 40 deep, would otherwise name 2^40 paths. A tensor itself may be listed
  * under several names (tied weights in a state dict).
  */
-function flatten(v: unknown, prefix: string, out: Array<{ name: string; leaf: Leaf }>, expanded: Set<unknown>, depth: number, fileName: string): void {
+function flatten(
+  v: unknown,
+  prefix: string,
+  out: Array<{ name: string; leaf: Leaf }>,
+  expanded: Set<unknown>,
+  depth: number,
+  fileName: string,
+  names: { perLeaf: Map<Leaf, number>; dropped: number },
+): void {
   const leaf = leafOf(v);
   if (leaf) {
+    const seen = names.perLeaf.get(leaf) ?? 0;
+    if (seen >= MAX_NAMES_PER_TENSOR) {
+      names.dropped++;
+      return;
+    }
+    names.perLeaf.set(leaf, seen + 1);
     if (out.length >= MAX_TENSORS) {
       // more names than any checkpoint has: a pickle built to exhaust the reader
-      throw new InspectError('too-large', `${fileName} names more than ${MAX_TENSORS} tensors; it is not read further.`);
+      throw new InspectError('too-large', `${fileName} names more than ${MAX_TENSORS} tensors; it is not read further. A checkpoint has at most a few thousand.`);
     }
-    out.push({ name: prefix, leaf });
+    out.push({ name: prefix.length > MAX_NAME_LENGTH ? `${prefix.slice(0, MAX_NAME_LENGTH)}…` : prefix, leaf });
     return;
   }
   if (depth > MAX_DEPTH || expanded.has(v)) return;
   const entries = entriesOf(v);
   if (!entries.length) return;
   expanded.add(v);
-  for (const [k, x] of entries) flatten(x, prefix ? `${prefix}.${String(k)}` : String(k), out, expanded, depth + 1, fileName);
+  for (const [k, x] of entries) {
+    const key = String(k);
+    const name = prefix.length > MAX_NAME_LENGTH ? prefix : prefix ? `${prefix}.${key}` : key;
+    flatten(x, name, out, expanded, depth + 1, fileName, names);
+  }
 }
-
 
 function collectLeaves(v: unknown, out: Set<Leaf>, seen: Set<unknown>, depth: number): void {
   const leaf = leafOf(v);
