@@ -22,6 +22,7 @@ import { checkFolderFor } from '../node/outputFiles';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
+import { installEscapingWriters } from './terminal';
 
 const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
 
@@ -193,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  installEscapingWriters();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { fullModelType, type OnnxModel } from '../../src/core/checkpoint';
 import { imageSpec, makeModel, withChanges } from '../core/onnxFixtures';
+import { safetensorsOf } from '../core/safetensorsFixture';
 import { CLI, FASHION, REPO, requireBuilt } from '../helpers/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-inspect-'));
@@ -131,4 +132,18 @@ test('--compare: the bundled ONNX export against its PyTorch weights, as text an
   const bad = pmf('inspect', FASHION, '--compare', pt, '--stats');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--stats and --compare do not go together/);
+});
+
+test('names from a checkpoint cannot drive the terminal: control characters print as \\u escapes, JSON still parses to the name', () => {
+  // a name that would move the cursor up and erase the line above (where a DANGER line may stand), and a bidi override
+  const evil = 'w\u001b[1A\u001b[2K\u202eok\u009b2J';
+  const file = join(tmp, 'names.safetensors');
+  writeFileSync(file, safetensorsOf({ [evil]: { shape: [2], values: [1, 2] } }));
+  const r = pmf('inspect', file);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(!/[\u001b\u009b\u202e]/.test(r.out), 'no raw control characters in the output');
+  assert.ok(r.out.includes('w\\u001b[1A\\u001b[2K\\u202eok\\u009b2J  float32 [2]'), r.out);
+  const j = pmf('inspect', file, '--json');
+  assert.ok(!/[\u001b\u009b\u202e]/.test(j.out));
+  assert.equal((JSON.parse(j.out) as { tensors: JsonTensor[] }).tensors[0].name, evil);
 });
