@@ -25,14 +25,18 @@ export function bufferSource(data: Uint8Array): ByteSource {
   };
 }
 
+/**
+ * The one way every reader says a file is cut off (docs/errors.md): `${fileName} is truncated:
+ * <what is missing> (an interrupted download or copy?). Download or copy it again.`
+ */
+export function truncatedError(fileName: string, what: string): InspectError {
+  return new InspectError('truncated', `${fileName} is truncated: ${what} (an interrupted download or copy?). Download or copy it again.`);
+}
+
 /** Reads a range that the file's own structure says is there; a shorter file is 'truncated'. */
 export async function readRange(source: ByteSource, offset: number, length: number, what: string, fileName: string): Promise<Uint8Array> {
   if (offset < 0 || offset + length > source.size) {
-    throw new InspectError(
-      'truncated',
-      `${fileName} ends early: ${what} (bytes ${offset}-${offset + length}) lies beyond its ${source.size} bytes. ` +
-        'The file is truncated (an interrupted download or copy?).',
-    );
+    throw truncatedError(fileName, `${what} (bytes ${offset}-${offset + length}) lies beyond its ${source.size} bytes`);
   }
   return source.read(offset, length);
 }

@@ -25,8 +25,9 @@ export function moduleOf(t: Pick<TensorEntry, 'name' | 'usedBy'>): string {
   return t.name.split('.').slice(0, -1).join('.');
 }
 
-/** A parameter count for people: 950, 12.3K, 3.04M, 1.2B. */
+/** A parameter count for people: 950, 12.3K, 3.04M, 1.2B; beyond 1000T (no checkpoint has that many), 3.96e+28. */
 export function formatParams(n: number): string {
+  if (!Number.isFinite(n) || Math.abs(n) >= 1e15) return n.toPrecision(3);
   const units = ['', 'K', 'M', 'B', 'T'];
   let u = 0;
   let v = n;

@@ -6,6 +6,7 @@ import { validateContract } from '../contract';
 import { readOnnxHeader } from '../onnxReader';
 import { elemTypeName, fullModelType, type Int64, type OnnxModel, type OnnxTensor } from '../onnxSchema';
 import { CheckpointError } from '../types';
+import { truncatedError } from './byteSource';
 import { itemSize, ONNX_EXTRA_TYPES, product } from './dtypes';
 import type { ReaderResult } from './readerResult';
 import { InspectError, MAX_USED_BY, type ByteSource, type ContractResult, type Finding, type OnnxDetails, type TensorEntry } from './types';
@@ -34,12 +35,14 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
     );
   }
   const bytes = await source.read(0, source.size);
+  const cut = cutField(bytes);
+  if (cut) throw truncatedError(fileName, `its ONNX protobuf ends inside field ${cut.field}${cut.name ? ` (${cut.name})` : ''}, which declares ${cut.needs} bytes from byte ${cut.at}`);
   const header = readOnnxHeader(bytes, fileName); // throws CheckpointError('not-onnx') when it is not ONNX
   let model: OnnxModel;
   try {
     model = fullModelType.decode(bytes) as OnnxModel;
   } catch (e) {
-    throw new InspectError('corrupt', `${fileName}: its graph or weights do not decode as ONNX (${(e as Error).message}).`);
+    throw new InspectError('corrupt', `${fileName}: its graph or weights do not decode as ONNX (protobuf: ${(e as Error).message}). Download or copy it again, or export it again.`);
   }
   const graph = model.graph ?? {};
   const findings: Finding[] = [];
@@ -88,6 +91,46 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
     contract,
   };
   return { format: 'onnx', tensors, metadata: header.metadata, findings, onnx };
+}
+
+const FIELD_NAMES: Readonly<Record<number, string>> = { 7: 'graph', 8: 'opset_import', 14: 'metadata_props', 25: 'functions' };
+
+/**
+ * Where a ModelProto's top-level fields run past the end of the bytes, if they do: the mark of a
+ * cut-off download. The file must start with ir_version and every field before the cut must be
+ * a ModelProto field, so other data is not taken for a truncated model. Written here because protobufjs reports only 'index out of range'.
+ */
+function cutField(bytes: Uint8Array): { field: number; name?: string; at: number; needs: number } | undefined {
+  // Writers put ir_version (field 1, a small varint) first; without it this is no cut-off model.
+  if (bytes[0] !== 0x08 || !(bytes[1] >= 1 && bytes[1] <= 64)) return undefined;
+  let pos = 0;
+  const varint = (): number | undefined => {
+    let v = 0;
+    for (let shift = 0; shift < 63; shift += 7) {
+      if (pos >= bytes.length) return undefined;
+      const b = bytes[pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+    return undefined;
+  };
+  while (pos < bytes.length) {
+    const at = pos;
+    const tag = varint();
+    if (tag === undefined) return { field: 0, at, needs: 1 };
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (MODEL_FIELDS.get(field) !== wire) return undefined; // not a ModelProto field: not ONNX, or damaged; decoding says which
+    const start = pos;
+    if (wire === 0) {
+      if (varint() === undefined) return { field, name: FIELD_NAMES[field], at, needs: 1 };
+    } else {
+      const n = varint();
+      if (n === undefined || pos + n > bytes.length) return { field, name: FIELD_NAMES[field], at: start, needs: n ?? 1 };
+      pos += n;
+    }
+  }
+  return undefined;
 }
 
 function initializerEntry(t: OnnxTensor, file: Uint8Array, findings: Finding[]): TensorEntry {

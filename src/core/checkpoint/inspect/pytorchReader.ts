@@ -6,6 +6,7 @@
 //                the object, the list of storage keys), then each storage as an int64 element count
 //                followed by its bytes. A file that is just a pickle is read as one object.
 // Tensors point into the file where their bytes lie, so statistics can stream them in place.
+import { truncatedError } from './byteSource';
 import { itemSize, isContiguous, product } from './dtypes';
 import { tarVerdict } from './legacyTar';
 import { PickleError, type PickleBudget } from './pickleMachine';
@@ -235,10 +236,7 @@ export async function readPickleFile(source: ByteSource, fileName: string, read:
       }
     }
     if (stop === 'truncated') {
-      throw new InspectError(
-        'truncated',
-        `${fileName} is truncated: it ends in the middle of its tensor data (storage ${key}) (an interrupted download or copy?). Download or copy it again.`,
-      );
+      throw truncatedError(fileName, `it ends in the middle of its tensor data (storage ${key})`);
     }
   }
   const found = findTensors(obj.value, fileName);
@@ -392,7 +390,7 @@ export function pickleError(e: unknown, what: string, fileName: string, log: Glo
   const base =
     // A pickle whose bytes are known to be whole (a ZIP entry of the size its directory gives) that ends early is broken, not cut off.
     e.kind === 'truncated' && !whole
-      ? new InspectError('truncated', `${fileName} is truncated: ${what} is cut off (${e.message}) (an interrupted download or copy?). Download or copy it again.`)
+      ? truncatedError(fileName, `${what} is cut off (${e.message})`)
       : e.kind === 'budget'
         ? new InspectError('budget', `${fileName}: reading ${what} was stopped: ${e.message}. A checkpoint does not need this much; the file looks built to exhaust readers.`)
         : new InspectError('corrupt', `${fileName}: ${what} is not a readable pickle (${e.message}). Download or copy it again.`);

@@ -2,7 +2,7 @@
 // N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
 // then the tensor data; offsets count from the end of the header. Nothing in it is executable;
 // what can be wrong is the layout, which is checked here the way the reference loader does.
-import { readRange } from './byteSource';
+import { readRange, truncatedError } from './byteSource';
 import { itemSize, product, SAFETENSORS_DTYPES } from './dtypes';
 import type { ReaderResult } from './readerResult';
 import { InspectError, type ByteSource, type Finding, type TensorEntry } from './types';
@@ -21,20 +21,16 @@ export async function readSafetensors(source: ByteSource, fileName: string): Pro
   const view = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8);
   const n = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   if (n > MAX_HEADER) {
-    throw new InspectError('corrupt', `${fileName}: its safetensors header claims ${n} bytes; headers over 100 MB are refused (corrupt file?).`);
+    throw new InspectError('corrupt', `${fileName}: its safetensors header claims ${n} bytes; headers over 100 MB are refused (a damaged file?). Download or copy it again.`);
   }
   if (n > source.size - 8) {
-    throw new InspectError(
-      'corrupt',
-      `${fileName}: its safetensors header claims ${n} bytes but the file has only ${source.size - 8} after the length field ` +
-        '(a truncated download, or not a safetensors file).',
-    );
+    throw truncatedError(fileName, `its safetensors header claims ${n} bytes but the file has only ${source.size - 8} after the length field`);
   }
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n)));
   } catch (e) {
-    throw new InspectError('corrupt', `${fileName}: its safetensors header is not valid JSON (${(e as Error).message}).`);
+    throw new InspectError('corrupt', `${fileName}: its safetensors header is not valid JSON (${(e as Error).message}). Download or copy it again.`);
   }
   if (!isObject(header)) throw new InspectError('corrupt', `${fileName}: its safetensors header is not a JSON object.`);
 
@@ -53,6 +49,10 @@ export async function readSafetensors(source: ByteSource, fileName: string): Pro
     const entry = readEntry(name, value, base, dataSize, findings);
     tensors.push(entry.tensor);
     if (entry.span) spans.push(entry.span);
+  }
+  const last = spans.reduce((a, s) => (s.end > a.end ? s : a), { name: '', begin: 0, end: 0 });
+  if (last.end > dataSize) {
+    throw truncatedError(fileName, `tensor ${last.name}'s data ends at byte ${last.end} of the data, which holds only ${dataSize} bytes`);
   }
   checkLayout(spans, dataSize, findings);
   if (!('__metadata__' in header)) {
@@ -112,14 +112,7 @@ function readEntry(
   }
   const [begin, end] = offsets as [number, number];
   const span = { name, begin, end };
-  if (end > dataSize) {
-    findings.push({
-      severity: 'danger',
-      message: `Tensor ${name}: its data_offsets [${begin}, ${end}] point past the end of the file (${dataSize} bytes of data): ` +
-        'the file is truncated or crafted; its data is not read.',
-    });
-    return { tensor: { ...tensor, note: 'data_offsets point past the end of the file' } };
-  }
+  if (end > dataSize) return { tensor: { ...tensor, note: 'data_offsets point past the end of the file' }, span }; // truncated: readSafetensors says so
   const size = itemSize(dtype);
   if (!(code in SAFETENSORS_DTYPES) || size === undefined) {
     findings.push({ severity: 'warning', message: `Tensor ${name}: unknown dtype ${code}.` });

@@ -5,7 +5,7 @@
 // torch.load unpickles), entries outside the archive's folder (torch takes the folder from the
 // first entry), local headers that disagree with the central directory, and bytes after the
 // end-of-central-directory record (where a second directory could hide).
-import { plainView, readRange } from './byteSource';
+import { plainView, readRange, truncatedError } from './byteSource';
 import { InspectError, type ByteSource } from './types';
 
 export interface ZipEntryLike {
@@ -50,11 +50,7 @@ export async function openTorchArchive(source: ByteSource, fileName: string): Pr
   } catch (e) {
     const msg = (e as Error).message;
     if (e instanceof RangeError || /end of central directory|past the end|short read|invalid.*length/i.test(msg)) {
-      throw new InspectError(
-        'truncated',
-        `${fileName} is truncated: it is an incomplete ZIP archive whose table of contents (central directory) is missing or cut off ` +
-          '(an interrupted download or copy?). Download or copy it again.',
-      );
+      throw truncatedError(fileName, 'it is an incomplete ZIP archive whose table of contents (central directory) is missing or cut off');
     }
     throw new InspectError('corrupt', `${fileName} starts like a ZIP archive but its table of contents cannot be read. Download or copy it again.`);
   }
@@ -143,10 +139,7 @@ class LocalHeaders {
       : undefined;
     if (disagree) throw ambiguous(this.fileName, `the central directory lists ${entry.name} but ${disagree}`);
     if (start + entry.compressedSize > this.source.size) {
-      throw new InspectError(
-        'truncated',
-        `${this.fileName} is truncated: the data of its entry ${entry.name} runs past the end of the file (an interrupted download or copy?). Download or copy it again.`,
-      );
+      throw truncatedError(this.fileName, `the data of its entry ${entry.name} runs past the end of the file`);
     }
     this.cache.set(entry, start);
     return start;
