@@ -73,6 +73,16 @@ function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorS
 }
 
 export async function cmdInspect(args: string[], usageError: (m: string) => Error): Promise<number> {
+  try {
+    return await inspectCommand(args, usageError);
+  } catch (e) {
+    if (!(e instanceof StatsStopped)) throw e;
+    process.stderr.write(`pmf: ${e.message}\n`);
+    return 130;
+  }
+}
+
+async function inspectCommand(args: string[], usageError: (m: string) => Error): Promise<number> {
   const { values, positionals } = parseArgs({
     args, strict: true, allowPositionals: true,
     options: { json: { type: 'boolean' }, stats: { type: 'boolean' }, filter: { type: 'string' }, compare: { type: 'string' } },
@@ -99,16 +109,43 @@ async function inspectOne(path: string, keep: (t: TensorEntry) => boolean, withS
     const summary = await inspectCheckpoint(await files.source(), basename(path));
     const shown = summary.tensors.map((_, i) => i).filter((i) => keep(summary.tensors[i]));
     const stats = new Map<number, TensorStats | string>();
-    if (withStats) {
-      await statsEach((f) => files.source(f), shown.map((index) => ({ index, tensor: summary.tensors[index] })),
-        (r) => stats.set(r.index, 'stats' in r ? r.stats : r.error));
-    }
+    if (withStats) await cliStats(files, summary, shown, stats);
     report(summary, path, stats, shown, json);
     return summary.findings.some((f) => f.severity === 'danger') ? EXIT_DANGER : 0;
   } finally {
     await files.close();
   }
 }
+
+/** Progress lines from this much tensor data on (smaller files finish before anyone looks). */
+const PROGRESS_BYTES = 256 * 1024 * 1024;
+
+/** --stats: streamed from the file, with progress on stderr for large files; Ctrl-C stops it (exit 130). */
+async function cliStats(files: CheckpointFiles, summary: CheckpointSummary, shown: number[], stats: Map<number, TensorStats | string>): Promise<void> {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
+  let lastShown = 0;
+  const progress = (done: number, total: number) => {
+    if (total < PROGRESS_BYTES || Date.now() - lastShown < 500) return;
+    lastShown = Date.now();
+    process.stderr.write(`\rstatistics: ${gb(done)} of ${gb(total)} read (${Math.floor((100 * done) / total)} %); Ctrl-C stops`);
+  };
+  try {
+    await statsEach((f) => files.source(f), shown.map((index) => ({ index, tensor: summary.tensors[index] })),
+      (r) => stats.set(r.index, 'stats' in r ? r.stats : r.error), ac.signal, progress);
+  } catch (e) {
+    if (ac.signal.aborted) throw new StatsStopped(`statistics stopped (Ctrl-C) after ${stats.size} of ${shown.length} tensors of ${summary.fileName}; nothing was written.`);
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (lastShown) process.stderr.write('\n');
+  }
+}
+
+/** Ctrl-C during --stats: the CLI exits 130 with this message. */
+export class StatsStopped extends Error {}
 
 function report(summary: CheckpointSummary, path: string, stats: Map<number, TensorStats | string>, shown: number[], json: boolean): void {
   if (json) {

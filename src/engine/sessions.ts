@@ -1,11 +1,12 @@
 // onnxruntime sessions: loading with the provider policy, a cache, and running contract feeds.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readCheckpoint } from '../core/checkpoint';
+import { InspectError } from '../core/checkpoint/inspect/types';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import type { Feeds } from '../core/sampler';
+import { readRegularFile } from '../node/regularFile';
 import { EngineFailure } from './errors';
 import type { Provider, ProviderSetting } from './protocol';
 import { executionProviders, providerReport } from './providers';
@@ -70,10 +71,9 @@ export class SessionCache {
     let bytes: Buffer;
     let mtime: number;
     try {
-      mtime = (await stat(path)).mtimeMs;
-      bytes = await readFile(path);
+      ({ bytes, mtimeMs: mtime } = await readRegularFile(path)); // a FIFO or a device is refused, not read forever
     } catch (e) {
-      throw new EngineFailure('not-found', `Cannot read ${path}: ${errorText(e)}`);
+      throw new EngineFailure('not-found', e instanceof InspectError ? e.message : `Cannot read ${path}: ${errorText(e)}`);
     }
     const id = createHash('sha256').update(`${path}\0${mtime}\0${bytes.length}\0${setting}\0${threads}`)
       .digest('hex').slice(0, 16);

@@ -1,6 +1,7 @@
 // The models that ship with pMF Lab (the repository's models/ folder), and name resolution.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { notAFile } from './regularFile';
 
 export interface BundledModel {
   /** Short name: 'fashion-mnist', 'swiss-roll/x-D16'. */
@@ -27,7 +28,11 @@ export function listBundledModels(root: string): BundledModel[] {
 /** A path to an existing file, or a bundled model's name; throws a message listing the names. */
 export function resolveModel(spec: string, root: string, cwd = process.cwd()): string {
   const asPath = resolve(cwd, spec);
-  if (existsSync(asPath) && statSync(asPath).isFile()) return asPath;
+  if (existsSync(asPath)) {
+    const st = statSync(asPath);
+    if (st.isFile()) return asPath;
+    if (!st.isDirectory() || !listBundledModels(root).some((m) => m.name === spec)) throw notAFile(asPath, st);
+  }
   const models = listBundledModels(root);
   const hit = models.find((m) => m.name === spec);
   if (hit) return hit.path;

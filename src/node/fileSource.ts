@@ -1,20 +1,11 @@
 // A ByteSource over a file on disk: random-access reads through one open file handle, so a
 // multi-gigabyte checkpoint is never read whole (src/core/checkpoint/inspect reads what it needs).
-import { promises as fs } from 'node:fs';
 import { dirname, resolve, sep } from 'node:path';
 import { plainView, type ByteSource } from '../core/checkpoint/inspect';
+import { openRegularFile } from './regularFile';
 
 export async function openFileSource(path: string): Promise<FileSource> {
-  const handle = await fs.open(path, 'r');
-  let size: number;
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new Error(`${path} is not a file`);
-    size = stat.size;
-  } catch (e) {
-    await handle.close();
-    throw e;
-  }
+  const { handle, size } = await openRegularFile(path);
   let closed = false;
   return {
     size,

@@ -2,8 +2,8 @@
 // fixtures of trainer/tools/make_inspect_fixtures.py (expected.json holds what torch and numpy
 // say about them), a malicious pickle, and an ONNX model whose weights live in an external file.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -146,4 +146,45 @@ test('names from a checkpoint cannot drive the terminal: control characters prin
   const j = pmf('inspect', file, '--json');
   assert.ok(!/[\u001b\u009b\u202e]/.test(j.out));
   assert.equal((JSON.parse(j.out) as { tensors: JsonTensor[] }).tensors[0].name, evil);
+});
+
+test('a FIFO, a device and a folder are refused at once with a message that says what they are', () => {
+  const fifo = join(tmp, 'pipe.onnx');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  for (const [path, kind] of [[fifo, 'a FIFO \\(named pipe\\)'], ['/dev/zero', 'a character device'], [tmp, 'a folder']] as const) {
+    for (const cmd of ['inspect', 'info']) {
+      const t0 = Date.now();
+      const r = spawnSync(process.execPath, [CLI, cmd, path], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 3, `${cmd} ${path}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^pmf: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is ${kind}, not a file: pMF Lab reads checkpoints from regular files only`), r.stderr);
+      assert.ok(Date.now() - t0 < 10_000);
+    }
+  }
+});
+
+test('--stats on a huge tensor shows its progress and stops at Ctrl-C (exit 130)', async () => {
+  // 8 GiB of float32 zeros in a sparse file: minutes of reading
+  const n = 2 ** 31;
+  let header = JSON.stringify({ big: { dtype: 'F32', shape: [n], data_offsets: [0, 4 * n] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const file = join(tmp, 'huge.safetensors');
+  const head = Buffer.alloc(8 + header.length);
+  head.writeUInt32LE(header.length, 0);
+  head.write(header, 8);
+  writeFileSync(file, head);
+  truncateSync(file, head.length + 4 * n);
+  const child = spawn(process.execPath, [CLI, 'inspect', file, '--stats'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  const progressed = new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (/statistics: [\d.]+ GB of 8\.6 GB read \(\d+ %\); Ctrl-C stops/.test(err)) resolve();
+  }));
+  await progressed;
+  const t0 = Date.now();
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130, err);
+  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms to stop`);
+  assert.match(err, /pmf: statistics stopped \(Ctrl-C\) after 0 of 1 tensors of huge\.safetensors; nothing was written\./);
+  rmSync(file);
 });

@@ -28,14 +28,21 @@ export async function statsEach(
   tensors: Array<{ index: number; tensor: TensorEntry }>,
   onResult: (r: StatsResult) => void,
   signal?: AbortSignal,
+  /** Bytes of tensor data read so far of all, as reading goes (a 64 GB tensor takes a minute). */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void,
 ): Promise<void> {
+  const total = tensors.reduce((n, t) => n + (t.tensor.data?.byteLength ?? 0), 0);
+  let before = 0;
   for (const { index, tensor } of tensors) {
+    const bytes = tensor.data?.byteLength ?? 0;
+    const onTensor = onProgress && ((f: number) => onProgress(before + f * bytes, total));
     try {
-      onResult({ index, stats: await tensorStats(await source(tensor.data?.file), tensor, { signal }) });
+      onResult({ index, stats: await tensorStats(await source(tensor.data?.file), tensor, { signal, ...(onTensor ? { onProgress: onTensor } : {}) }) });
     } catch (e) {
       if (signal?.aborted) throw e;
       onResult({ index, error: e instanceof Error ? e.message : String(e) });
     }
+    before += bytes;
   }
 }
 
