@@ -88,7 +88,7 @@ function section(title: string, ...children: Array<HTMLElement | string>): HTMLE
 // -- findings and header --------------------------------------------------------------------
 const ICON: Record<string, string> = { danger: 'error', warning: 'warning', info: 'info' };
 
-function renderFindings(s: Summary): void {
+function renderFindings(s: Pick<Summary, 'findings'>): void {
   const list = el('findings');
   list.replaceChildren(...s.findings.map((f) => {
     const li = h('li', undefined, `finding ${f.severity}`);
@@ -479,7 +479,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
       el('file').textContent = msg.fileName;
       el('loading').hidden = true;
       el('content').hidden = true;
-      el('findings').hidden = true;
+      // a file refused because a Python load would run code from it: its DANGER findings above the message
+      renderFindings({ findings: msg.findings ?? [] });
       el('error').hidden = false;
       el('error').textContent = msg.message;
       for (const id of ['generate', 'visualize', 'convert']) el(id).hidden = true;

@@ -140,7 +140,8 @@ export type Actions = z.infer<typeof Actions>;
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), fileName: z.string() }),
   z.object({ type: z.literal('summary'), summary: Summary, actions: Actions, ms: z.number() }),
-  z.object({ type: z.literal('error'), fileName: z.string(), message: z.string() }),
+  /** The file cannot be inspected; `findings` are the danger findings of a file refused as unsafe. */
+  z.object({ type: z.literal('error'), fileName: z.string(), message: z.string(), findings: z.array(Finding).optional() }),
   z.object({ type: z.literal('stats'), index: z.number().int().nonnegative(), stats: Stats }),
   z.object({ type: z.literal('statsError'), index: z.number().int().nonnegative(), message: z.string() }),
   z.object({ type: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),

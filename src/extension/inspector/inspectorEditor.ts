@@ -4,6 +4,7 @@
 // summary, and has tensor statistics computed on request, streamed from the file.
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { InspectError } from '../../core/checkpoint/inspect/types';
 import type { CheckpointSummary } from '../../core/checkpoint/inspect';
 import { FromWebview, ToWebview, type Actions } from '../../../webview/inspector/protocol';
 import { webviewHtml } from '../webviewHtml';
@@ -125,7 +126,8 @@ class InspectorSession implements vscode.Disposable {
       this.summary = undefined;
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log.warn(`inspect ${this.uri.fsPath}: ${message}`);
-      this.post({ type: 'error', fileName: this.fileName(), message });
+      const findings = e instanceof InspectError ? e.findings : [];
+      this.post({ type: 'error', fileName: this.fileName(), message, ...(findings.length ? { findings } : {}) });
     } finally {
       if (this.loading === loading) this.loading = undefined;
     }

@@ -16,6 +16,9 @@
 // Opcode semantics follow CPython's Modules/_pickle.c (load_*) and Lib/pickletools.py.
 // One piece: the opcode table is one switch, which splitting would only scatter.
 
+/** Work units of an opcode that allocates a container or a call record (a plain opcode costs 1): memory stays near 100 bytes per unit. */
+const ALLOCATES = 3;
+
 /** Integers longer than this (in bytes, or in digits for the text forms) are not decoded. */
 export const MAX_INT_BYTES = 1024;
 
@@ -121,7 +124,7 @@ export function runPickle(bytes: Uint8Array, start: number, hooks: PickleHooks, 
   };
   const charge = (n: number) => {
     budget.work -= n;
-    if (budget.work < 0) fail('budget', 'the pickle needs more work than its size can justify');
+    if (budget.work < 0) fail('budget', 'the pickle needs more work than any checkpoint does');
   };
   const pop = (): unknown => {
     if (!stack.length) fail('invalid', 'unpickling stack underflow');
@@ -169,6 +172,7 @@ export function runPickle(bytes: Uint8Array, start: number, hooks: PickleHooks, 
       case 0x2e: // STOP
         return { value: pop(), protocol, end: pos };
       case 0x28: // MARK
+        charge(ALLOCATES);
         metastack.push(stack);
         stack = [];
         break;
@@ -246,10 +250,10 @@ export function runPickle(bytes: Uint8Array, start: number, hooks: PickleHooks, 
         break;
 
       // ---- containers
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x29: stack.push([]); break; // EMPTY_TUPLE
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x8f: stack.push([]); break; // EMPTY_SET (sets are read as lists)
+      case 0x5d: charge(ALLOCATES); stack.push([]); break; // EMPTY_LIST
+      case 0x29: charge(ALLOCATES); stack.push([]); break; // EMPTY_TUPLE
+      case 0x7d: charge(ALLOCATES); stack.push(new Map()); break; // EMPTY_DICT
+      case 0x8f: charge(ALLOCATES); stack.push([]); break; // EMPTY_SET (sets are read as lists)
       case 0x6c: // LIST
       case 0x74: // TUPLE
       case 0x91: { // FROZENSET
@@ -257,13 +261,15 @@ export function runPickle(bytes: Uint8Array, start: number, hooks: PickleHooks, 
         stack.push(items);
         break;
       }
-      case 0x85: stack.push([pop()]); break; // TUPLE1
+      case 0x85: charge(ALLOCATES); stack.push([pop()]); break; // TUPLE1
       case 0x86: { // TUPLE2
+        charge(ALLOCATES);
         const b = pop();
         stack.push([pop(), b]);
         break;
       }
       case 0x87: { // TUPLE3
+        charge(ALLOCATES);
         const c = pop();
         const b = pop();
         stack.push([pop(), b, c]);
@@ -358,6 +364,7 @@ export function runPickle(bytes: Uint8Array, start: number, hooks: PickleHooks, 
         break;
       }
       case 0x52: { // REDUCE
+        charge(ALLOCATES);
         const args = pop();
         const f = pop();
         stack.push(call(f, Array.isArray(args) ? args : [args]));
@@ -488,7 +495,10 @@ function rawUnicodeEscape(b: Uint8Array): string {
   });
 }
 
-/** A budget for reading `bytes` bytes of pickles: linear in their size, with a wall-clock deadline. */
+/** Work units for a file at most, whatever its size: 16M is hundreds of times what a checkpoint's pickles take (a B/16 state dict about 9k operations) and holds memory to a few hundred MB. */
+export const MAX_WORK = 16_000_000;
+
+/** A budget for reading `bytes` bytes of pickles: linear in their size, capped, with a wall-clock deadline. */
 export function pickleBudget(bytes: number, ms: number): PickleBudget {
-  return { work: 1_000_000 + 16 * bytes, deadline: Date.now() + ms };
+  return { work: Math.min(2_000_000 + 16 * bytes, MAX_WORK), deadline: Date.now() + ms };
 }

@@ -132,9 +132,14 @@ export async function readTorchPickles(source: ByteSource, budget: PickleBudget)
   // The pickles come first; read a growing prefix of the file until they parse.
   let length = Math.min(source.size, 1 << 20);
   for (;;) {
-    const r = readPickleSequence(await source.read(0, length), budget);
+    // Each attempt reads from the start: it gets the whole work budget (the deadline is shared).
+    const attempt = { ...budget };
+    const r = readPickleSequence(await source.read(0, length), attempt);
     const more = r.error?.kind === 'truncated' && length < source.size && length < MAX_PICKLE_BYTES;
-    if (!more) return r;
+    if (!more) {
+      budget.work = attempt.work;
+      return r;
+    }
     length = Math.min(source.size, length * 4, MAX_PICKLE_BYTES);
   }
 }

@@ -265,7 +265,7 @@ type Builder = (args: unknown[]) => unknown;
 function builder(module: string, name: string, budget: PickleBudget): Builder | undefined {
   const charge = (n: number) => {
     budget.work -= n;
-    if (budget.work < 0) throw new PickleError('budget', 'the pickle needs more work than its size can justify', -1);
+    if (budget.work < 0) throw new PickleError('budget', 'the pickle needs more work than any checkpoint does', -1);
   };
   if (module === 'torch._utils') {
     switch (name) {
