@@ -49,15 +49,8 @@ BUILD
   echo "$PACKAGES" > "$stamp"
 fi
 
-# A private mount namespace: the mounts vanish with it, whatever happens inside.
-unshare --mount --propagation private bash -euo pipefail -s "$ROOT" "$REPO" <<'INNER'
-ROOT=$1 REPO=$2
-mount -t proc proc "$ROOT/proc"
-mount --bind /dev "$ROOT/dev"
-mkdir -p "$ROOT/repo"
-mount --bind "$REPO" "$ROOT/repo"
-chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1 \
-  OPENBLAS_NUM_THREADS=1 bash -euo pipefail -c '
+# The checks, inside the root (scripts/torch2-exec.sh mounts the repository at /repo).
+PMF_TORCH2_ROOT="$ROOT" bash scripts/torch2-exec.sh '
     cd /repo
     python3 -c "import torch, numpy, onnxruntime, sys; print(\"check-torch2: PyTorch\", torch.__version__, \"| Python\", sys.version.split()[0], \"| NumPy\", numpy.__version__, \"| onnxruntime\", onnxruntime.__version__)"
     # The whole trainer suite; export checks through the Python onnxruntime (as on the GPU machines).
@@ -75,5 +68,4 @@ chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 PYTHONDONTWRITEB
     tail -1 "$out/log"
     rm -rf "$out"
   '
-INNER
 echo "check-torch2: PyTorch 2.x passed"

@@ -348,14 +348,14 @@ describe('other pickle layouts', () => {
     await rejectsWith(bytes.subarray(0, 300), 'cut.pt', 'truncated', /^cut\.pt is truncated: its pickled data is cut off/);
   });
 
-  test('TorchScript archive: module tensors by their state_dict names, a warning about its code', async () => {
+  test('TorchScript archive: module tensors by their state_dict names, a danger: loading it runs its code', async () => {
     const expected = EXPECTED['scripted.pt'];
     const { summary: s, source } = await inspectBytes(fixture('scripted.pt'), 'scripted.pt');
     assert.equal(s.pickle?.layout, 'torchscript');
     assert.deepEqual(s.tensors.map((t) => t.name), ['lin.weight', 'lin.bias']);
     assert.equal(await matchesExpected(s, source, expected.tensors!), 2);
-    assert.ok(s.findings.some((f) => f.severity === 'warning' && /TorchScript archive: torch\.jit\.load compiles and runs/.test(f.message)));
-    assert.ok(!s.findings.some((f) => f.severity === 'danger'));
+    assert.ok(s.findings.some((f) => f.severity === 'danger' && /TorchScript archive: torch\.load passes it to torch\.jit\.load, which compiles/.test(f.message)));
+    assert.equal(s.findings.filter((f) => f.severity === 'danger').length, 1, 'its __torch__ classes are not named again as unsafe globals');
   });
 
   test('pickles that share containers (the memo) cannot make the reader walk exponentially many paths', async () => {

@@ -333,11 +333,13 @@ function summarise(
     });
   }
   if (layout === 'torchscript') {
+    // Code from the file runs: torch.load hands the archive to torch.jit.load, which compiles code/ and runs its classes' __setstate__ while loading.
     findings.push({
-      severity: 'warning',
-      message: 'A TorchScript archive: torch.jit.load compiles and runs the program in its code/ folder' +
-        `${scriptClasses.length ? ` (classes ${scriptClasses.slice(0, 4).join(', ')}${scriptClasses.length > 4 ? ', ...' : ''})` : ''}. ` +
-        'pMF Lab only read its data; load it only if you trust its source.',
+      severity: 'danger',
+      message: 'A TorchScript archive: torch.load passes it to torch.jit.load, which compiles the program in its code/ folder' +
+        `${scriptClasses.length ? ` (classes ${scriptClasses.slice(0, 4).join(', ')}${scriptClasses.length > 4 ? ', ...' : ''})` : ''} ` +
+        "and runs its __setstate__ methods while loading; torch.load(weights_only=True) refuses it. pMF Lab only read its data; " +
+        'load it only if you trust its source.',
     });
   }
   if (!tensors.length) findings.push({ severity: 'warning', message: `${fileName} holds no tensors that pMF Lab could find.` });
