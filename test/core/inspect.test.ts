@@ -698,3 +698,17 @@ test('the same truncation gets the same code and the same words in every format'
     }
   }
 });
+
+test('messages say what is wrong in words, never in JavaScript internals', async () => {
+  // a ZIP entry compressed with method 99 (AES): was "unsupported compression method: 99"
+  const zip = storedZip({ 'a/data.pkl': Buffer.from([0x80, 0x02, 0x7d, 0x2e]) });
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  view.setUint16(8, 99, true);
+  for (let i = 0; i + 4 <= zip.length; i++) if (view.getUint32(i, true) === 0x02014b50) view.setUint16(i + 10, 99, true);
+  await rejectsWith(zip, 'aes.pt', 'unsupported', /^aes\.pt: its entry a\/data\.pkl is compressed with ZIP method 99 \(AES encryption\), which neither PyTorch nor pMF Lab reads\. Save it again with torch\.save\.$/);
+  // a 2^93-element shape: was "9900000000000000T parameters"
+  const f32 = new Uint8Array(8);
+  const { summary } = await inspectBytes(safetensors({ w: { dtype: 'F32', shape: [2 ** 31, 2 ** 31, 2 ** 31], data_offsets: [0, 8] } }, f32), 'huge.safetensors');
+  assert.equal(formatParams(summary.totalParams), '9.90e+27');
+  assert.equal(formatParams(118_200_000), '118M');
+});
