@@ -100,7 +100,8 @@ export class EngineClient {
     const child = fork(this.opts.enginePath, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1' },
+      // PMF_ENGINE_PARENT_PID: the engine ends when this process does (src/engine/main.ts)
+      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1', PMF_ENGINE_PARENT_PID: String(process.pid) },
       execArgv: [],
     });
     this.stderrTail = '';

@@ -4,6 +4,8 @@
 // a 256 x 256 model's frame is seconds of arithmetic, and the cores of a workstation divide it.
 // Workers are kept between jobs (starting one costs 60-90 ms, more than measuring a small
 // model's trajectory); an abort ends the job's workers, and the next job starts new ones.
+// Workers are threads of the engine process, so they end with it, also when the engine's watchdog
+// kills it because its parent died (main.ts): nothing outlives the engine.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';

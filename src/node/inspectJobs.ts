@@ -1,6 +1,7 @@
 // Runs the checkpoint inspector in a worker thread (dist/inspectWorker.js): the extension host
 // stays responsive while a multi-gigabyte checkpoint is parsed or its statistics are streamed, and
 // cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
+// Workers are threads of the extension host (or the CLI), so they end with it, however it ends.
 import { Worker } from 'node:worker_threads';
 import { InspectError, type CheckpointSummary, type Matching, type PairResult, type StatsResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
 
