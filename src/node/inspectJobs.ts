@@ -3,7 +3,7 @@
 // cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
 // Workers are threads of the extension host (or the CLI), so they end with it, however it ends.
 import { Worker } from 'node:worker_threads';
-import { InspectError, type CheckpointSummary, type Matching, type PairResult, type StatsResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
+import { InspectError, type CheckpointSummary, type Finding, type Matching, type PairResult, type StatsResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
 
 export type JobRequest =
   | { op: 'inspect'; path: string; fileName: string }
@@ -32,7 +32,8 @@ export type JobMessage =
   | ({ type: 'compareStart' } & CompareStart)
   | ({ type: 'diff' } & CompareResult)
   | { type: 'done' }
-  | { type: 'error'; name: string; code?: string; message: string };
+  /** `findings`: the danger findings of a file refused as unsafe (InspectError 'dangerous'). */
+  | { type: 'error'; name: string; code?: string; message: string; findings?: Finding[] };
 
 /** A worker's heap limit: a pickle built to exhaust memory ends the worker, not the host. */
 const WORKER_HEAP_MB = 4096;
@@ -62,7 +63,7 @@ function runJob(workerPath: string, req: JobRequest, onMessage: (m: JobMessage) 
     worker.on('message', (m: JobMessage) => {
       if (settled) return;
       if (m.type === 'error') {
-        finish(m.name === 'InspectError' && m.code ? new InspectError(m.code as InspectError['code'], m.message) : new Error(m.message));
+        finish(m.name === 'InspectError' && m.code ? new InspectError(m.code as InspectError['code'], m.message, m.findings) : new Error(m.message));
       } else if (onMessage(m)) finish();
     });
     worker.on('error', (e) => finish(new Error(`The checkpoint inspector's worker failed: ${e.message}`)));

@@ -2,7 +2,7 @@
 // streams tensor statistics or compares it with another off the extension host's thread, so a large or hostile file cannot
 // stall VS Code; src/node/inspectJobs.ts starts it and ends it (terminate() cancels).
 import { parentPort, workerData } from 'node:worker_threads';
-import { compareCheckpoints, inspectCheckpoint, statsEach } from '../core/checkpoint/inspect';
+import { compareCheckpoints, InspectError, inspectCheckpoint, statsEach } from '../core/checkpoint/inspect';
 import { CheckpointFiles } from './fileSource';
 import { compareOutline, type JobMessage, type JobRequest } from './inspectJobs';
 
@@ -11,7 +11,8 @@ const post = (m: JobMessage) => port.postMessage(m);
 
 function errorMessage(e: unknown): JobMessage & { type: 'error' } {
   const err = e instanceof Error ? e : new Error(String(e));
-  return { type: 'error', name: err.name, code: (err as { code?: unknown }).code as string | undefined, message: err.message };
+  const findings = e instanceof InspectError && e.findings.length ? { findings: e.findings } : {};
+  return { type: 'error', name: err.name, code: (err as { code?: unknown }).code as string | undefined, message: err.message, ...findings };
 }
 
 async function run(req: JobRequest): Promise<void> {

@@ -2,6 +2,8 @@
 // custom editor uses it: the same summary and statistics as the core computes in-process, errors
 // that keep their kind and message, and cancellation that ends the thread.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { inspectCheckpoint, InspectError, type TensorStats } from '../../src/core/checkpoint/inspect';
@@ -42,6 +44,11 @@ test('errors keep their kind and message across the thread boundary', async () =
   await assert.rejects(inspectInWorker(WORKER, join(CHECKPOINTS, 'truncated.pt'), 'truncated.pt'),
     (e: unknown) => e instanceof InspectError && e.code === 'truncated' && /truncated\.pt is truncated: it is an incomplete ZIP archive/.test(e.message));
   await assert.rejects(inspectInWorker(WORKER, join(CHECKPOINTS, 'no-such.pt'), 'no-such.pt'), /ENOENT/);
+  // a file refused as unsafe keeps its DANGER findings across the boundary (the editor shows them)
+  const evil = join(mkdtempSync(join(tmpdir(), 'pmf-jobs-')), 'evil.pt');
+  writeFileSync(evil, Buffer.from('cos\nsystem\n(S\'touch x\'\ntR', 'latin1'));
+  await assert.rejects(inspectInWorker(WORKER, evil, 'evil.pt'), (e: unknown) =>
+    e instanceof InspectError && e.code === 'dangerous' && e.findings.some((f) => f.severity === 'danger' && /os\.system/.test(f.message)));
 });
 
 test('cancelling ends the job at once with an AbortError', async () => {
