@@ -1,12 +1,12 @@
-// ONNX (a protobuf ModelProto): the whole file is decoded with the full view of onnxSchema.ts.
-// Initializers are the tensors; raw_data is located in the file by its position in the decoded
-// buffer (protobufjs returns bytes fields as views into the input, not copies), external data by
-// its location/offset/length entries. The pMF contract is applied to the header, as the runtime does.
+// ONNX (a protobuf ModelProto): the file's structure without its weights (onnxLazy.ts: raw_data
+// is located, not read) is decoded with the full view of onnxSchema.ts. Initializers are the
+// tensors; their data lies where the walk found raw_data, or in external data by its
+// location/offset/length entries. The pMF contract is applied to the header, as the runtime does.
 import { validateContract } from '../contract';
 import { readOnnxHeader } from '../onnxReader';
 import { elemTypeName, fullModelType, type Int64, type OnnxModel, type OnnxTensor } from '../onnxSchema';
 import { CheckpointError } from '../types';
-import { truncatedError } from './byteSource';
+import { readOnnxStructure, type InitializerData, type OnnxStructure } from './onnxLazy';
 import { itemSize, ONNX_EXTRA_TYPES, product } from './dtypes';
 import type { ReaderResult } from './readerResult';
 import { InspectError, MAX_USED_BY, type ByteSource, type ContractResult, type Finding, type OnnxDetails, type TensorEntry } from './types';
@@ -34,19 +34,26 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
         'large models keep their weights in external data files.',
     );
   }
-  const bytes = await source.read(0, source.size);
-  const cut = cutField(bytes);
-  if (cut) throw truncatedError(fileName, `its ONNX protobuf ends inside field ${cut.field}${cut.name ? ` (${cut.name})` : ''}, which declares ${cut.needs} bytes from byte ${cut.at}`);
-  const header = readOnnxHeader(bytes, fileName); // throws CheckpointError('not-onnx') when it is not ONNX
+  let structure: OnnxStructure;
+  try {
+    structure = await readOnnxStructure(source, fileName);
+  } catch (e) {
+    // A cut-off or damaged protobuf that starts as every ONNX writer starts (ir_version) is an ONNX
+    // file with that problem; anything else is not taken for ONNX at all.
+    const head = await source.read(0, Math.min(2, source.size));
+    if (e instanceof InspectError && head[0] === 0x08 && head[1] >= 1 && head[1] <= 64) throw e;
+    throw new CheckpointError('not-onnx', `${fileName} is not an ONNX model.`);
+  }
+  const header = readOnnxHeader(structure.stripped, fileName); // throws CheckpointError('not-onnx') when it is not ONNX
   let model: OnnxModel;
   try {
-    model = fullModelType.decode(bytes) as OnnxModel;
+    model = fullModelType.decode(structure.stripped) as OnnxModel;
   } catch (e) {
-    throw new InspectError('corrupt', `${fileName}: its graph or weights do not decode as ONNX (protobuf: ${(e as Error).message}). Download or copy it again, or export it again.`);
+    throw new InspectError('corrupt', `${fileName}: its graph does not decode as ONNX (protobuf: ${(e as Error).message}). Download or copy it again, or export it again.`);
   }
   const graph = model.graph ?? {};
   const findings: Finding[] = [];
-  const tensors = (graph.initializer ?? []).map((t) => initializerEntry(t, bytes, findings));
+  const tensors = (graph.initializer ?? []).map((t, i) => initializerEntry(t, structure.data[i] ?? {}, findings));
 
   const opCounts: Record<string, number> = {};
   const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -93,47 +100,7 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
   return { format: 'onnx', tensors, metadata: header.metadata, findings, onnx };
 }
 
-const FIELD_NAMES: Readonly<Record<number, string>> = { 7: 'graph', 8: 'opset_import', 14: 'metadata_props', 25: 'functions' };
-
-/**
- * Where a ModelProto's top-level fields run past the end of the bytes, if they do: the mark of a
- * cut-off download. The file must start with ir_version and every field before the cut must be
- * a ModelProto field, so other data is not taken for a truncated model. Written here because protobufjs reports only 'index out of range'.
- */
-function cutField(bytes: Uint8Array): { field: number; name?: string; at: number; needs: number } | undefined {
-  // Writers put ir_version (field 1, a small varint) first; without it this is no cut-off model.
-  if (bytes[0] !== 0x08 || !(bytes[1] >= 1 && bytes[1] <= 64)) return undefined;
-  let pos = 0;
-  const varint = (): number | undefined => {
-    let v = 0;
-    for (let shift = 0; shift < 63; shift += 7) {
-      if (pos >= bytes.length) return undefined;
-      const b = bytes[pos++];
-      v += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) return v;
-    }
-    return undefined;
-  };
-  while (pos < bytes.length) {
-    const at = pos;
-    const tag = varint();
-    if (tag === undefined) return { field: 0, at, needs: 1 };
-    const field = Math.floor(tag / 8);
-    const wire = tag % 8;
-    if (MODEL_FIELDS.get(field) !== wire) return undefined; // not a ModelProto field: not ONNX, or damaged; decoding says which
-    const start = pos;
-    if (wire === 0) {
-      if (varint() === undefined) return { field, name: FIELD_NAMES[field], at, needs: 1 };
-    } else {
-      const n = varint();
-      if (n === undefined || pos + n > bytes.length) return { field, name: FIELD_NAMES[field], at: start, needs: n ?? 1 };
-      pos += n;
-    }
-  }
-  return undefined;
-}
-
-function initializerEntry(t: OnnxTensor, file: Uint8Array, findings: Finding[]): TensorEntry {
+function initializerEntry(t: OnnxTensor, where: InitializerData, findings: Finding[]): TensorEntry {
   const name = t.name ?? '';
   const code = t.data_type ?? 0;
   const dtype = ONNX_EXTRA_TYPES[code] ?? elemTypeName(code);
@@ -154,7 +121,7 @@ function initializerEntry(t: OnnxTensor, file: Uint8Array, findings: Finding[]):
     return { ...entry, data: { offset, byteLength, file: ext.location } };
   }
 
-  const raw = t.raw_data;
+  const raw = where.raw;
   if (raw && (raw.length > 0 || numel === 0)) {
     if (expected !== undefined && raw.length !== expected) {
       findings.push({
@@ -164,12 +131,10 @@ function initializerEntry(t: OnnxTensor, file: Uint8Array, findings: Finding[]):
       return { ...entry, note: `${raw.length} bytes of raw_data, ${expected} expected` };
     }
     if (raw.length === 0) return { ...entry, data: { offset: 0, byteLength: 0 } };
-    // protobufjs hands out bytes fields as views into the decoded buffer: their position is the file offset.
-    if (raw.buffer !== file.buffer) return { ...entry, note: 'raw_data could not be located in the file' };
-    return { ...entry, data: { offset: raw.byteOffset - file.byteOffset, byteLength: raw.length } };
+    return { ...entry, data: { offset: raw.offset, byteLength: raw.length } };
   }
   if (code === 8) return { ...entry, note: 'string tensor' };
-  const typed = (['float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data'] as const).find((f) => (t[f]?.length ?? 0) > 0);
+  const typed = where.typed;
   if (typed) return { ...entry, note: `stored as typed repeated field (${typed}), not raw_data: statistics are not computed for it` };
   if (numel === 0) return { ...entry, data: { offset: 0, byteLength: 0 } };
   return { ...entry, note: 'the initializer holds no data' };
