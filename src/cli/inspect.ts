@@ -40,7 +40,8 @@ function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorS
   out.push(`  ${s.format}, ${formatBytes(s.fileSize)}, ${formatParams(s.totalParams)} parameters in ${s.tensors.length} tensors` +
     ` (${Object.entries(s.paramsByDtype).map(([d, n]) => `${d} ${formatParams(n)}`).join(', ')})`);
   const a = s.architecture;
-  out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''} (from ${a.basis})`);
+  const gflops = a.config.gflops_per_image;
+  out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''}${typeof gflops === 'number' ? `, ${gflops} GFLOP per image` : ''} (from ${a.basis})`);
   const config = Object.entries(a.config).map(([k, v]) => `${k} ${typeof v === 'number' && k.startsWith('params') ? formatParams(v) : v}`);
   for (let i = 0; i < config.length; i += 6) out.push(`    ${config.slice(i, i + 6).join(', ')}`);
   if (s.onnx) {

@@ -34,7 +34,7 @@ test('inspect explains the bundled model: contract, architecture, graph, tensors
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^model\.onnx {2}\(/);
   assert.match(r.out, /onnx, 12\.4 MB, 3\.04M parameters in \d+ tensors \(float32 3\.04M\)/);
-  assert.match(r.out, /architecture: pmfDiT \(from the pmf\.architecture metadata\)\n {4}name pmfDiT, params 3\.04M, depth 6, hidden_size 192,/);
+  assert.match(r.out, /architecture: pmfDiT, 0\.137 GFLOP per image \(from the pmf\.architecture metadata\)\n {4}name pmfDiT, params 3\.04M, depth 6, hidden_size 192,/);
   assert.match(r.out, /pMF contract: ok \(x-prediction image model\)/);
   assert.match(r.out, /graph: \d+ nodes, opsets ai\.onnx 17/);
   assert.match(r.out, /net\.pos_embed {2}float32 \[1, 25, 192\]/);

@@ -21,6 +21,7 @@ import {
   type CheckpointSummary,
   type TensorEntry,
 } from '../../src/core/checkpoint/inspect';
+import { ditFlopsPerImage } from '../../src/core/checkpoint/inspect/architecture';
 import { isExporterName, moduleOf } from '../../src/core/checkpoint/inspect/display';
 import { openFileSource } from '../../src/node/fileSource';
 import { imageSpec, makeModel, withChanges } from './onnxFixtures';
@@ -711,4 +712,22 @@ test('messages say what is wrong in words, never in JavaScript internals', async
   const { summary } = await inspectBytes(safetensors({ w: { dtype: 'F32', shape: [2 ** 31, 2 ** 31, 2 ** 31], data_offsets: [0, 8] } }, f32), 'huge.safetensors');
   assert.equal(formatParams(summary.totalParams), '9.90e+27');
   assert.equal(formatParams(118_200_000), '118M');
+});
+
+test('FLOPs per image of the official sizes: pMF-B/16 is 33.3 GMAC (66.7 GFLOP), as issue 10 counts it', () => {
+  const official = (hidden: number, depth: number, patch: number) => ({
+    hidden_size: hidden, depth, patch_size: patch, in_channels: 3, input_size: patch === 16 ? 256 : 512,
+    mlp_hidden: hidden > 1024 ? Math.ceil(Math.floor((hidden * 8) / 3) / 8) * 8 : Math.floor((hidden * 8) / 3),
+    bottleneck_channels: hidden <= 1024 ? 128 : 256, num_classes: 1000, num_class_tokens: 8, num_time_tokens: 4,
+    cfg_inputs: true, num_cfg_tokens: 4, num_interval_tokens: 2,
+  });
+  const g = (c: Record<string, number | boolean>) => ditFlopsPerImage(c)! / 1e9;
+  assert.ok(Math.abs(g(official(768, 16, 16)) - 66.66) < 0.05, String(g(official(768, 16, 16))));
+  // 512 px with 32 px patches has the same 256 image tokens: about the same cost, a larger embedding
+  assert.ok(g(official(768, 16, 32)) > g(official(768, 16, 16)) && g(official(768, 16, 32)) < 1.1 * g(official(768, 16, 16)));
+  assert.ok(g(official(1280, 48, 16)) > 6 * g(official(768, 16, 16)));
+  // from the bundled model's ONNX metadata (prefix tokens listed, image_tokens given)
+  assert.ok(Math.abs(ditFlopsPerImage({ hidden_size: 192, depth: 6, mlp_hidden: 512, patch_size: 7, bottleneck_channels: 64, image_tokens: 16, in_channels: 1,
+    'prefix_tokens.class_tokens': 4, 'prefix_tokens.omega': 1, 'prefix_tokens.t_min': 1, 'prefix_tokens.t_max': 1, 'prefix_tokens.time': 2 })! / 1e9 - 0.137) < 0.001);
+  assert.equal(ditFlopsPerImage({ hidden_size: 192 }), undefined);
 });
