@@ -88,6 +88,23 @@ test('info of a 1000-class model lists the first class names and how many more; 
   assert.deepEqual(JSON.parse(pmf('info', path, '--json').out).classNames, names);
 });
 
+test('a 1000-class model with convert-official\'s placeholder names gets ImageNet-1k\'s built in: 207 is golden retriever', () => {
+  const spec = imageSpec();
+  const path = join(tmp, 'official-like.onnx');
+  const placeholders = Array.from({ length: 1000 }, (_, i) => `imagenet-${i}`);
+  writeFileSync(path, makeModel(withChanges(spec, { metadata: { ...spec.metadata, 'pmf.num_classes': 1000, 'pmf.class_names': placeholders } })));
+  const r = pmf('info', path);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /classes: 1000: tench, goldfish, great white shark, tiger shark, hammerhead, /);
+  const names = JSON.parse(pmf('info', path, '--json').out).classNames as string[];
+  assert.equal(names[207], 'golden retriever');
+  assert.equal(new Set(names).size, 1000, 'no two classes share a name (crane, maillot)');
+  // a name picks its class, as an index does
+  const gen = pmf('generate', '--model', path, '--class', 'golden retriever,207', '--n', '2', '--out', join(tmp, 'gr'), '--quiet');
+  assert.equal(gen.code, 0, gen.err);
+  assert.ok(readdirSync(join(tmp, 'gr')).filter((f) => /golden-retriever/.test(f)).length === 2, readdirSync(join(tmp, 'gr')).join(' '));
+});
+
 test('fields measures a trajectory without VS Code: x low-dimensional, u and v not; JSON, .npy, toys, a bad patch', () => {
   const r = pmf('fields', 'fashion-mnist', '--steps', '4', '--seeds', '0-3', '--class', 'T-shirt/top,Trouser,Sneaker,Ankle boot',
     '--consistency', '4', '--quiet');

@@ -2,6 +2,7 @@
 // section 5) and turns it into a PmfModelInfo. Stops at the first violation, with the
 // documented message. Order: the pmf.* metadata (is this a pMF checkpoint, which version,
 // what kind of model), then the graph signature (output, inputs, input groups), then shapes.
+import { IMAGENET_CLASS_NAMES, isImagenetPlaceholder } from '../imagenetClasses';
 import type { OnnxHeader } from './onnxReader';
 import {
   CheckpointError,
@@ -82,7 +83,9 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
   }
   const dataRange = md.required('pmf.data_range', 'the [lo, hi] range of the data, which the runtime maps to pixels', range);
   const numClasses = md.required('pmf.num_classes', '0 for an unconditional model', integer(0));
-  const classNames = md.optional('pmf.class_names', stringArray) ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  const stated = md.optional('pmf.class_names', stringArray) ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  // A 1000-class model whose names are placeholders (convert-official without --class-names) gets ImageNet-1k's.
+  const classNames = isImagenetPlaceholder(stated) ? [...IMAGENET_CLASS_NAMES] : stated;
   if (classNames.length !== numClasses) {
     throw new CheckpointError('class-names', `pmf.class_names has ${classNames.length} names for ${numClasses} classes.`);
   }
