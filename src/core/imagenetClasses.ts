@@ -13,7 +13,7 @@ export const IMAGENET_CLASS_NAMES: readonly string[] = Array.from(
   (_, i) => DISAMBIGUATED[i] ?? String((IMAGENET_CLASSES as Record<number, string>)[i]).split(',')[0].trim(),
 );
 
-/** Whether `names` are convert-official's placeholders (imagenet-0 ... imagenet-999) or plain indices ('0' ... '999') of a 1000-class model. */
+/** Whether `names` are convert-official's placeholders, imagenet-0 ... imagenet-999 (a model with other names, or none, keeps them). */
 export function isImagenetPlaceholder(names: readonly string[]): boolean {
-  return names.length === 1000 && names.every((n, i) => n === `imagenet-${i}` || n === String(i));
+  return names.length === 1000 && names.every((n, i) => n === `imagenet-${i}`);
 }
