@@ -29,6 +29,8 @@ export type JobMessage =
   | { type: 'summary'; summary: CheckpointSummary }
   | { type: 'stats'; index: number; stats: TensorStats }
   | { type: 'statsError'; index: number; message: string }
+  /** Bytes of tensor data read of all (sent at most a few times a second). */
+  | { type: 'statsBytes'; done: number; total: number }
   | ({ type: 'compareStart' } & CompareStart)
   | ({ type: 'diff' } & CompareResult)
   | { type: 'done' }
@@ -89,10 +91,12 @@ export async function statsInWorker(
   tensors: Array<{ index: number; tensor: TensorEntry }>,
   onResult: (r: StatsResult) => void,
   signal?: AbortSignal,
+  onProgress?: (bytesDone: number, bytesTotal: number) => void,
 ): Promise<void> {
   await runJob(workerPath, { op: 'stats', path, tensors }, (m) => {
     if (m.type === 'stats') onResult({ index: m.index, stats: m.stats });
     else if (m.type === 'statsError') onResult({ index: m.index, error: m.message });
+    else if (m.type === 'statsBytes') onProgress?.(m.done, m.total);
     return m.type === 'done';
   }, signal);
 }

@@ -27,7 +27,8 @@ async function run(req: JobRequest): Promise<void> {
       return;
     }
     await statsEach((f) => files.source(f), req.tensors,
-      (r) => post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error }));
+      (r) => post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error }),
+      undefined, (done, total) => post({ type: 'statsBytes', done, total }));
     post({ type: 'done' });
   } finally {
     await files.close();

@@ -2,7 +2,7 @@
 // custom editor uses it: the same summary and statistics as the core computes in-process, errors
 // that keep their kind and message, and cancellation that ends the thread.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -64,4 +64,28 @@ test('cancelling ends the job at once with an AbortError', async () => {
   const before = new AbortController();
   before.abort();
   await assert.rejects(inspectInWorker(WORKER, FASHION, 'model.onnx', before.signal), { name: 'AbortError' });
+});
+
+test('statistics of a huge tensor report the bytes read as they go, and stop when cancelled', async () => {
+  // 1 GiB of float32 zeros in a sparse file
+  const n = 2 ** 28;
+  let header = JSON.stringify({ big: { dtype: 'F32', shape: [n], data_offsets: [0, 4 * n] } });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const file = join(mkdtempSync(join(tmpdir(), 'pmf-jobs-')), 'huge.safetensors');
+  const head = Buffer.alloc(8 + header.length);
+  head.writeUInt32LE(header.length, 0);
+  head.write(header, 8);
+  writeFileSync(file, head);
+  truncateSync(file, head.length + 4 * n);
+  const summary = await inspectInWorker(WORKER, file, 'huge.safetensors');
+  const seen: Array<[number, number]> = [];
+  const ac = new AbortController();
+  const job = statsInWorker(WORKER, file, [{ index: 0, tensor: summary.tensors[0] }], () => {}, ac.signal, (done, total) => {
+    seen.push([done, total]);
+    if (seen.length === 5) ac.abort();
+  });
+  await assert.rejects(job, { name: 'AbortError' });
+  assert.equal(seen.length, 5);
+  assert.ok(seen.every(([d, t], i) => t === 4 * n && d > 0 && d < t && (i === 0 || d >= seen[i - 1][0])), JSON.stringify(seen));
+  rmSync(file);
 });

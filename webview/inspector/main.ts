@@ -519,7 +519,8 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'progress':
       el('stats-cancel').hidden = !msg.running;
       el('stats-all').hidden = msg.running;
-      el('stats-progress').textContent = msg.running ? `statistics ${msg.done} / ${msg.total}` :
+      el('stats-progress').textContent = msg.running
+        ? `statistics ${msg.done} / ${msg.total}${msg.bytesTotal ? ` (${(msg.bytesDone! / 1e9).toFixed(1)} of ${(msg.bytesTotal / 1e9).toFixed(1)} GB read)` : ''}` :
         msg.total > 1 ? `statistics of ${msg.done} tensors` : '';
       break;
   }

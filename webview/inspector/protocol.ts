@@ -144,7 +144,9 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), fileName: z.string(), message: z.string(), findings: z.array(Finding).optional() }),
   z.object({ type: z.literal('stats'), index: z.number().int().nonnegative(), stats: Stats }),
   z.object({ type: z.literal('statsError'), index: z.number().int().nonnegative(), message: z.string() }),
+  /** Statistics: tensors done of all; bytesDone/bytesTotal while a large read goes on. */
   z.object({ type: z.literal('progress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
+    bytesDone: z.number().nonnegative().optional(), bytesTotal: z.number().nonnegative().optional(),
     running: z.boolean() }),
   /** A comparison with another checkpoint begins: what pairs up, what does not. */
   z.object({ type: z.literal('compare'), fileName: z.string(), pairs: z.number().int().nonnegative(),

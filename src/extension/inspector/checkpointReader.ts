@@ -26,7 +26,8 @@ import {
 export interface CheckpointReader {
   inspect(signal: AbortSignal): Promise<CheckpointSummary>;
   /** Statistics of each tensor, reported one by one; rejects with an AbortError when cancelled. */
-  stats(tensors: Array<{ index: number; tensor: TensorEntry }>, onResult: (r: StatsResult) => void, signal: AbortSignal): Promise<void>;
+  stats(tensors: Array<{ index: number; tensor: TensorEntry }>, onResult: (r: StatsResult) => void, signal: AbortSignal,
+    onProgress?: (bytesDone: number, bytesTotal: number) => void): Promise<void>;
   /** This checkpoint against `other`: the pairing first, then each pair's distance. */
   compare(other: vscode.Uri, onStart: (s: CompareStart) => void, onResult: (r: CompareResult) => void, signal: AbortSignal): Promise<void>;
 }
@@ -40,7 +41,7 @@ export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): Checkpoint
     const worker = vscode.Uri.joinPath(extensionUri, 'dist', 'inspectWorker.js').fsPath;
     return {
       inspect: (signal) => inspectInWorker(worker, uri.fsPath, fileName, signal),
-      stats: (tensors, onResult, signal) => statsInWorker(worker, uri.fsPath, tensors, onResult, signal),
+      stats: (tensors, onResult, signal, onProgress) => statsInWorker(worker, uri.fsPath, tensors, onResult, signal, onProgress),
       compare: (other, onStart, onResult, signal) => other.scheme === 'file'
         ? compareInWorker(worker, { path: uri.fsPath, fileName, other: other.fsPath, otherName: basename(other.path) }, onStart, onResult, signal)
         : compareInMemory(uri, other, onStart, onResult, signal),
@@ -50,7 +51,7 @@ export function readerFor(uri: vscode.Uri, extensionUri: vscode.Uri): Checkpoint
   return {
     compare: (other, onStart, onResult, signal) => compareInMemory(uri, other, onStart, onResult, signal),
     inspect: async () => inspectCheckpoint(await load(), fileName),
-    stats: async (tensors, onResult, signal) => statsEach(memorySource(await load()), tensors, onResult, signal),
+    stats: async (tensors, onResult, signal, onProgress) => statsEach(memorySource(await load()), tensors, onResult, signal, onProgress),
   };
 }
 

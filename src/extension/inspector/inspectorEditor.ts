@@ -168,13 +168,19 @@ class InspectorSession implements vscode.Disposable {
     this.job = job;
     const wanted = indices.filter((i) => i < summary.tensors.length).map((index) => ({ index, tensor: summary.tensors[index] }));
     let done = 0;
+    let lastBytes = 0;
     this.post({ type: 'progress', done, total: wanted.length, running: true });
     try {
       await this.reader.stats(wanted, (r) => {
         this.post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error });
         done++;
         if (done % 8 === 0 || done === wanted.length) this.post({ type: 'progress', done, total: wanted.length, running: true });
-      }, job.signal);
+      }, job.signal, (bytesDone, bytesTotal) => {
+        // a huge tensor takes minutes: its progress, a few times a second
+        if (Date.now() - lastBytes < 250) return;
+        lastBytes = Date.now();
+        this.post({ type: 'progress', done, total: wanted.length, running: true, bytesDone, bytesTotal });
+      });
     } catch (e) {
       if (!job.signal.aborted) this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
