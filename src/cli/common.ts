@@ -1,11 +1,11 @@
 // What the pmf commands share: exit codes, usage errors, number and provider options, models, the engine.
-import { readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { readCheckpoint } from '../core/checkpoint';
+import { join, resolve } from 'node:path';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { resolveModel } from '../node/bundled';
+import { cliCacheDir } from '../node/modelCache';
+import { openModelFile } from '../node/modelFile';
 
 export const ROOT = resolve(__dirname, '..');
 export const EXIT = { ok: 0, runtime: 1, usage: 2, checkpoint: 3, provider: 4, cancelled: 130 } as const;
@@ -30,17 +30,24 @@ export function provider(v: string | undefined): ProviderSetting {
   return p as ProviderSetting;
 }
 
-/** A model path or bundled name, and its checkpoint contract (read without running it). */
+/**
+ * A model path or bundled name, and its checkpoint contract (read without running it, from the
+ * file's header: a model of several GB, or one with its weights in a file beside it, is not read whole).
+ */
 export function loadInfo(spec: string): { path: string; info: PmfModelInfo } {
   const path = resolveModel(spec, ROOT);
-  const bytes = readFileSync(path);
-  return { path, info: readCheckpoint(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), basename(path)) };
+  return { path, info: openModelFile(path).info };
 }
 
-/** An engine process (dist/engine.js next to the CLI); PMF_DEBUG=1 shows its log. */
+/**
+ * An engine process (dist/engine.js next to the CLI); PMF_DEBUG=1 shows its log. Optimised models
+ * are cached in cliCacheDir() ($XDG_CACHE_HOME/pmf-lab or ~/.cache/pmf-lab; PMF_CACHE_DIR
+ * overrides it, PMF_CACHE_DIR=off turns the cache off).
+ */
 export function engine(): EngineClient {
   return new EngineClient({
     enginePath: join(__dirname, 'engine.js'),
     log: process.env.PMF_DEBUG ? (m) => process.stderr.write(`[engine] ${m}\n`) : undefined,
+    cacheDir: cliCacheDir(),
   });
 }

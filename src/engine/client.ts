@@ -23,6 +23,8 @@ import {
   Hello,
   type HelloResult,
   LoadModel,
+  LoadProgress,
+  type LoadProgressParams,
   type LoadResult,
   Progress,
   type ProgressParams,
@@ -73,6 +75,12 @@ export interface EngineClientOptions {
   /** Called when the engine dies unexpectedly; the next request restarts it. */
   onCrash?: (exit: EngineExit) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where the engine keeps optimised models (src/node/modelCache.ts): the extension's global
+   * storage, the CLI's cache folder. PMF_CACHE_DIR (in `env`, else in this process's
+   * environment) overrides it; 'off' turns the cache off; without any, there is no cache.
+   */
+  cacheDir?: string;
 }
 
 interface Running {
@@ -87,6 +95,7 @@ export class EngineClient {
   private disposed = false;
   private readonly progress = new Map<string, (p: ProgressParams) => void>();
   private readonly measured = new Map<string, (p: MeasuredParams) => void>();
+  private readonly loadProgress = new Map<string, (p: LoadProgressParams) => void>();
 
   constructor(private readonly opts: EngineClientOptions) {}
 
@@ -101,7 +110,11 @@ export class EngineClient {
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // PMF_ENGINE_PARENT_PID: the engine ends when this process does (src/engine/main.ts)
-      env: { ...process.env, ...this.opts.env, ELECTRON_RUN_AS_NODE: '1', PMF_ENGINE_PARENT_PID: String(process.pid) },
+      // MALLOC_MMAP_THRESHOLD_: glibc serves every allocation over 128 kB with its own mapping, so
+      // the memory onnxruntime frees after optimising a model goes back to the system (without it
+      // the engine kept 2x a model's weights after loading it; docs/design.md, Loading models)
+      env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...this.opts.env, ...this.cacheEnv(), ELECTRON_RUN_AS_NODE: '1',
+        PMF_ENGINE_PARENT_PID: String(process.pid) },
       execArgv: [],
     });
     this.stderrTail = '';
@@ -115,6 +128,7 @@ export class EngineClient {
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(Progress, (p) => this.progress.get(p.token)?.(p));
     connection.onNotification(VizMeasured, (p) => this.measured.get(p.token)?.(p));
+    connection.onNotification(LoadProgress, (p) => this.loadProgress.get(p.token)?.(p));
     connection.listen();
     const exited = new Promise<EngineExit>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -173,8 +187,16 @@ export class EngineClient {
     return this.request(Hello, undefined);
   }
 
-  load(path: string, provider: ProviderSetting, signal?: AbortSignal, threads?: number): Promise<LoadResult> {
-    return this.request(LoadModel, { path, provider, threads }, signal);
+  /** Loads a model; onProgress sees its phases (reading, optimising or cached or loading, ready). */
+  load(path: string, provider: ProviderSetting, signal?: AbortSignal, threads?: number,
+    onProgress?: (p: LoadProgressParams) => void): Promise<LoadResult> {
+    return this.withToken(this.loadProgress, onProgress, (progressToken) => this.request(LoadModel, { path, provider, threads, progressToken }, signal));
+  }
+
+  /** PMF_CACHE_DIR for the engine: from `env`, else this process's environment, else the cacheDir option. */
+  private cacheEnv(): NodeJS.ProcessEnv {
+    const dir = this.opts.env?.PMF_CACHE_DIR ?? process.env.PMF_CACHE_DIR ?? this.opts.cacheDir;
+    return dir === undefined ? {} : { PMF_CACHE_DIR: dir };
   }
 
   /** Generates samples; onProgress sees (steps done, steps total) across batches. */

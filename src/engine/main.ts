@@ -20,6 +20,7 @@ import {
   Generate,
   Hello,
   LoadModel,
+  LoadProgress,
   Progress,
   Run,
   UnloadModel,
@@ -148,8 +149,14 @@ connection.onRequest(Hello, () => ({
 }));
 
 connection.onRequest(LoadModel, handle(async (p) => {
-  const { model, cached } = await cache.load(p.path, p.provider, p.threads ?? 0);
-  return { modelId: model.id, info: model.info, provider: model.provider, skipped: model.skipped, loadMs: model.loadMs, cached };
+  const t0 = performance.now();
+  const { model, cached } = await cache.load(p.path, p.provider, p.threads ?? 0, (phase, message, weightBytes) => {
+    if (p.progressToken) {
+      void connection.sendNotification(LoadProgress, { token: p.progressToken, phase, message, weightBytes, elapsedMs: performance.now() - t0 });
+    }
+  });
+  return { modelId: model.id, info: model.info, provider: model.provider, skipped: model.skipped, loadMs: model.loadMs, cached,
+    weightBytes: model.weightBytes, modelCache: model.modelCache };
 }));
 
 connection.onRequest(Generate, handle(async (p, token) => {

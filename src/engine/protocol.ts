@@ -21,6 +21,7 @@ export type EngineErrorCode =
   | 'unknown-model' // modelId not loaded (engine restarted?)
   | 'unknown-trajectory' // the engine no longer holds that trajectory (restarted, or evicted)
   | 'cancelled'
+  | 'memory' // the model would not fit in the memory available (message gives the figures)
   | 'runtime'; // onnxruntime failed while running
 
 export interface EngineErrorData {
@@ -47,6 +48,33 @@ export interface LoadParams {
   provider: ProviderSetting;
   /** CPU threads for onnxruntime's intra-op pool (0 or absent: onnxruntime's default). */
   threads?: number;
+  /** Load phases (model/loadProgress) are reported under this token. */
+  progressToken?: string;
+}
+
+/**
+ * What a load is doing: reading the file's header and checking its files and the memory;
+ * optimising (first load of a file: onnxruntime optimises the graph and packs the weights, and
+ * the result goes into the optimised model cache); cached (loading that result); loading (the
+ * model as it is, without the cache); ready.
+ */
+export type LoadPhase = 'reading' | 'optimising' | 'cached' | 'loading' | 'ready';
+
+export interface LoadProgressParams {
+  token: string;
+  phase: LoadPhase;
+  /** For people, e.g. "optimising pMF-B-16.onnx for the CPU (first load of this file; later loads use the cache)". */
+  message: string;
+  /** Bytes of weights the model holds (known from 'optimising', 'cached' and 'loading' on). */
+  weightBytes?: number;
+  /** Since the load began. */
+  elapsedMs: number;
+}
+
+/** The optimised model cache on a load: hit, written by this load, or not used (reason says why). */
+export interface ModelCacheUse {
+  state: 'hit' | 'written' | 'unused';
+  reason?: string;
 }
 
 export interface LoadResult {
@@ -58,6 +86,9 @@ export interface LoadResult {
   skipped: Array<{ provider: Provider; reason: string }>;
   loadMs: number;
   cached: boolean;
+  /** Bytes of weights (in the file and in its external data). */
+  weightBytes?: number;
+  modelCache?: ModelCacheUse;
 }
 
 export interface GenerateParams {
@@ -108,6 +139,7 @@ export const UnloadModel = new RequestType<{ modelId: string }, void, EngineErro
 /** Test hook (only with PMF_ENGINE_TEST=1): the engine aborts like a native fault would. */
 export const Crash = new RequestType0<void, EngineErrorData>('engine/crash');
 export const Progress = new NotificationType<ProgressParams>('engine/progress');
+export const LoadProgress = new NotificationType<LoadProgressParams>('model/loadProgress');
 
 // ---- Field Visualizer -------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
 // pMF Lab: wires the engine, the commands, the status bar and the log together.
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
@@ -31,6 +32,8 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   const engine = new EngineClient({
     enginePath: context.asAbsolutePath('dist/engine.js'),
     log: (m) => log.debug(`[engine] ${m}`),
+    // optimised models (src/node/modelCache.ts) in the extension's global storage; PMF_CACHE_DIR overrides it
+    cacheDir: join(context.globalStorageUri.fsPath, 'model-cache'),
     onCrash: (exit) => {
       log.error(`engine stopped (code ${exit.code}, signal ${exit.signal}); it restarts on the next request. ${exit.stderrTail}`);
       status.crashed();

@@ -6,6 +6,7 @@ import { EngineError } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
 import { type GenerationRequest, runGeneration } from '../../node/generation';
 import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
+import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
 import { batchSize, outputFolder, providerSetting } from '../settings';
 import type { EngineStatus } from '../statusBar';
@@ -97,15 +98,14 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
   if (!model) return undefined;
   let load: LoadResult;
   try {
-    load = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `pMF: loading ${model.label}` },
-      () => deps.engine.load(model.path, providerSetting()));
+    // a large model shows its load phases in a notification (reading, optimising or the cache, ready)
+    load = await loadWithProgress(deps.engine, model.path, providerSetting(), { label: model.label, log: deps.log });
   } catch (e) {
     reportError(e, deps.log);
     return undefined;
   }
   const info = load.info;
-  deps.log.info(`loaded ${model.path} on ${load.provider} in ${load.loadMs.toFixed(0)} ms` +
-    (load.skipped.length ? ` (skipped ${load.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : ''));
+  deps.log.info(describeLoad(model.path, load));
   deps.status.model(info.name || model.label, load.provider, load.skipped);
   for (const w of info.warnings) deps.log.warn(`${model.label}: ${w}`);
 

@@ -13,6 +13,7 @@ import { countNonFinite, describeCount, nonFiniteFields } from '../../node/nonFi
 import { encodeNpy } from '../../node/npy';
 import { writeFileAtomic } from '../../node/outputFiles';
 import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../../webview/visualizer/protocol';
+import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
 import { providerSetting } from '../settings';
 import { webviewHtml } from '../webviewHtml';
@@ -100,7 +101,7 @@ export class VisualizerPanel implements vscode.Disposable {
       throw new Error('This workspace is not trusted: the Field Visualizer runs only bundled models here.');
     }
     this.setBusy('work', `Loading ${basename(this.modelPath)}`);
-    this.load = await this.deps.engine.load(this.modelPath, providerSetting());
+    this.load = await this.loadModel();
     const info = this.load.info;
     const model: ModelView = {
       name: info.name || basename(this.modelPath), path: this.modelPath, kind: info.kind, prediction: info.prediction,
@@ -114,6 +115,19 @@ export class VisualizerPanel implements vscode.Disposable {
     this.panel.title = `pMF Fields: ${model.name}`;
     this.post({ type: 'init', model, config: cfg,
       models: listBundledModels(this.deps.extensionPath).map((m) => ({ name: m.name, path: m.path })) });
+  }
+
+  /** Loads the panel's model, its phases in the panel and, for a large model, in a notification. */
+  private async loadModel(): Promise<LoadResult> {
+    const name = basename(this.modelPath);
+    const load = await loadWithProgress(this.deps.engine, this.modelPath, providerSetting(), {
+      label: name, log: this.deps.log,
+      onPhase: (p) => {
+        if (p.phase !== 'ready') this.setBusy('work', `${p.message[0].toUpperCase()}${p.message.slice(1)}`);
+      },
+    });
+    this.deps.log.info(describeLoad(this.modelPath, load));
+    return load;
   }
 
   /** Settings that carry over when the user switches model. */
@@ -161,7 +175,7 @@ export class VisualizerPanel implements vscode.Disposable {
     } catch (e) {
       if (!(e instanceof EngineError) || !['unknown-model', 'crashed'].includes(e.code)) throw e;
       this.deps.log.warn(`visualizer: ${e.message}; loading ${basename(this.modelPath)} again`);
-      this.load = await this.deps.engine.load(this.modelPath, providerSetting());
+      this.load = await this.loadModel();
       return fn();
     }
   }
