@@ -3,6 +3,7 @@
 // file too large to hold (a 2 GB inline model, or one whose weights lie in files beside it): it
 // walks the protobuf's fields through random-access reads, skipping nodes and tensor data by
 // their lengths, and returns the header as a small ModelProto that readOnnxHeader decodes.
+import { concat, lengthDelimited } from './protobufWire';
 import { elemTypeName, headerModelType, type Int64, type OnnxModel, type OnnxValueInfo } from './onnxSchema';
 import { CheckpointError, type TensorSpec } from './types';
 
@@ -201,31 +202,6 @@ class Cursor {
       this.field(end);
     }
   }
-}
-
-function varintBytes(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
-/** A length-delimited field: tag, length, value. */
-function lengthDelimited(field: number, value: Uint8Array): Uint8Array[] {
-  return [Uint8Array.from([...varintBytes(field * 8 + 2), ...varintBytes(value.length)]), value];
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const text = new TextDecoder();

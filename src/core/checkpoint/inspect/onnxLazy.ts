@@ -5,6 +5,7 @@
 // a 1.7 GB model costs the size of its graph (about 1 MB for pMF-B/16), not of its weights.
 // Protobuf's wire format is simple enough to walk by hand (varint tags and lengths); protobufjs
 // only decodes whole buffers, which is what this avoids.
+import { concat, lengthPrefix } from '../protobufWire';
 import { truncatedError } from './byteSource';
 import { InspectError, type ByteSource } from './types';
 
@@ -140,26 +141,5 @@ export async function readOnnxStructure(source: ByteSource, fileName: string): P
 
 /** A length-delimited field `field` holding `parts`. */
 function withLength(field: number, parts: Uint8Array[]): Uint8Array[] {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  return [encodeVarint(field * 8 + 2), encodeVarint(n), ...parts];
-}
-
-function encodeVarint(v: number): Uint8Array {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return Uint8Array.from(out);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return [lengthPrefix(field, parts.reduce((s, p) => s + p.length, 0)), ...parts];
 }
