@@ -82,6 +82,16 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
       assert.ok(first.distinct > 8, 'the x panel shows an image');
       assert.ok((await canvasDigest(wv, u0)).distinct > 8, 'the u panel shows a field');
       assert.match(await wv.locator('#frame-label').innerText(), /t\s*=\s*1/);
+      // the defaults fit the model's cost, and the panel says why
+      assert.match(await wv.locator('#defaults-note').innerText(),
+        /^Defaults for this model: 16 steps, 4 samples: this model costs [\d.]+ MFLOP per image/);
+      // the panels hold 8-bit display values; hovering a pixel fetches its exact float32 values
+      await wv.locator(x0).hover({ position: { x: 20, y: 20 } });
+      await wv.locator('#readout[data-exact="true"]').waitFor({ timeout: 30_000 });
+      const exactText = await wv.locator('#readout').innerText();
+      assert.doesNotMatch(exactText, /\u2248/, 'exact values replace the display values');
+      const zExact = Number(/\bz ([\u2212-]?[\d.e+\u2212-]+)/.exec(exactText)?.[1].replace(/\u2212/g, '-'));
+      assert.ok(Number.isFinite(zExact) && zExact !== 0, `the readout shows an exact z value: ${exactText}`);
 
       await slide(wv, '#t-scrubber', 8);
       assert.match(await wv.locator('#frame-label').innerText(), /t\s*=\s*0\.5/);
@@ -98,7 +108,8 @@ test('the visualizer shows z, x, u, v along a trajectory; scrubbing t and moving
       assert.match(await wv.locator('#frame-label').innerText(), /r\s*=\s*0\.5/);
 
       // measured after the images arrive, in the engine's worker thread
-      await wv.locator('body[data-measured="17"][data-patch-dim="16"]').waitFor({ timeout: 60_000 });
+      // the model's own 7 x 7 patches (d = 49)
+      await wv.locator('body[data-measured="17"][data-patch-dim="49"]').waitFor({ timeout: 60_000 });
       for (const plot of ['#plot-rms', '#plot-dim', '#plot-hf']) {
         const d = await canvasDigest(wv, `${plot} canvas`);
         assert.ok(d.distinct > 2, `${plot} has no drawing`);

@@ -94,13 +94,19 @@ export class FieldGrid {
   private opts: RenderOptions = { zoom: 4, uv: 'channel', channel: 0, sharedScale: true, dataRange: [-1, 1] };
   private probe: Probe | undefined;
   private labels: SampleLabel[] = [];
+  /** Exact values of the probed pixel (values[field][channel]) while they match the probe and frame. */
+  private exact: { sample: number; x: number; y: number; t: number; r: number; values: number[][] } | undefined;
+  private asked = '';
 
   /**
    * root: the element that receives the grid; readout: where the pixel readout is written;
-   * onZoom: ctrl+wheel over the grid asks for the next zoom level in a direction.
+   * onZoom: ctrl+wheel over the grid asks for the next zoom level in a direction; onProbe: the
+   * readout moved to a pixel (the panels hold 8-bit display values: the exact ones are asked for
+   * and come back through setExact).
    */
   constructor(private readonly root: HTMLElement, private readonly readout: HTMLElement,
-    private readonly onZoom: (dir: 1 | -1) => void) {
+    private readonly onZoom: (dir: 1 | -1) => void,
+    private readonly onProbe?: (sample: number, x: number, y: number) => void) {
     root.addEventListener('wheel', (ev) => {
       if (!ev.ctrlKey && !ev.metaKey) return;
       ev.preventDefault();
@@ -257,6 +263,7 @@ export class FieldGrid {
   draw(frame: FrameFields, opts: RenderOptions): void {
     const zoomChanged = opts.zoom !== this.opts.zoom;
     this.opts = opts;
+    if (!this.frame || this.frame.t !== frame.t || this.frame.r !== frame.r) this.clearExact();
     this.frame = frame;
     const { n, C, H, W } = frame;
     if (n !== this.shape.n || C !== this.shape.C || H !== this.shape.H || W !== this.shape.W) {
@@ -347,6 +354,13 @@ export class FieldGrid {
     }
     const { n, C, H, W } = f;
     const per = C * H * W;
+    const key = `${p.sample},${p.x},${p.y}`;
+    const ex = this.exact && this.exact.t === f.t && this.exact.r === f.r && `${this.exact.sample},${this.exact.x},${this.exact.y}` === key
+      ? this.exact : undefined;
+    if (!ex && this.asked !== key) {
+      this.asked = key;
+      this.onProbe?.(p.sample, p.x, p.y);
+    }
     const label = this.labels[p.sample];
     const where = document.createElement('span');
     where.className = 'where';
@@ -355,15 +369,30 @@ export class FieldGrid {
     FIELD_NAMES.forEach((name, fi) => {
       const off = (fi * n + p.sample) * per + p.y * W + p.x;
       const vals: number[] = [];
-      for (let c = 0; c < C; c++) vals.push(f.data[off + c * H * W]);
+      for (let c = 0; c < C; c++) vals.push(ex?.values[fi]?.[c] ?? f.data[off + c * H * W]);
       const span = document.createElement('span');
       span.className = `val field-${name}${name === p.field ? ' active' : ''}`;
-      let text = `${name} ${vals.length === 1 ? fmt(vals[0]) : `(${vals.map((v) => fmt(v)).join(', ')})`}`;
+      // \u2248: the 8-bit display value, until the exact one arrives
+      let text = `${name} ${ex || !this.onProbe ? '' : '\u2248'}${vals.length === 1 ? fmt(vals[0]) : `(${vals.map((v) => fmt(v)).join(', ')})`}`;
       if ((name === 'u' || name === 'v') && C > 1) text += ` |${name}| ${fmt(Math.hypot(...vals))}`;
       span.textContent = text;
       parts.push(span);
     });
     this.readout.replaceChildren(...parts);
+    this.readout.dataset.exact = ex ? 'true' : 'false';
+  }
+
+  /** Forgets the exact values (a new trajectory, frame or r): the readout asks again. */
+  clearExact(): void {
+    this.exact = undefined;
+    this.asked = '';
+  }
+
+  /** The exact values of a pixel of the frame drawn now (the answer to onProbe). */
+  setExact(sample: number, x: number, y: number, values: number[][]): void {
+    if (!this.frame) return;
+    this.exact = { sample, x, y, t: this.frame.t, r: this.frame.r, values };
+    this.updateReadout();
   }
 
   /** The panels as drawn (for the PNG export). */

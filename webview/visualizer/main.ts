@@ -12,6 +12,7 @@ import { FieldGrid, type FrameFields, nextZoom, validZoom } from './fieldCanvas'
 import { Plots } from './plots';
 import { ToyPlaneView, type ToyFrame } from './toyPlane';
 import { canvasToPng, renderStrip } from './exportStrip';
+import { dequantise8 } from '../../src/core/frameEncoding';
 import {
   type FieldsResult, type FramesResult, FromWebview, type MeasurementsResult, type ModelView, ToWebview, type TrajectoryResult, VizConfig,
 } from './protocol';
@@ -120,6 +121,9 @@ errorClose.addEventListener('click', () => { errorBox.hidden = true; });
 errorBox.append(h('span', { class: 'codicon codicon-error', 'aria-hidden': 'true' }), errorText, errorClose);
 const status = h('div', { id: 'status', role: 'status', 'aria-live': 'polite' });
 const empty = h('div', { id: 'empty', text: 'Waiting for the extension\u2026' });
+/** Why the defaults fit this model ("1 step: this model costs 66.7 GFLOP per image; more steps on request"). */
+const defaultsNote = h('div', { id: 'defaults-note' });
+defaultsNote.hidden = true;
 const readout = h('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' });
 const panelsHost = h('div', { id: 'panels' });
 const toyHost = h('div', { id: 'toy' });
@@ -129,9 +133,16 @@ const plotsHost = h('section', { id: 'plots', 'aria-label': 'Measures along t' }
 const workspace = h('main', { class: 'workspace' }, panelsSection, plotsHost);
 const content = h('div', { class: 'content' }, time.root, viewBar.root, workspace);
 content.hidden = true;
-app.replaceChildren(toolbar.root, h('div', { class: 'messages' }, errorBox, status), empty, content);
+app.replaceChildren(toolbar.root, h('div', { class: 'messages' }, errorBox, status, defaultsNote), empty, content);
 
-const grid = new FieldGrid(panelsHost, readout, (dir) => setView({ zoom: nextZoom(view.zoom, dir) }));
+const grid = new FieldGrid(panelsHost, readout, (dir) => setView({ zoom: nextZoom(view.zoom, dir) }),
+  // the panels hold 8-bit display values: the readout asks the host for the exact ones
+  (sample, x, y) => {
+    if (!traj || model?.kind !== 'image') return;
+    exactAsked = { frame, sample, x, y };
+    send({ type: 'exactAt', frame, sample, x, y });
+  });
+let exactAsked: { frame: number; sample: number; x: number; y: number } | undefined;
 const toy = new ToyPlaneView(toyHost, readout);
 const plots = new Plots(plotsHost, (f) => selectFrame(f), () => requestConsistency());
 
@@ -350,7 +361,21 @@ function flushPendingFields(): void {
   if (p) requestFields(p.frame, p.rFraction);
 }
 
-function onFields(res: FieldsResult, receivedAt: number): void {
+/**
+ * The fields a message carries as float32: its 8-bit display frames decoded (blocks of `per`
+ * values, each with its range), or its float32 fields as they are.
+ */
+function decodeFields(res: { fields?: Float32Array; q8?: { data: Uint8Array; lo: Float32Array; hi: Float32Array } }, per: number):
+  Float32Array | undefined {
+  if (res.q8) {
+    if (per < 1 || res.q8.data.length !== res.q8.lo.length * per) return new Float32Array(0);
+    return dequantise8(res.q8, per);
+  }
+  return res.fields;
+}
+
+function onFields(raw: FieldsResult, receivedAt: number): void {
+  const res: FieldsResult = raw.q8 && traj ? { ...raw, q8: undefined, fields: decodeFields(raw, traj.per) } : raw;
   const inflight = fieldsInFlight;
   if (!inflight || inflight.id !== res.requestId) return; // superseded
   fieldsInFlight = undefined;
@@ -390,19 +415,21 @@ function onTrajectory(res: TrajectoryResult): void {
   const per = model.kind === 'image' ? C * H * W : res.sampleShape.reduce((a, b) => a * b, 1);
   if (F < 1 || res.rs.length !== F) return showError(`The trajectory has ${F} times and ${res.rs.length} r values.`);
   const size = 4 * n * per;
-  if (model.kind === 'image' && (!res.fields || res.fields.length % size !== 0 || res.fields.length < size
-    || res.fields.length > F * size)) {
-    return showError(`The trajectory's fields have ${res.fields?.length ?? 0} values, expected frames of 4\u00d7${n}\u00d7${per}.`);
+  const sent = decodeFields(res, per);
+  if (model.kind === 'image' && (!sent || sent.length % size !== 0 || sent.length < size || sent.length > F * size)) {
+    return showError(`The trajectory's fields have ${sent?.length ?? 0} values, expected frames of 4\u00d7${n}\u00d7${per}.`);
   }
   if (model.kind === 'toy' && (!res.toy || res.toy.plane.length !== F * 4 * n * 2)) {
     return showError('The toy trajectory has no data-plane view of the expected size.');
   }
   let fields: Float32Array | undefined;
-  if (res.fields) {
-    fields = res.fields.length === F * size ? res.fields : new Float32Array(F * size);
-    if (fields !== res.fields) fields.set(res.fields);
+  if (sent) {
+    fields = sent.length === F * size ? sent : new Float32Array(F * size);
+    if (fields !== sent) fields.set(sent);
   }
-  traj = { result: res, requestId: res.requestId, fields, loaded: res.fields ? res.fields.length / size : F, config: cfg, F, n, C, H, W, per };
+  traj = { result: res, requestId: res.requestId, fields, loaded: sent ? sent.length / size : F, config: cfg, F, n, C, H, W, per };
+  exactAsked = undefined;
+  grid.clearExact();
   document.body.dataset.loaded = String(traj.loaded);
   if (cfg.mode === 'image') haveImage = true; // the host has an image
   override = undefined;
@@ -436,11 +463,12 @@ function onFrames(res: FramesResult): void {
   const tr = traj;
   if (!tr || res.requestId !== tr.requestId || !tr.fields) return;
   const size = 4 * tr.n * tr.per;
-  const count = res.fields.length / size;
-  if (res.start !== tr.loaded || !Number.isInteger(count) || count < 1 || res.start + count > tr.F) {
+  const sent = decodeFields(res, tr.per);
+  const count = (sent?.length ?? 0) / size;
+  if (!sent || res.start !== tr.loaded || !Number.isInteger(count) || count < 1 || res.start + count > tr.F) {
     return showError(`Frames ${res.start}.. arrived out of order or of the wrong size (${tr.loaded} of ${tr.F} received).`);
   }
-  tr.fields.set(res.fields, res.start * size);
+  tr.fields.set(sent, res.start * size);
   tr.loaded += count;
   document.body.dataset.loaded = String(tr.loaded);
   if (frame >= res.start && frame < tr.loaded) requestDraw();
@@ -471,7 +499,9 @@ function requestConsistency(): void {
   send({ type: 'consistency', requestId: id, fineSteps: 32 });
 }
 
-function onInit(m: ModelView, c: VizConfig, models: { name: string; path: string }[]): void {
+function onInit(m: ModelView, c: VizConfig, models: { name: string; path: string }[], note?: string): void {
+  defaultsNote.textContent = note ? `Defaults for this model: ${note}.` : '';
+  defaultsNote.hidden = !note;
   const sameModel = (model?.path ?? persisted.config?.modelPath) === m.path;
   model = m;
   config = c;
@@ -559,7 +589,7 @@ window.addEventListener('message', (ev: MessageEvent) => {
   const msg = parsed.data;
   switch (msg.type) {
     case 'init':
-      onInit(msg.model, msg.config, msg.models);
+      onInit(msg.model, msg.config, msg.models, msg.defaultsNote);
       break;
     case 'trajectory':
       onTrajectory(msg.result);
@@ -567,6 +597,15 @@ window.addEventListener('message', (ev: MessageEvent) => {
     case 'frames':
       onFrames(msg.result);
       break;
+    case 'exact': {
+      const a = exactAsked;
+      // the readout shows the exact values of the pixel it still points at, at the frame's own r
+      if (a && a.frame === msg.frame && a.sample === msg.sample && a.x === msg.x && a.y === msg.y && frame === msg.frame
+        && !(override && override.frame === msg.frame)) {
+        grid.setExact(msg.sample, msg.x, msg.y, msg.values);
+      }
+      break;
+    }
     case 'measurements':
       onMeasurements(msg.result);
       break;

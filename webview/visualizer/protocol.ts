@@ -9,6 +9,16 @@
 import { z } from 'zod';
 
 const f32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'expected a Float32Array');
+const u8 = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint8Array');
+
+/**
+ * Display frames, 8 bits per value (src/core/frameEncoding.ts): each block of `per` values (one
+ * field of one sample) with its own finite range [lo, hi]; value = lo + q (hi - lo) / 255, within
+ * (hi - lo) / 510 of the exact float32, which the host fetches from the engine on demand (hover
+ * readout: `exactAt`; .npy export; the measurements run in the engine on exact values).
+ */
+export const Quantised = z.object({ data: u8, lo: f32, hi: f32 });
+export type Quantised = z.infer<typeof Quantised>;
 
 export const FIELD_NAMES = ['z', 'x', 'u', 'v'] as const;
 export type FieldName = (typeof FIELD_NAMES)[number];
@@ -99,6 +109,8 @@ export const TrajectoryResult = z.object({
    * for toys (see toy).
    */
   fields: f32.optional(),
+  /** The same first frames as 8-bit display frames (sent instead of fields by the host). */
+  q8: Quantised.optional(),
   toy: ToyPlane.optional(),
   ms: z.number(),
 });
@@ -108,7 +120,9 @@ export type TrajectoryResult = z.infer<typeof TrajectoryResult>;
 export const FramesResult = z.object({
   requestId: z.number().int(),
   start: z.number().int().min(1),
-  fields: f32,
+  /** float32 frames, or (as the host sends them) q8: 8-bit display frames. One of the two. */
+  fields: f32.optional(),
+  q8: Quantised.optional(),
 });
 export type FramesResult = z.infer<typeof FramesResult>;
 
@@ -132,6 +146,8 @@ export const FieldsResult = z.object({
   r: z.number(),
   /** image models: x and u at r, [2, n, per] (z and v are the frame's own: they do not depend on r). */
   fields: f32.optional(),
+  /** x and u at r as 8-bit display values (sent instead of fields by the host). */
+  q8: Quantised.optional(),
   toy: ToyPlane.optional(),
   ms: z.number(),
 });
@@ -148,7 +164,12 @@ export type ConsistencyResult = z.infer<typeof ConsistencyResult>;
 
 /** Host -> webview. */
 export const ToWebview = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('init'), model: ModelView, config: VizConfig, models: z.array(z.object({ name: z.string(), path: z.string() })) }),
+  z.object({ type: z.literal('init'), model: ModelView, config: VizConfig, models: z.array(z.object({ name: z.string(), path: z.string() })),
+    /** Why the defaults are what they are (costDefaults' reason), shown in the panel. */
+    defaultsNote: z.string().optional() }),
+  /** Exact float32 values of one pixel of one sample at a frame: values[field][channel] (z, x, u, v). */
+  z.object({ type: z.literal('exact'), frame: z.number().int(), sample: z.number().int(), x: z.number().int(), y: z.number().int(),
+    values: z.array(z.array(z.number())) }),
   z.object({ type: z.literal('trajectory'), result: TrajectoryResult }),
   z.object({ type: z.literal('frames'), result: FramesResult }),
   z.object({ type: z.literal('measurements'), result: MeasurementsResult }),
@@ -185,16 +206,26 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('exportAnimation'), format: z.enum(['gif', 'webp']), field: z.enum(FIELD_NAMES) }),
   /** Save the fields of one frame as .npy (z, x, u, v). */
   z.object({ type: z.literal('exportNpy'), frame: z.number().int().min(0) }),
+  /** Exact values of a pixel (the hover readout; the panels show 8-bit display values). */
+  z.object({ type: z.literal('exactAt'), frame: z.number().int().min(0), sample: z.number().int().min(0),
+    x: z.number().int().min(0), y: z.number().int().min(0) }),
   /** The webview's timing of a round trip it measured (r slider -> pixels drawn), for the bench. */
   z.object({ type: z.literal('timing'), name: z.string(), ms: z.number() }),
 ]);
 export type FromWebview = z.infer<typeof FromWebview>;
 
-export function defaultConfig(modelPath: string, numClasses: number, defaults: { omega: number; tMin: number; tMax: number }): VizConfig {
+/**
+ * The first config for a model. `cost` (src/core/costDefaults.ts) fits the steps, samples and
+ * patch size to the model's cost per image; without it, 4 samples of the 16-step trajectory.
+ */
+export function defaultConfig(modelPath: string, numClasses: number, defaults: { omega: number; tMin: number; tMax: number },
+  cost?: { steps: number; samples: number; patchSize: number }): VizConfig {
+  const n = Math.max(1, Math.min(16, cost?.samples ?? 4));
+  const seeds = Array.from({ length: n }, (_, i) => i);
   return {
-    modelPath, mode: 'pmf', seeds: [0, 1, 2, 3],
-    labels: numClasses > 0 ? [0, 1, 2, 3].map((i) => i % numClasses) : [],
-    steps: 16, odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax, rMode: 'step', rFraction: 0,
-    tStart: 0.7, imagePath: 'straight', noiseSeed: 0, patchSize: 4,
+    modelPath, mode: 'pmf', seeds,
+    labels: numClasses > 0 ? seeds.map((i) => i % numClasses) : [],
+    steps: Math.max(1, Math.min(64, cost?.steps ?? 16)), odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax,
+    rMode: 'step', rFraction: 0, tStart: 0.7, imagePath: 'straight', noiseSeed: 0, patchSize: Math.max(2, Math.min(32, cost?.patchSize ?? 4)),
   };
 }

@@ -2,6 +2,7 @@
 // with progress and cancel; show the gallery.
 import * as vscode from 'vscode';
 import type { PmfModelInfo, SamplingSettings } from '../../core/checkpoint/types';
+import { costDefaults } from '../../core/costDefaults';
 import { EngineError } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
 import { type GenerationRequest, runGeneration } from '../../node/generation';
@@ -82,6 +83,13 @@ async function pickSettings(info: PmfModelInfo): Promise<SamplingSettings | unde
   return parseSettings(text, info.hasCfg) as SamplingSettings;
 }
 
+/** The pmf.batchSize setting when the user set it; otherwise the model's cost decides (at most the default 16). */
+function generationBatch(suggested: number): number {
+  const set = vscode.workspace.getConfiguration('pmf').inspect<number>('batchSize');
+  const explicit = set?.globalValue ?? set?.workspaceValue ?? set?.workspaceFolderValue;
+  return explicit !== undefined ? batchSize() : Math.min(batchSize(), suggested);
+}
+
 function reportError(e: unknown, log: vscode.LogOutputChannel): void {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof EngineError && e.code === 'cancelled') {
@@ -111,8 +119,12 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
 
   const classes = await pickClasses(info);
   if (!classes) return undefined;
-  const defaultN = last.n ?? (info.numClasses > 0 ? Math.min(64, classes.length * 4) : 16);
+  // a count and batch size that fit the model's cost (B/16: 66.7 GFLOP per image, a few at a time)
+  const cost = costDefaults(info);
+  const suggested = Math.min(cost.generateCount, info.numClasses > 0 ? Math.min(64, classes.length * 4) : 16);
+  const defaultN = last.modelPath === model.path && last.n ? last.n : suggested;
   const nText = await vscode.window.showInputBox({ title: 'Number of samples', value: String(defaultN),
+    prompt: `Suggested ${suggested}: this model costs ${(cost.flopsPerImage / 1e9).toPrecision(3)} GFLOP per image and step`,
     validateInput: intValidator(1, 1024) });
   if (nText === undefined) return undefined;
   const seedText = await vscode.window.showInputBox({ title: 'Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
@@ -123,7 +135,7 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
 
   const req: GenerationRequest = {
     modelPath: model.path, modelSpec: model.spec, provider: providerSetting(), classes, n: Number(nText),
-    seed: Number(seedText), ...settings, batchSize: batchSize(),
+    seed: Number(seedText), ...settings, batchSize: generationBatch(cost.generateBatch),
   };
   await deps.context.globalState.update(STATE_KEY, { modelPath: model.path, seed: req.seed, n: req.n });
   try {

@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
 import { appendFrame, emptySeries, type MeasurementSeries } from '../../core/analysis';
+import { costDefaults } from '../../core/costDefaults';
+import { quantise8 } from '../../core/frameEncoding';
 import { trajectorySeeds } from '../../core/trajectory';
 import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
@@ -53,6 +55,8 @@ export class VisualizerPanel implements vscode.Disposable {
   private measuring?: AbortController;
   private checking?: AbortController;
   private readonly busyLabels = new Map<'work' | 'measure', string>();
+  /** Exact fields of the frame last asked for by the hover readout (the panels show 8-bit values). */
+  private exactFrame?: { trajectoryId: string; frame: number; data: Promise<{ fields: Float32Array; n: number; sampleShape: number[] }> };
 
   /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
   static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
@@ -109,11 +113,15 @@ export class VisualizerPanel implements vscode.Disposable {
       dataRange: info.dataRange, embedding: info.embedding, provider: this.load.provider,
     };
     const d = info.defaultSampling;
-    const base = defaultConfig(this.modelPath, info.numClasses, d);
+    // steps, samples and patch size that fit the model's cost (B/16: 1 step, 1 sample, 16 x 16 patches)
+    const cost = costDefaults(info);
+    const base = defaultConfig(this.modelPath, info.numClasses, d,
+      { steps: cost.vizSteps, samples: cost.vizSamples, patchSize: cost.vizPatchSize });
     const cfg = this.config && this.config.modelPath === this.modelPath ? this.config : { ...base, ...this.keptSettings(base) };
     this.config = cfg;
     this.panel.title = `pMF Fields: ${model.name}`;
-    this.post({ type: 'init', model, config: cfg,
+    this.deps.log.info(`visualizer defaults for ${model.name}: ${cost.reason}`);
+    this.post({ type: 'init', model, config: cfg, defaultsNote: cost.reason,
       models: listBundledModels(this.deps.extensionPath).map((m) => ({ name: m.name, path: m.path })) });
   }
 
@@ -213,11 +221,16 @@ export class VisualizerPanel implements vscode.Disposable {
     // measuring starts), so a large model's first images show without waiting for all of them.
     const frames = reply.times.length;
     const size = reply.fields ? reply.fields.length / frames : 0;
-    const perMessage = Math.max(1, Math.floor(frameChunkBytes() / (4 * Math.max(1, size))));
-    const chunk = (start: number) => reply.fields!.slice(start * size, Math.min(frames, start + perMessage) * size);
+    // Display frames cross as 8 bits per value with each block's range (a quarter of the bytes);
+    // the exact values stay in the engine (hover readout, .npy export, measurements).
+    const per = reply.sampleShape.reduce((a, b) => a * b, 1);
+    const perMessage = Math.max(1, Math.floor(frameChunkBytes() / Math.max(1, size)));
+    const chunk = (start: number) => quantise8(reply.fields!.subarray(start * size, Math.min(frames, start + perMessage) * size), per);
+    const first = reply.fields && chunk(0);
+    if (first) this.deps.log.debug(`trajectory: ${frames} frames of ${size * 4} bytes as float32, ${size + 8 * 4 * reply.n} as 8-bit`);
     this.post({ type: 'trajectory', result: {
       requestId, mode: cfg.mode, times: reply.times, rs: reply.rs, n: reply.n, sampleShape: reply.sampleShape,
-      fields: reply.fields && (perMessage >= frames ? reply.fields : chunk(0)), toy: reply.toy, ms: reply.ms,
+      q8: first, toy: reply.toy, ms: reply.ms,
     } });
     // NaN or infinite values would show as black: the panel says so, with their count.
     const shown = reply.fields ?? reply.toy?.plane;
@@ -234,7 +247,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.setBusy('work', 'Sending the frames');
     for (let start = perMessage; start < frames && !ac.signal.aborted; start += perMessage) {
       // one chunk at a time: the next is sent when the webview has taken this one
-      await this.post({ type: 'frames', result: { requestId, start, fields: chunk(start) } });
+      await this.post({ type: 'frames', result: { requestId, start, q8: chunk(start) } });
     }
   }
 
@@ -319,7 +332,9 @@ export class VisualizerPanel implements vscode.Disposable {
             }
             throw e;
           }
-          this.post({ type: 'fields', result: { requestId: msg.requestId, frame: msg.frame, t: r.t, r: r.r, fields: r.fields,
+          // x and u at r, 8-bit like the frames (so u at r = t draws exactly as the frame's v)
+          const q8 = r.fields && quantise8(r.fields, this.last.reply.sampleShape.reduce((a, b) => a * b, 1));
+          this.post({ type: 'fields', result: { requestId: msg.requestId, frame: msg.frame, t: r.t, r: r.r, q8,
             toy: r.toy, ms: r.ms } });
           return; // no busy indicator for the slider's fast path
         }
@@ -366,6 +381,9 @@ export class VisualizerPanel implements vscode.Disposable {
         case 'exportNpy':
           await this.exportNpy(msg.frame);
           break;
+        case 'exactAt':
+          await this.exactAt(msg.frame, msg.sample, msg.x, msg.y);
+          return; // no busy indicator for the readout
         case 'timing':
           this.deps.timings.push({ name: msg.name, ms: msg.ms });
           if (this.deps.timings.length > 1000) this.deps.timings.shift();
@@ -377,7 +395,7 @@ export class VisualizerPanel implements vscode.Disposable {
       this.deps.log.error(`visualizer: ${message}`);
       this.post({ type: 'error', message });
     } finally {
-      if (msg.type !== 'fieldsAt' && msg.type !== 'timing') this.setBusy('work', undefined);
+      if (msg.type !== 'fieldsAt' && msg.type !== 'timing' && msg.type !== 'exactAt') this.setBusy('work', undefined);
     }
   }
 
@@ -420,6 +438,24 @@ export class VisualizerPanel implements vscode.Disposable {
     const frames = fieldFrames(last.reply.fields, times.length, n, sampleShape, field, this.load.info.dataRange);
     const scale = Math.max(1, Math.floor(128 / last.reply.sampleShape[1]));
     await this.save(format, await encodeAnimation(frames, format, { scale }), format.toUpperCase());
+  }
+
+  /** The exact float32 values of one pixel of a frame (its fields at the frame's own r), for the readout. */
+  private async exactAt(frame: number, sample: number, x: number, y: number): Promise<void> {
+    const last = this.last;
+    if (!last?.reply.fields) return;
+    const id = last.reply.trajectoryId;
+    if (this.exactFrame?.trajectoryId !== id || this.exactFrame.frame !== frame) {
+      const data = this.deps.engine.frameData(id, frame);
+      this.exactFrame = { trajectoryId: id, frame, data };
+      data.catch(() => { if (this.exactFrame?.data === data) this.exactFrame = undefined; });
+    }
+    const d = await this.exactFrame.data;
+    const [C = 1, H = 1, W = 1] = d.sampleShape;
+    if (sample >= d.n || x >= W || y >= H) return;
+    const per = C * H * W;
+    const values = [0, 1, 2, 3].map((k) => Array.from({ length: C }, (_, c) => d.fields[(k * d.n + sample) * per + c * H * W + y * W + x]));
+    this.post({ type: 'exact', frame, sample, x, y, values });
   }
 
   private async exportNpy(frame: number): Promise<void> {
