@@ -29,6 +29,9 @@ export function quantise8(src: Float32Array, block: number): Quantised {
       if (v < mn) mn = v;
       if (v > mx) mx = v;
     }
+    // NaN compares false: a block with one is not caught by the loop above
+    let finite = mn !== Infinity && mn !== -Infinity && mx !== Infinity;
+    if (finite) for (let i = o; i < o + block; i++) if (src[i] !== src[i]) { finite = false; break; }
     if (mn === Infinity) { mn = 0; mx = 0; } // no finite value (or all +/-Infinity: clamped below)
     if (mn === -Infinity || mx === Infinity) {
       // ranges from the finite values only
@@ -42,10 +45,16 @@ export function quantise8(src: Float32Array, block: number): Quantised {
     lo[b] = mn;
     hi[b] = mx;
     const scale = mx > mn ? 255 / (mx - mn) : 0;
-    for (let i = o; i < o + block; i++) {
-      const v = src[i];
-      const q = v === Infinity ? 255 : v > mn ? Math.round((v - mn) * scale) : 0; // NaN, -Infinity: 0
-      data[i] = q > 255 ? 255 : q;
+    // (v - mn) * scale + 0.5 truncated: round half up; a Uint8Array store truncates, wraps NaN to 0
+    // and would wrap values over 255, so those (and the non-finite ones) are clamped first
+    const end = o + block;
+    if (finite) {
+      for (let i = o; i < end; i++) data[i] = (src[i] - mn) * scale + 0.5;
+    } else {
+      for (let i = o; i < end; i++) {
+        const v = src[i];
+        data[i] = v === Infinity ? 255 : v > mn ? Math.min(255, (v - mn) * scale + 0.5) : 0; // NaN, -Infinity: 0
+      }
     }
   }
   return { data, lo, hi };

@@ -142,6 +142,8 @@ const grid = new FieldGrid(panelsHost, readout, (dir) => setView({ zoom: nextZoo
     exactAsked = { frame, sample, x, y };
     send({ type: 'exactAt', frame, sample, x, y });
   });
+/** When the model's init arrived (the host posts it when the model is loaded), until the first panels are drawn. */
+let initAt: number | undefined;
 let exactAsked: { frame: number; sample: number; x: number; y: number } | undefined;
 const toy = new ToyPlaneView(toyHost, readout);
 const plots = new Plots(plotsHost, (f) => selectFrame(f), () => requestConsistency());
@@ -292,6 +294,12 @@ function draw(): boolean {
     const ff = imageFrame(f);
     if (ff) {
       grid.draw(ff, { zoom: view.zoom, uv: view.uv, channel: view.channel, sharedScale: view.sharedScale, dataRange: model.dataRange });
+      if (initAt !== undefined) {
+        // read by the tests and the bench: model loaded (init) -> first panels drawn
+        const at = initAt;
+        initAt = undefined;
+        requestAnimationFrame(() => { document.body.dataset.firstImageMs = (performance.now() - at).toFixed(0); });
+      }
     } else {
       grid.pending(`Frame ${f + 1} is on its way (${traj.loaded} of ${traj.F} received)\u2026`);
     }
@@ -500,6 +508,8 @@ function requestConsistency(): void {
 }
 
 function onInit(m: ModelView, c: VizConfig, models: { name: string; path: string }[], note?: string): void {
+  initAt = performance.now();
+  delete document.body.dataset.firstImageMs;
   defaultsNote.textContent = note ? `Defaults for this model: ${note}.` : '';
   defaultsNote.hidden = !note;
   const sameModel = (model?.path ?? persisted.config?.modelPath) === m.path;
