@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { costDefaults, costPerImage, formatFlops, trajectoryFlops, VIZ_BUDGET_FLOP } from '../../src/core/costDefaults';
 import { dequantise8, quantisationError, quantise8 } from '../../src/core/frameEncoding';
+import { evaluateDistinctRows } from '../../src/engine/visualize';
 
 const B16 = {
   kind: 'image' as const, sampleShape: [3, 256, 256], patchSize: 16, defaultSampling: { steps: 1 },
@@ -93,4 +94,29 @@ test('8-bit frames: constant blocks, non-finite values, decoding at an offset', 
   assert.deepEqual([...out], [-7, -7, 2, 2, 2, 2, 1, 1, 1, 1]);
   const q2 = quantise8(Float32Array.from([NaN, 0, 1, Infinity]), 4);
   assert.deepEqual([...q2.data], [0, 0, 255, 255]);
+});
+
+test('the visualizer runs each distinct row of a batch once (v rows that repeat the rows at r = t)', async () => {
+  const z = Float32Array.from([1, 2, 1, 2, 1, 2, 5, 6]); // 4 rows of 2
+  const feeds = {
+    z: { type: 'float32' as const, dims: [4, 2], data: z },
+    t: { type: 'float32' as const, dims: [4], data: Float32Array.from([0, 0, 0, 0]) },
+    h: { type: 'float32' as const, dims: [4], data: Float32Array.from([0, 0, 0.5, 0]) },
+    y: { type: 'int64' as const, dims: [4], data: BigInt64Array.from([3n, 3n, 3n, 3n]) },
+  };
+  const seen: number[] = [];
+  const net = async (f: typeof feeds | Record<string, any>) => {
+    const rows = f.z!.dims[0];
+    seen.push(rows);
+    return Float32Array.from({ length: rows * 2 }, (_, k) => f.z!.data[k] * 10 + Number(f.h!.data[Math.floor(k / 2)]));
+  };
+  const out = await evaluateDistinctRows(net as never, feeds);
+  assert.deepEqual(seen, [3], 'rows 0 and 1 are the same: 3 rows run');
+  assert.deepEqual([...out], [10, 20, 10, 20, 10.5, 20.5, 50, 60]);
+  const full = await net(feeds);
+  assert.deepEqual([...out], [...full], 'the same answer as running every row');
+  seen.length = 0;
+  const distinct = { ...feeds, h: { ...feeds.h, data: Float32Array.from([0, 0.1, 0.5, 0]) } };
+  await evaluateDistinctRows(net as never, distinct);
+  assert.deepEqual(seen, [4], 'all distinct: the batch as it is');
 });
