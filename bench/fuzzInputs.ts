@@ -726,12 +726,12 @@ const HOSTILE_PICKLES: ReadonlyArray<readonly [number, string, (rng: Rng) => Uin
     const first = new PickleWriter().proto(2).value(rng.pick([1, 'x', null, [1, 2]])).stop().bytes();
     return concat([first, hostileStateDict(rng), rng.chance(0.5) ? new PickleWriter().global('os', 'system').str('id').op(0x85).op(0x52).stop().bytes() : []]);
   }],
-  [1, 'numpy arrays', (rng) => {
+  [2, 'numpy arrays', (rng) => {
     const w = new PickleWriter().proto(2).op(0x7d).mark();
     for (let i = 0; i < rng.few(4); i++) {
       w.str(`a${i}`).global('numpy.core.multiarray', '_reconstruct').global('numpy', 'ndarray').value([0]).value('b').op(0x87).op(0x52);
       w.mark().value(1).value(rng.chance(0.5) ? [rng.range(0, 4), 3] : rng.pick(HOSTILE_DIM));
-      w.global('numpy', 'dtype').value(rng.pick(['f4', 'f8', '<i8', '>f4', 'O', 'U3', 'V', 'x'])).op(0x89).op(0x88).op(0x87).op(0x52);
+      w.global('numpy', 'dtype').value(rng.pick(['f4', 'f8', '<i8', '>f4', 'O', 'U3', 'V', 'x', 'constructor', 'toString', '__proto__', 'valueOf'])).op(0x89).op(0x88).op(0x87).op(0x52);
       w.mark().value(3).value(rng.pick(['<', '>', '|'])).op(0x4e).op(0x4e).op(0x4e).value(-1).value(-1).value(0).op(0x74).op(0x62);
       w.value(rng.pick([false, true])).op(0x43, concat([[rng.int(64)], rng.bytes(rng.int(64))])).op(0x74).op(0x62);
     }
