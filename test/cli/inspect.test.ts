@@ -153,11 +153,10 @@ test('a FIFO, a device and a folder are refused at once with a message that says
   assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
   for (const [path, kind] of [[fifo, 'a FIFO \\(named pipe\\)'], ['/dev/zero', 'a character device'], [tmp, 'a folder']] as const) {
     for (const cmd of ['inspect', 'info']) {
-      const t0 = Date.now();
+      // a FIFO that blocked the open would hit the timeout: status null, not 3
       const r = spawnSync(process.execPath, [CLI, cmd, path], { encoding: 'utf8', timeout: 20_000 });
       assert.equal(r.status, 3, `${cmd} ${path}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`^pmf: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is ${kind}, not a file: pMF Lab reads checkpoints from regular files only`), r.stderr);
-      assert.ok(Date.now() - t0 < 10_000);
     }
   }
 });
@@ -184,7 +183,7 @@ test('--stats on a huge tensor shows its progress and stops at Ctrl-C (exit 130)
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 130, err);
-  assert.ok(Date.now() - t0 < 5000, `${Date.now() - t0} ms to stop`);
+  assert.ok(Date.now() - t0 < 30_000, `${Date.now() - t0} ms to stop (reading all of it takes minutes)`);
   assert.match(err, /pmf: statistics stopped \(Ctrl-C\) after 0 of 1 tensors of huge\.safetensors; nothing was written\./);
   rmSync(file);
 });

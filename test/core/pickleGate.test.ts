@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { bufferSource, inspectCheckpoint, InspectError, type CheckpointSummary } from '../../src/core/checkpoint/inspect';
-import { pickleBudget, runPickle, type PickleHooks } from '../../src/core/checkpoint/inspect/pickleMachine';
+import { BigIntPlaceholder, pickleBudget, runPickle, type PickleHooks } from '../../src/core/checkpoint/inspect/pickleMachine';
+import { GlobalLog, unpickle } from '../../src/core/checkpoint/inspect/safeUnpickler';
 
 const enc = new TextEncoder();
 const bytes = (...parts: Array<string | number[] | Uint8Array>): Uint8Array => cat(parts);
@@ -124,33 +125,37 @@ describe('the pickle machine reads on where CPython does', () => {
 });
 
 describe('bounded work', () => {
-  test('one list shared through the memo by 20,000 calls costs time linear in the file, or stops at the budget', async () => {
+  test('one list shared through the memo by 20,000 calls costs work linear in the file, or stops at the budget', async () => {
     const n = 20_000;
     const items = cat([']q\x00(', ...Array.from({ length: n }, () => 'K\x01'), 'e']);
     // set(shared) 20,000 times: each call reads the list in place, no copy
     const calls = Array.from({ length: n }, () => bytes(global0('builtins', 'set'), 'h\x00\x85R0'));
-    const t0 = performance.now();
-    const s = await inspect(cat([[0x80, 0x02], items, ...calls, '.']));
-    assert.ok(performance.now() - t0 < 2000, `${(performance.now() - t0).toFixed(0)} ms`);
+    const file = cat([[0x80, 0x02], items, ...calls, '.']);
+    const budget = pickleBudget(file.length, 60_000);
+    const before = budget.work;
+    unpickle(file, { log: new GlobalLog(), budget });
+    const used = before - budget.work;
+    assert.ok(used < 8 * file.length, `${used} work units for ${file.length} bytes`);
+    const s = await inspect(file);
     assert.equal(s.tensors.length, 0);
     // OrderedDict(shared pairs) 20,000 times would be 400M insertions: the budget stops it with a clear error
     const pairs = cat([']q\x00(', ...Array.from({ length: n }, () => 'K\x01K\x02\x86'), 'e']);
     const od = Array.from({ length: n }, () => bytes(global0('collections', 'OrderedDict'), 'h\x00\x85R0'));
-    const t1 = performance.now();
     await assert.rejects(inspect(cat([[0x80, 0x02], pairs, ...od, '.']), 'shared.pt'), (e: unknown) =>
       e instanceof InspectError && e.code === 'budget' && /^shared\.pt: reading its pickle was stopped: the pickle needs more work than any checkpoint does/.test(e.message));
-    assert.ok(performance.now() - t1 < 3000, `${(performance.now() - t1).toFixed(0)} ms`);
   });
 
   test('a LONG4 integer of a megabyte is not decoded', async () => {
     const big = new Uint8Array(1 << 20).fill(0x7f);
-    const t0 = performance.now();
-    const s = await inspect(bytes([0x80, 0x02, 0x8b], u32(big.length), big, '.'));
-    assert.ok(performance.now() - t0 < 1000);
+    const file = bytes([0x80, 0x02, 0x8b], u32(big.length), big, '.');
+    const budget = pickleBudget(file.length, 60_000);
+    const r = runPickle(file, 0, { global: () => null, persistent: () => null, extension: () => null, hazard: () => {} }, budget);
+    assert.ok(r.value instanceof BigIntPlaceholder && r.value.byteLength === 1 << 20);
+    const s = await inspect(file);
     assert.equal(s.pickle?.topLevel && Object.keys(s.pickle.topLevel).length, 0);
   });
 
-  test('one tensor under 400,000 names: listed under 16, the rest counted in a warning, quickly', async () => {
+  test('one tensor under 400,000 names: listed under 16, the rest counted in a warning', async () => {
     const tensor = bytes(
       global0('torch._utils', '_rebuild_tensor_v2'), '(', '(', binunicode('storage'), global0('torch', 'FloatStorage'), binunicode('0'), binunicode('cpu'), 'K\x01tQ',
       'K\x00K\x01\x85K\x01\x85\x89', global0('collections', 'OrderedDict'), ')RtR', 'q\x01',
@@ -159,12 +164,9 @@ describe('bounded work', () => {
     const parts: Uint8Array[] = [bytes([0x80, 0x02, 0x7d, 0x28]), bytes(binunicode('k0'), tensor)];
     for (let i = 1; i < n; i++) parts.push(bytes(binunicode(`k${i}`), 'h\x01'));
     parts.push(bytes('u.'));
-    const t0 = performance.now();
     const s = await inspect(cat(parts), 'names.pt');
-    const ms = performance.now() - t0;
     assert.equal(s.tensors.length, 16);
     assert.ok(s.findings.some((f) => f.severity === 'warning' && new RegExp(`^${n - 16} more names of tensors`).test(f.message)));
-    assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
   });
 
   test('a time budget: a pickle that takes longer than allowed stops with a message that names the file', async () => {
