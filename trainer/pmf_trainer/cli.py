@@ -84,9 +84,19 @@ def cmd_publish_toys(a) -> int:
 
 
 def cmd_convert_official(a) -> int:
-    from .convert import convert_official
+    import signal
 
-    res = convert_official(a.ckpt, a.out, verify=not a.no_verify, class_names=a.class_names)
+    from .convert import convert_official
+    from .export import stderr_progress
+
+    try:
+        res = convert_official(a.ckpt, a.out, verify=not a.no_verify, class_names=a.class_names,
+                               external_data=a.external_data, dtype=a.dtype,
+                               progress=stderr_progress("convert-official"))
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (export.Interrupted)
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}): nothing written", file=sys.stderr)
+        return 128 + signum
     print(json.dumps(res))
     return 0
 
@@ -139,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--no-verify", action="store_true", help="skip the onnxruntime parity check")
     co.add_argument("--class-names", help="class names, one per line in class-index order (or a JSON list); "
                                           "default imagenet-0 ... imagenet-999")
+    co.add_argument("--external-data", action="store_true", default=None,
+                    help="write the weights into one file beside the .onnx (OUT.data, ONNX external data); "
+                         "default: only when they pass the 2 GB protobuf limit (H/16, H/32)")
+    co.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                    help="float16: half the size, weights and compute in float16 for GPUs; inputs and output "
+                         "stay float32 (its error against float32 is printed as parity.rel_l2)")
     co.set_defaults(fn=cmd_convert_official)
     c = sub.add_parser("train-classifier", help="train the Fashion-MNIST evaluation classifier")
     c.add_argument("--out", required=True)

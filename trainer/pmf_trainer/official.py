@@ -10,11 +10,13 @@ containers only and never runs code from the file.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import torch
+import torch.nn as nn
 
 from .config import OFFICIAL_SAMPLING, DiTConfig
 
@@ -121,6 +123,51 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], model) -> Dict[str, torch.Te
     if missing:
         raise ConversionError(f"checkpoint lacks {len(missing)} tensors, e.g. {missing[:3]}")
     return out
+
+
+@contextlib.contextmanager
+def _parameters_on_meta() -> Iterator[None]:
+    """Modules built inside get their parameters on the meta device: shapes without memory
+    or random initialisation (buffers stay real: the RoPE tables are computed)."""
+    orig = nn.Module.register_parameter
+
+    def register(self, name, param):
+        orig(self, name, param)
+        p = self._parameters.get(name)
+        if p is not None and p.device.type != "meta":
+            self._parameters[name] = nn.Parameter(p.detach().to("meta"), requires_grad=p.requires_grad)
+
+    nn.Module.register_parameter = register
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = orig
+
+
+def build_official_model(sd: Dict[str, torch.Tensor], cfg: DiTConfig):
+    """A PmfDiT whose parameters are the checkpoint's own tensors: no second copy of the
+    weights and no random initialisation. `sd` is emptied, which frees what the model does not
+    use (the v head). Checked key by key and shape by shape (convert_state_dict)."""
+    from .model_dit import PmfDiT
+
+    with _parameters_on_meta():
+        net = PmfDiT(cfg)
+    conv = convert_state_dict(sd, net)
+    sd.clear()
+    for key in list(conv):
+        value = conv.pop(key)
+        mod_name, _, attr = key.rpartition(".")
+        mod = net.get_submodule(mod_name) if mod_name else net
+        if attr in mod._parameters:
+            mod._parameters[attr] = nn.Parameter(value, requires_grad=False)
+        elif attr in mod._buffers:
+            mod._buffers[attr] = value
+        else:
+            raise ConversionError(f"{key}: no such parameter or buffer in the model")
+    left = [n for n, p in net.named_parameters() if p.is_meta]
+    if left:
+        raise ConversionError(f"checkpoint lacks {len(left)} tensors, e.g. {left[:3]}")
+    return net.eval()
 
 
 def official_sampling(name: str) -> Dict[str, float]:

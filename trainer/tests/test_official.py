@@ -44,6 +44,8 @@ def official_state_dict(d=64, heads=4, shared=1, u_depth=2, patch=4, size=16, ch
     grid = size // patch
     sd["net.pos_embed"] = rnd(1, n_cls + n_cfg + 2 * n_int + n_time + grid * grid, d)
     hidden = int(d * 8 / 3)
+    if d > 1024:  # the official H models round the SwiGLU width up to a multiple of 8
+        hidden = (hidden + 7) // 8 * 8
     hd = d // heads
     for group, depth in (("shared_blocks", shared), ("u_heads", u_depth), ("v_heads", u_depth)):
         for i in range(depth):
