@@ -731,3 +731,20 @@ test('FLOPs per image of the official sizes: pMF-B/16 is 33.3 GMAC (66.7 GFLOP),
     'prefix_tokens.class_tokens': 4, 'prefix_tokens.omega': 1, 'prefix_tokens.t_min': 1, 'prefix_tokens.t_max': 1, 'prefix_tokens.time': 2 })! / 1e9 - 0.137) < 0.001);
   assert.equal(ditFlopsPerImage({ hidden_size: 192 }), undefined);
 });
+
+test('names from a file that JavaScript objects also have (toString, constructor, __proto__) are no dtypes; a header nested 10,000 deep and negative ONNX dims are refused in words (found by bench/fuzz.ts)', async () => {
+  for (const dtype of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    const { summary } = await inspectBytes(safetensors({ w: { dtype, shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), 'odd.safetensors');
+    assert.equal(typeof summary.tensors[0].dtype, 'string', dtype);
+    assert.ok(summary.findings.some((f) => f.message.includes(`unknown dtype ${dtype}`)), dtype);
+  }
+  const deep = '{"a":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}';
+  await rejectsWith(safetensors(undefined, new Uint8Array(0), deep), 'deep.safetensors', 'corrupt', /^deep\.safetensors: its safetensors header nests 10001 levels deep/);
+  const decoded = fullModelType.decode(fixture('official-tiny.onnx')) as OnnxModel;
+  decoded.graph!.initializer![0].dims = [-4, 8];
+  const { summary } = await inspectBytes(fullModelType.encode(decoded).finish(), 'neg.onnx');
+  const t = summary.tensors[0];
+  assert.equal(t.numel, 0);
+  assert.match(t.note ?? '', /^invalid shape \[-4, 8\]/);
+  assert.ok(summary.totalParams >= 0);
+});

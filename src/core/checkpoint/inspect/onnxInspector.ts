@@ -105,6 +105,10 @@ function initializerEntry(t: OnnxTensor, where: InitializerData, findings: Findi
   const code = t.data_type ?? 0;
   const dtype = ONNX_EXTRA_TYPES[code] ?? elemTypeName(code);
   const shape = (t.dims ?? []).map(toNumber);
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    findings.push({ severity: 'warning', message: `Initializer ${name}: its shape [${shape.join(', ')}] has a negative or unreadable dimension; loaders refuse this file.` });
+    return { name, dtype, shape: [], numel: 0, note: `invalid shape [${shape.join(', ')}]` };
+  }
   const numel = product(shape);
   const entry: TensorEntry = { name, dtype, shape, numel };
   const size = itemSize(dtype);
@@ -115,7 +119,7 @@ function initializerEntry(t: OnnxTensor, where: InitializerData, findings: Findi
     if (!ext.location) return { ...entry, note: 'external data without a location' };
     const offset = Number(ext.offset ?? 0);
     const byteLength = ext.length !== undefined ? Number(ext.length) : expected;
-    if (!Number.isSafeInteger(offset) || byteLength === undefined || !Number.isSafeInteger(byteLength)) {
+    if (!Number.isSafeInteger(offset) || byteLength === undefined || !Number.isSafeInteger(byteLength) || offset < 0 || byteLength < 0) {
       return { ...entry, note: `external data in ${ext.location} with an unreadable offset or length` };
     }
     return { ...entry, data: { offset, byteLength, file: ext.location } };

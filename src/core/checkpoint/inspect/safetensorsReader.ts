@@ -28,8 +28,14 @@ export async function readSafetensors(source: ByteSource, fileName: string): Pro
   }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(await source.read(8, n));
+    const depth = nesting(text);
+    if (depth > MAX_NESTING) {
+      throw new InspectError('corrupt', `${fileName}: its safetensors header nests ${depth} levels deep; a header needs 3. Download or copy it again.`);
+    }
+    header = JSON.parse(text);
   } catch (e) {
+    if (e instanceof InspectError) throw e;
     throw new InspectError('corrupt', `${fileName}: its safetensors header is not valid JSON (${(e as Error).message}). Download or copy it again.`);
   }
   if (!isObject(header)) throw new InspectError('corrupt', `${fileName}: its safetensors header is not a JSON object.`);
@@ -158,6 +164,26 @@ function checkLayout(spans: Array<{ name: string; begin: number; end: number }>,
   if (spans.length && pos < dataSize) {
     findings.push({ severity: 'warning', message: `${dataSize - pos} bytes after the last tensor's data are not part of any tensor.` });
   }
+}
+
+/** A safetensors header is an object of objects (3 levels with __metadata__); JSON this deep is no header, and reading it would recurse. */
+const MAX_NESTING = 32;
+
+/** How deeply `json` nests objects and arrays (outside strings), counted without parsing it. */
+function nesting(json: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
