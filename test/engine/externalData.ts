@@ -5,6 +5,7 @@
 // pMF Lab's schema does not declare survive. For the engine's tests and bench/load.ts.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { concat, lengthDelimited } from '../../src/core/checkpoint/protobufWire';
 
 function varint(bytes: Uint8Array, pos: number): [number, number] {
   let v = 0;
@@ -15,20 +16,10 @@ function varint(bytes: Uint8Array, pos: number): [number, number] {
   }
 }
 
-function encodeVarint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 const utf8 = new TextEncoder();
 
 function field(num: number, value: Uint8Array): Uint8Array {
-  return Buffer.concat([Uint8Array.from([...encodeVarint(num * 8 + 2), ...encodeVarint(value.length)]), value]);
+  return concat(lengthDelimited(num, value));
 }
 
 /** The fields of a message: number, wire type, the whole field's bytes, and the value's range. */
