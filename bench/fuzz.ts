@@ -11,14 +11,15 @@
 //     exit codes 0, 3 or 5 only, the same as in-process, messages that name the file, no stack trace.
 // Failing inputs are saved under --repro-dir (default /tmp/fuzz-repro) as <format>-<index>.bin with
 // a .json of what happened; the first of each kind of crash is also minimised (.min.bin).
-// Every input is a pure function of (seed, format, index): --format F --seed K --only I rebuilds one.
+// Every input is a pure function of (seed, format, index): --format F --seed K --only I rebuilds one;
+// --replay DIR runs the reproducers saved in DIR again (after a fix: which still fail?).
 //
 // Usage: node out/bench/fuzz.js [--per-format N] [--seconds S] [--seed K] [--format F[,F...]]
 //          [--workers W] [--budget-ms MS] [--margin-ms MS] [--cli-sample FRACTION] [--cli-max N]
-//          [--repro-dir DIR] [--json FILE] [--only I] [--no-minimize]
+//          [--repro-dir DIR] [--json FILE] [--only I] [--replay DIR] [--no-minimize]
 // Exit code 1 on any crash, hang, undocumented outcome or CLI failure.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -339,6 +340,8 @@ export interface FuzzOptions {
   minimize: boolean;
   /** Only this input index (a reproduction). */
   only?: number;
+  /** Run the reproducers saved in this folder (<format>-<index>.bin) instead of generated inputs. */
+  replay?: string;
   log?: (line: string) => void;
 }
 
@@ -441,7 +444,11 @@ export async function runFuzz(partial: Partial<FuzzOptions> = {}): Promise<FuzzR
       const left = opts.formats.length - reports.length + 1;
       const deadline = opts.seconds > 0 ? t0 + Math.max(0, start + opts.seconds * 1000 - t0) / left : Infinity;
       const results = new Map<number, Outcome | Result>();
-      const indices = opts.only !== undefined ? [opts.only] : Array.from({ length: opts.perFormat }, (_, i) => i);
+      const replayed = opts.replay ? savedInputs(opts.replay, format) : undefined;
+      const indices =
+        replayed ? [...replayed.keys()]
+        : opts.only !== undefined ? [opts.only]
+        : Array.from({ length: opts.perFormat }, (_, i) => i);
       let next = 0;
       let minimized = 0;
       const record = async (slot: Slot, index: number, r: Result) => {
@@ -469,7 +476,10 @@ export async function runFuzz(partial: Partial<FuzzOptions> = {}): Promise<FuzzR
         const failure: Failure = {
           format, index, code: r.code, problems: o ? o.problems : [(r as { message: string }).message], how: o?.how ?? '', stack: o?.stack,
         };
-        if (seen < 5 && report.failures.length < 200) {
+        if (replayed) {
+          failure.repro = join(opts.replay!, `${format}-${index}.bin`);
+          report.failures.push(failure);
+        } else if (seen < 5 && report.failures.length < 200) {
           failure.repro = saveRepro(opts, fixtures(), format, index, failure);
           report.failures.push(failure);
           if (seen === 0 && opts.minimize && r.code !== 'hang' && r.code !== 'harness' && minimized < 5) {
@@ -482,12 +492,12 @@ export async function runFuzz(partial: Partial<FuzzOptions> = {}): Promise<FuzzR
       const lanes = pool.map(async (slot) => {
         while (next < indices.length && Date.now() < deadline) {
           const index = indices[next++];
-          const r = await slot.run({ id: nextId++, format, index, seed: opts.seed });
+          const r = await slot.run({ id: nextId++, format, index, seed: opts.seed, bytes: replayed?.get(index) });
           await record(slot, index, r);
         }
       });
       await Promise.all(lanes);
-      await cliSample(opts, fixtures(), format, results, report, log);
+      if (!replayed) await cliSample(opts, fixtures(), format, results, report, log);
       report.seconds = (Date.now() - t0) / 1000;
       log(`${format}: ${report.inputs} inputs in ${report.seconds.toFixed(1)} s, ${report.crashes} crashes, ${report.hangs} hangs, ${report.problems} with problems, ${report.invalid} invalid summaries`);
     }
@@ -497,6 +507,16 @@ export async function runFuzz(partial: Partial<FuzzOptions> = {}): Promise<FuzzR
   }
   const failed = reports.some((r) => r.crashes + r.hangs + r.problems + r.invalid + r.cli.failures > 0);
   return { seed: opts.seed, budgetMs: opts.budgetMs, formats: reports, failed };
+}
+
+/** The reproducers of `format` saved in `dir`, by input index. */
+function savedInputs(dir: string, format: Format): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  for (const name of readdirSync(dir)) {
+    const m = /^(.+)-(\d+)\.bin$/.exec(name);
+    if (m && m[1] === format) out.set(Number(m[2]), new Uint8Array(readFileSync(join(dir, name))));
+  }
+  return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
 function saveRepro(opts: FuzzOptions, fx: Fixtures, format: Format, index: number, failure: Failure): string {
@@ -662,6 +682,7 @@ function parseArgs(argv: string[]): Partial<FuzzOptions> & { json?: string } {
       case '--repro-dir': out.reproDir = resolve(v()); break;
       case '--json': out.json = resolve(v()); break;
       case '--only': out.only = n(); break;
+      case '--replay': out.replay = resolve(v()); break;
       case '--no-minimize': out.minimize = false; break;
       case '--format': {
         const fs = v().split(',');
