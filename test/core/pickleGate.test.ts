@@ -99,6 +99,17 @@ describe('the pickle machine reads on where CPython does', () => {
     assert.ok(plain.findings.some((f) => /plain Python pickle/.test(f.message)));
   });
 
+  test('a float first pickle is surely no magic number; a version pickle that shares one list 40 deep is described, not expanded (found by bench/fuzz.ts)', async () => {
+    const plain = await inspect(bytes('F1.5\n.'));
+    assert.ok(plain.findings.some((f) => /plain Python pickle/.test(f.message)));
+    // the version pickle: a list holding the previous list twice, 40 deep (2^40 elements when printed)
+    const bomb = [']q\x00'];
+    for (let i = 1; i <= 40; i++) bomb.push(`h${String.fromCharCode(i - 1)}h${String.fromCharCode(i - 1)}\x86q${String.fromCharCode(i)}`);
+    const file = cat(['L0x1950a86a20f9469cfc6cL\n.', [0x80, 0x02], ...bomb, '.']);
+    await assert.rejects(inspect(file, 'bomb.pt'), (e: unknown) =>
+      e instanceof InspectError && e.code === 'corrupt' && /^bomb\.pt: its pickled data is not a readable pickle \(legacy torch\.save protocol version list \(2\)/.test(e.message));
+  });
+
   test('BUILD on a global itself and a copyreg extension code are flagged', async () => {
     const build = await verdict(bytes([0x80, 0x02], global0('collections', 'OrderedDict'), '}', binunicode('__reduce__'), 'Ns', 'b0}.'));
     assert.ok(build.danger.some((m) => /BUILD on the global collections\.OrderedDict itself/.test(m)), JSON.stringify(build));

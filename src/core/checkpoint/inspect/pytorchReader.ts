@@ -12,7 +12,7 @@ import { tarVerdict } from './legacyTar';
 import { PickleError, type PickleBudget } from './pickleMachine';
 import type { ReaderResult } from './readerResult';
 import { describeUnsafe, GlobalLog, StorageRef, TensorRef, unpickle, type Unpickled } from './safeUnpickler';
-import { findTensors, MAX_NAMES_PER_TENSOR, NdArray, type FoundTensors } from './tensorTree';
+import { describe, findTensors, MAX_NAMES_PER_TENSOR, NdArray, type FoundTensors } from './tensorTree';
 import { InspectError, type ByteSource, type Finding, type PickleDetails, type TensorEntry } from './types';
 import { openTorchArchive, type ZipEntryLike } from './zipArchive';
 
@@ -42,7 +42,7 @@ export async function readPytorchZip(source: ByteSource, fileName: string, budge
   }
   const layout: Layout = archive.entries.some((e) => e.name.toLowerCase().startsWith(`${prefix}code/`.toLowerCase())) || archive.get(`${prefix}constants.pkl`) ? 'torchscript' : 'zip';
   const byteorder = archive.get(`${prefix}byteorder`);
-  const bigEndian = byteorder ? new TextDecoder().decode(await byteorder.arrayBuffer()).trim() === 'big' : false;
+  const bigEndian = byteorder ? new TextDecoder().decode(await entryBytes(byteorder, fileName)).trim() === 'big' : false;
 
   const log = new GlobalLog();
   const main = await readEntryPickle(pkl, log, new Map(), fileName, budget);
@@ -88,16 +88,20 @@ async function readEntryPickle(
   if (entry.size > MAX_PICKLE_BYTES) {
     throw new InspectError('too-large', `${fileName}: its ${entry.name} is ${entry.size} bytes; pickles over 1 GB are not read.`);
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await entry.arrayBuffer());
-  } catch {
-    throw new InspectError('corrupt', `${fileName}: its entry ${entry.name} cannot be decompressed (its data is damaged). Download or copy it again.`);
-  }
+  const bytes = await entryBytes(entry, fileName);
   try {
     return { ...unpickle(bytes, { log, storages, budget }), bytes };
   } catch (e) {
     return { error: e };
+  }
+}
+
+/** An entry's bytes, decompressed; damaged data is an InspectError that names the entry. */
+async function entryBytes(entry: ZipEntryLike, fileName: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await entry.arrayBuffer());
+  } catch {
+    throw new InspectError('corrupt', `${fileName}: its entry ${entry.name} cannot be decompressed (its data is damaged or its size is wrong). Download or copy it again.`);
   }
 }
 
@@ -146,7 +150,8 @@ export async function readTorchPickles(source: ByteSource, budget: PickleBudget)
 
 /** A value that is certainly not `expected` (so torch.load stops there); a value we cannot know is not. */
 function surelyNot(v: unknown, expected: bigint | number): boolean {
-  if (typeof v === 'bigint' || typeof v === 'number') return BigInt(v) !== BigInt(expected);
+  if (typeof v === 'number') return !Number.isInteger(v) || BigInt(v) !== BigInt(expected);
+  if (typeof v === 'bigint') return v !== BigInt(expected);
   return v === null || typeof v === 'string' || typeof v === 'boolean' || v instanceof Map || Array.isArray(v) || v instanceof Uint8Array;
 }
 
@@ -167,11 +172,12 @@ function readPickleSequence(bytes: Uint8Array, budget: PickleBudget): TorchPickl
     // A first value we cannot know (a call's result) is almost surely not the magic number, but
     // reading on costs nothing: if the next bytes are no pickle, the file is a plain pickle.
     const certain = magic.value === LEGACY_MAGIC;
+    if (certain) out.kind = 'legacy';
     try {
       const version = next();
       if (surelyNot(version.value, LEGACY_PROTOCOL_VERSION)) {
         if (!certain) return { ...out, pickles: out.pickles.slice(0, 1) };
-        throw new PickleError('invalid', `legacy torch.save protocol version ${String(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`, magic.end);
+        throw new PickleError('invalid', `legacy torch.save protocol version ${describe(version.value)}, expected ${LEGACY_PROTOCOL_VERSION}`, magic.end);
       }
       out.kind = 'legacy';
       next(); // system info
