@@ -8,19 +8,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO, requireBuilt } from '../helpers/paths';
 import { expectedNonFinite, nonFiniteModel } from '../node/nonFiniteModels';
-import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
+import { acceptQuickPick, e2eAvailable, startVSCode, type VSCodeSession } from './harness';
 
 const avail = e2eAvailable();
 const skip = avail.ok ? false : avail.reason;
 let session: VSCodeSession | undefined;
 let workspace = '';
 
-async function acceptQuickPick(s: VSCodeSession, title: string): Promise<void> {
-  const widget = s.quickInputWidget();
-  await widget.getByText(title, { exact: false }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: 30_000 });
-  await s.page.keyboard.press('Enter');
-}
 
 /** Generate Samples on `model` (all classes, the model's default settings). */
 async function generate(s: VSCodeSession, model: string, n: number, seed: number): Promise<void> {

@@ -5,20 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO, requireBuilt } from '../helpers/paths';
-import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
+import { acceptQuickPick, e2eAvailable, startVSCode, type VSCodeSession } from './harness';
 
 const avail = e2eAvailable();
 const skip = avail.ok ? false : avail.reason;
 let session: VSCodeSession | undefined;
 let workspace = '';
 
-/** Waits for the open quick pick whose title contains `title`, then accepts it with Enter. */
-async function acceptQuickPick(s: VSCodeSession, title: string): Promise<void> {
-  const widget = s.quickInputWidget();
-  await widget.getByText(title, { exact: false }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: 30_000 });
-  await s.page.keyboard.press('Enter');
-}
 
 before(async () => {
   if (skip) return;

@@ -806,3 +806,11 @@ function tail(text: string, max: number): string {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Waits for the open quick pick whose title contains `title`, then accepts it with Enter. */
+export async function acceptQuickPick(s: VSCodeSession, title: string): Promise<void> {
+  const widget = s.quickInputWidget();
+  await widget.getByText(title, { exact: false }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: 30_000 });
+  await s.page.keyboard.press('Enter');
+}
