@@ -39,9 +39,9 @@ const DOCUMENTED: Readonly<Record<string, number>> = {
 
 /** Phrases of JavaScript engine errors: a message quoting one reports a bug, not the file. */
 const INTERNALS =
-  /is not a function|is not a constructor|is not iterable|is not defined|Cannot read propert|Cannot set propert|Cannot convert|Cannot mix BigInt|Invalid typed array length|Invalid array length|Invalid string length|Maximum call stack|Array buffer allocation failed|out of memory|Offset is outside the bounds|Start offset .* is outside|should be a multiple of|Do not know how to serialize|Converting circular structure|\[native code\]|at Object\.|at async |node:internal/;
+  /is not a function|is not a constructor|is not iterable|is not defined|Cannot read propert|Cannot set propert|Cannot convert|Cannot mix BigInt|Invalid typed array length|Invalid array length|Invalid string length|Maximum call stack|Array buffer allocation failed|out of memory|Offset is outside the bounds|Start offset .* is outside|should be a multiple of|Do not know how to serialize|Converting circular structure|\[native code\]|\[object Object\]|function \w*\([^)]*\) \{|=> \{|at Object\.|at async |node:internal/;
 /** Text that suggests a value printed without care: reported, not failed. */
-const SUSPECT = /\[object Object\]|\bundefined\b|\bNaN\b|function \w*\(/;
+const SUSPECT = /\bundefined\b|\bNaN\b|function \w*\(/;
 
 // ---- the worker ---------------------------------------------------------------------------------
 
