@@ -105,7 +105,7 @@ function initializerEntry(t: OnnxTensor, where: InitializerData, findings: Findi
   const code = t.data_type ?? 0;
   const dtype = ONNX_EXTRA_TYPES[code] ?? elemTypeName(code);
   const shape = (t.dims ?? []).map(toNumber);
-  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 64) {
     findings.push({ severity: 'warning', message: `Initializer ${name}: its shape [${shape.join(', ')}] has a negative or unreadable dimension; loaders refuse this file.` });
     return { name, dtype, shape: [], numel: 0, note: `invalid shape [${shape.join(', ')}]` };
   }

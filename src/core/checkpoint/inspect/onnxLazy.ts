@@ -125,7 +125,7 @@ export async function readOnnxStructure(source: ByteSource, fileName: string): P
   async function graph(start: number, end: number): Promise<Uint8Array[]> {
     const parts: Uint8Array[] = [];
     for await (const f of fields(start, end, 'graph')) {
-      if (f.field === GRAPH_INITIALIZER && f.wire === 2) parts.push(...withLength(GRAPH_INITIALIZER, await tensor(f.value, f.end)));
+      if (f.field === GRAPH_INITIALIZER && f.wire === 2) for (const p of withLength(GRAPH_INITIALIZER, await tensor(f.value, f.end))) parts.push(p); // no spread: 200k initializers overflow the call stack
       else parts.push(await copy(f));
     }
     return parts;
@@ -133,7 +133,7 @@ export async function readOnnxStructure(source: ByteSource, fileName: string): P
 
   const parts: Uint8Array[] = [];
   for await (const f of fields(0, source.size, 'model')) {
-    if (f.field === MODEL_GRAPH && f.wire === 2) parts.push(...withLength(MODEL_GRAPH, await graph(f.value, f.end)));
+    if (f.field === MODEL_GRAPH && f.wire === 2) for (const p of withLength(MODEL_GRAPH, await graph(f.value, f.end))) parts.push(p);
     else parts.push(await copy(f));
   }
   return { stripped: concat(parts), data };
@@ -141,5 +141,7 @@ export async function readOnnxStructure(source: ByteSource, fileName: string): P
 
 /** A length-delimited field `field` holding `parts`. */
 function withLength(field: number, parts: Uint8Array[]): Uint8Array[] {
-  return [lengthPrefix(field, parts.reduce((s, p) => s + p.length, 0)), ...parts];
+  const out = [lengthPrefix(field, parts.reduce((s, p) => s + p.length, 0))];
+  for (const p of parts) out.push(p);
+  return out;
 }
