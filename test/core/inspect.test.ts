@@ -147,6 +147,21 @@ describe('format detection by content', () => {
     await rejectsWith(new Uint8Array([0x03, 0x99, 0x12, 0x00, 0xfe]), 'noise.onnx', 'unknown-format', /unrecognised binary data/);
   });
 
+  test('a read that fails inside an ONNX file is that failure, not "not an ONNX model"', async () => {
+    const bytes = fs.readFileSync(FASHION);
+    const inner = bufferSource(bytes);
+    const failing: ByteSource = {
+      size: inner.size,
+      read: (offset, length) =>
+        offset + length > 1 << 20 ? Promise.reject(new Error('EIO: i/o error, read')) : inner.read(offset, length),
+    };
+    await assert.rejects(inspectCheckpoint(failing, 'model.onnx'), (e: unknown) => {
+      assert.ok(e instanceof Error && !(e instanceof InspectError), `expected the read error itself, got ${String(e)}`);
+      assert.match(e.message, /EIO/);
+      return true;
+    });
+  });
+
   test('a protobuf that is not an ONNX model is not taken for one', async () => {
     // field 2 (producer_name) only: decodes as a ModelProto but has no IR version or graph
     const bytes = new Uint8Array([0x12, 0x03, 0x61, 0x62, 0x63]);

@@ -38,10 +38,13 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
   try {
     structure = await readOnnxStructure(source, fileName);
   } catch (e) {
+    // Only the walk's own verdicts on the bytes are about the format: anything else (a read that
+    // failed, a bug) is not evidence that the file is not ONNX, so it goes on as it is.
+    if (!(e instanceof InspectError)) throw e;
     // A cut-off or damaged protobuf that starts as every ONNX writer starts (ir_version) is an ONNX
     // file with that problem; anything else is not taken for ONNX at all.
     const head = await source.read(0, Math.min(2, source.size));
-    if (e instanceof InspectError && head[0] === 0x08 && head[1] >= 1 && head[1] <= 64) throw e;
+    if (head[0] === 0x08 && head[1] >= 1 && head[1] <= 64) throw e;
     throw new CheckpointError('not-onnx', `${fileName} is not an ONNX model.`);
   }
   const header = readOnnxHeader(structure.stripped, fileName); // throws CheckpointError('not-onnx') when it is not ONNX
