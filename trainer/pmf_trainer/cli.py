@@ -91,7 +91,7 @@ def cmd_convert_official(a) -> int:
 
     try:
         res = convert_official(a.ckpt, a.out, verify=not a.no_verify, class_names=a.class_names,
-                               external_data=a.external_data, dtype=a.dtype,
+                               external_data=a.external_data, dtype=a.dtype, fused=not a.plain,
                                progress=stderr_progress("convert-official"))
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (export.Interrupted)
         signum = getattr(e, "signum", signal.SIGINT)
@@ -99,6 +99,34 @@ def cmd_convert_official(a) -> int:
         return 128 + signum
     print(json.dumps(res))
     return 0
+
+
+def _run_with_progress(fn, name: str) -> int:
+    import signal
+
+    from .export import stderr_progress
+    try:
+        res = fn(stderr_progress(name))
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM / SIGHUP (export.Interrupted)
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"interrupted ({signal.Signals(signum).name}): nothing written", file=sys.stderr)
+        return 128 + signum
+    except (ValueError, FileNotFoundError) as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(res))
+    return 0
+
+
+def cmd_quantize(a) -> int:
+    from .variants import quantize
+    return _run_with_progress(lambda p: quantize(a.model, a.out, evaluate_with=a.evaluate, progress=p), "quantize")
+
+
+def cmd_export_pytorch(a) -> int:
+    from .variants import export_pytorch
+    return _run_with_progress(lambda p: export_pytorch(a.pytorch, a.out, metadata_from=a.metadata_from,
+                                                       dtype=a.dtype, progress=p), "export-pytorch")
 
 
 def cmd_train_classifier(a) -> int:
@@ -152,10 +180,27 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--external-data", action="store_true", default=None,
                     help="write the weights into one file beside the .onnx (OUT.data, ONNX external data); "
                          "default: only when they pass the 2 GB protobuf limit (H/16, H/32)")
-    co.add_argument("--dtype", choices=["float32", "float16"], default="float32",
-                    help="float16: half the size, weights and compute in float16 for GPUs; inputs and output "
-                         "stay float32 (its error against float32 is printed as parity.rel_l2)")
+    co.add_argument("--plain", action="store_true",
+                    help="standard ONNX ops only, for runtimes other than onnxruntime (default: attention as "
+                         "onnxruntime's MultiHeadAttention and RMSNorm in the form it fuses, about 5-10 %% faster)")
+    co.add_argument("--dtype", choices=["float32", "float16", "int8"], default="float32",
+                    help="float16: half the size, weights and compute in float16 for GPUs; int8: a quarter of the "
+                         "size, int8 matmuls for fast CPU previews; inputs and output stay float32 (the error "
+                         "against float32 is printed as parity.rel_l2)")
     co.set_defaults(fn=cmd_convert_official)
+    q = sub.add_parser("quantize", help="write the int8 variant of a float32 pMF ONNX model (fast CPU previews)")
+    q.add_argument("--model", required=True, help="float32 pMF model (.onnx)")
+    q.add_argument("--out", required=True, help="the int8 variant to write (.onnx)")
+    q.add_argument("--evaluate", metavar="CLASSIFIER",
+                   help="Fashion-MNIST models: also measure class consistency and FD of both (10,000 samples each) "
+                        "with this classifier (models/eval/fashion-mnist-classifier.pt)")
+    q.set_defaults(fn=cmd_quantize)
+    ep = sub.add_parser("export-pytorch", help="export a pMF Lab PyTorch checkpoint (model.pt) to ONNX again")
+    ep.add_argument("--pytorch", required=True, help="model.pt written by publish-image")
+    ep.add_argument("--metadata-from", required=True, help="the ONNX model whose metadata (card) the export keeps")
+    ep.add_argument("--out", required=True)
+    ep.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    ep.set_defaults(fn=cmd_export_pytorch)
     c = sub.add_parser("train-classifier", help="train the Fashion-MNIST evaluation classifier")
     c.add_argument("--out", required=True)
     c.add_argument("--epochs", type=int, default=6)

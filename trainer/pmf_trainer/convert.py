@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 
 from .export import (DTYPES, Progress, StagedOutput, _say, build_metadata, onnxruntime_backend, parity,
                      reference_outputs, torch_export, write_onnx)
+from .variants import int8_precision, set_precision
 from .official import (ConversionError, build_official_model, infer_config, load_state_dict,
                        official_sampling)
 
@@ -24,7 +25,7 @@ from .official import (ConversionError, build_official_model, infer_config, load
 # between onnxruntime's and PyTorch's (float32) outputs. Measured (trainer/README.md): float32
 # 2e-7 .. 8e-7; float16 4.8e-4 .. 5.7e-4 (the test model, B/16 and H/16 with random weights, the
 # trained Fashion-MNIST model); the bounds leave room for other weights.
-PARITY_TOLERANCE = {"float32": 1e-4, "float16": 2e-2}
+PARITY_TOLERANCE = {"float32": 1e-4, "float16": 2e-2, "int8": 0.1}
 
 
 def read_class_names(path: str, num_classes: int) -> List[str]:
@@ -57,12 +58,13 @@ def _peak_rss_mb() -> Optional[float]:
 
 
 def convert_official(ckpt: str, out: str, verify: bool = True, class_names: Optional[str] = None, *,
-                     external_data: Optional[bool] = None, dtype: str = "float32",
+                     external_data: Optional[bool] = None, dtype: str = "float32", fused: bool = True,
                      progress: Progress = None, verify_n: int = 2) -> Dict:
     """Convert; returns a summary (files, sizes, parity). external_data: True always writes the
     weights file, None (default) only when the model needs it (over 2 GB). dtype float16: weights
     and compute in float16, inputs and output float32, its error against PyTorch's float32
-    output reported as parity.rel_l2."""
+    output reported as parity.rel_l2. fused: the graph in onnxruntime's fused forms (fused.py;
+    float32 and int8); False keeps standard ONNX ops only. float16 is always plain."""
     if dtype not in DTYPES:
         raise ConversionError(f"--dtype {dtype}: use one of {', '.join(DTYPES)}")
     t0 = time.monotonic()
@@ -92,11 +94,12 @@ def convert_official(ckpt: str, out: str, verify: bool = True, class_names: Opti
         _say(progress, f"running PyTorch (float32) on {verify_n} reference inputs")
         feeds, ref = reference_outputs(net, cfg, n=verify_n, seed=1)
     with StagedOutput(out, progress) as st:
-        raw, inputs = torch_export(net, cfg, st.scratch, progress)
+        raw, inputs = torch_export(net, cfg, st.scratch, progress, fused=fused and dtype != "float16")
         del net  # the exported files hold the weights from here on
         gc.collect()
         info = write_onnx(raw, st.onnx, meta, inputs, external_data=external_data, dtype=dtype, progress=progress)
         result: Dict = {"onnx": out, "model": name, "inputs": inputs, "params": params, "dtype": dtype,
+                        "fused": fused and dtype != "float16",
                         "external_data": info["external_data"],
                         "weights": (os.path.join(os.path.dirname(os.path.abspath(out)),
                                                  os.path.basename(info["weights"])) if info["weights"] else None),
@@ -111,6 +114,9 @@ def convert_official(ckpt: str, out: str, verify: bool = True, class_names: Opti
                 raise ConversionError(
                     f"the exported model differs from PyTorch: relative L2 {par['rel_l2']:.3g} > {tol:g} "
                     f"(largest difference {par['max_abs_diff']:.3g}); nothing written")
+            if dtype == "int8":
+                set_precision(st.onnx, int8_precision(info["quantized"], os.path.basename(ckpt), par["rel_l2"],
+                                                      f"{verify_n} random contract inputs, against PyTorch float32"))
         st.commit()
     result["peak_rss_mb"] = _peak_rss_mb()
     result["seconds"] = round(time.monotonic() - t0, 1)

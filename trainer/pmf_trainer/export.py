@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections import defaultdict
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
@@ -30,7 +31,10 @@ import torch.nn as nn
 from onnx import TensorProto, helper, numpy_helper
 
 from .config import DiTConfig, MLPConfig
+from .fused import MS_DOMAIN, fuse_for_onnx
+from .model_dit import PmfDiT
 from .models import count_params
+from .quantize import to_int8
 
 FORMAT_VERSION = 1
 OPSET = 17
@@ -164,7 +168,7 @@ def export_onnx(net: nn.Module, model_cfg, path: str, metadata: Dict[str, str], 
     """Write the ONNX file (and, with external data, its weights file beside it), all or
     nothing; returns the declared input names. See write_onnx for external_data and dtype."""
     with StagedOutput(path, progress) as st:
-        raw, inputs = torch_export(net, model_cfg, st.scratch, progress)
+        raw, inputs = torch_export(net, model_cfg, st.scratch, progress, fused=dtype != "float16")
         write_onnx(raw, st.onnx, metadata, inputs, external_data=external_data, dtype=dtype, progress=progress)
         st.commit()
     return inputs
@@ -176,7 +180,7 @@ PROTOBUF_LIMIT = 2 ** 31 - 1          # what one serialized ModelProto may hold
 INLINE_LIMIT = PROTOBUF_LIMIT - (128 << 20)  # weights above this go to an external-data file
 EXTERNAL_MIN_BYTES = 1024             # smaller tensors stay inside the .onnx (onnx's own default)
 ALIGN = 4096                          # offset of every tensor in the weights file (a page)
-DTYPES = ("float32", "float16")
+DTYPES = ("float32", "float16", "int8")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -334,11 +338,18 @@ def _large_allocations_from_mmap() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
 
 
-def torch_export(net: nn.Module, model_cfg, folder: str, progress: Progress = None) -> Tuple[str, List[str]]:
+def torch_export(net: nn.Module, model_cfg, folder: str, progress: Progress = None, *,
+                 fused: bool = False) -> Tuple[str, List[str]]:
     """torch.onnx.export into `folder` (PyTorch writes loose tensor files there for models over
     2 GB). Returns the graph file and the declared inputs. Memory: one copy of the weights (the
-    model's) and the activations of one traced forward; see the three helpers above."""
+    model's) and the activations of one traced forward; see the three helpers above.
+    fused: a transformer is exported in its fused form (fused.py; changes `net` in place)."""
     inputs = declared_inputs(model_cfg)
+    custom_opsets = {}
+    if fused and isinstance(net, PmfDiT):
+        _say(progress, "fusing RMSNorm, attention, RoPE and the q/k/v and SwiGLU projections for onnxruntime")
+        fuse_for_onnx(net)
+        custom_opsets = {MS_DOMAIN: 1}
     wrapper = ContractWrapper(net, inputs).eval()
     ex = example_inputs(model_cfg, 2)
     args = tuple(ex[n] for n in inputs)
@@ -349,10 +360,13 @@ def torch_export(net: nn.Module, model_cfg, folder: str, progress: Progress = No
     _large_allocations_from_mmap()
     _say(progress, "exporting the graph (torch.onnx.export: traces the model, then writes it; "
                    "no progress inside this step)")
-    with torch.no_grad(), _tracer_does_not_clone_parameters(net), _shape_inference_without_weights():
+    with torch.no_grad(), _tracer_does_not_clone_parameters(net), _shape_inference_without_weights(), \
+            warnings.catch_warnings():
+        # the symbolic of fused.py's MultiHeadAttention gives its output type; PyTorch still warns
+        warnings.filterwarnings("ignore", message="The shape inference of com.microsoft::")
         torch.onnx.export(wrapper, args, raw, input_names=inputs, output_names=[model_cfg.prediction],
                           dynamic_axes={n: {0: "N"} for n in inputs + [model_cfg.prediction]},
-                          opset_version=OPSET, do_constant_folding=True, **kwargs)
+                          opset_version=OPSET, do_constant_folding=True, custom_opsets=custom_opsets, **kwargs)
     del wrapper
     _malloc_trim()
     return raw, inputs
@@ -394,8 +408,9 @@ class _Source:
     """Reads tensor bytes from the raw export: inline fields, or PyTorch's loose tensor files
     (each removed once its last tensor is read, so the disk holds the weights about once)."""
 
-    def __init__(self, folder: str, tensors: List[onnx.TensorProto]):
+    def __init__(self, folder: str, tensors: List[onnx.TensorProto], consume: bool = True):
         self.folder = os.path.realpath(folder)
+        self.consume = consume
         self.refs: Dict[str, int] = defaultdict(int)
         for t in tensors:
             if t.data_location == TensorProto.EXTERNAL:
@@ -417,7 +432,7 @@ class _Source:
                 f.seek(off)
                 data = f.read(length if length is not None else -1)
             self.refs[path] -= 1
-            if self.refs[path] == 0:
+            if self.refs[path] == 0 and self.consume:
                 os.remove(path)
         elif t.HasField("raw_data"):
             data = t.raw_data
@@ -448,7 +463,7 @@ def _set_inline(t: onnx.TensorProto, data: bytes) -> None:
 
 def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str], *,
                external_data: Optional[bool] = None, dtype: str = "float32",
-               progress: Progress = None) -> Dict[str, Any]:
+               progress: Progress = None, consume_source: bool = True) -> Dict[str, Any]:
     """Turn torch.onnx.export's output `raw` into the pMF file `dest` (a staged path).
 
     external_data: True writes the tensors of 1 KiB and more into ONE file beside `dest`
@@ -457,7 +472,9 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
     None (the default) does so only when the weights would not fit in one 2 GB protobuf (judged
     at float32, as PyTorch exported them: H/16 and H/32 keep external data at float16 too).
     dtype "float16" stores the weights and computes in float16 (see to_float16); inputs and
-    the output stay float32. The tensors are streamed one at a time.
+    the output stay float32. dtype "int8" stores the MatMul weights as int8 (quantize.py).
+    The tensors are streamed one at a time. consume_source: `raw`'s folder is PyTorch's scratch
+    output, removed as it is copied; False leaves it (an existing model read as the source).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r}: use one of {', '.join(DTYPES)}")
@@ -473,11 +490,15 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
         out += [(t, False) for t in _graph_tensors(m.graph, initializers=False)]
         return [(t, init) for t, init in out if _nbytes(t) is not None]
 
-    src = _Source(src_dir, [t for t, _ in numeric_tensors()])
+    src = _Source(src_dir, [t for t, _ in numeric_tensors()], consume=consume_source)
     half: Set[str] = set()
+    quantized: Optional[Dict[str, int]] = None
     if dtype == "float16":
         _say(progress, "rewriting the graph for float16 (float32 inputs and output, RMSNorm statistics in float32)")
         half = to_float16(m, src)
+    elif dtype == "int8":
+        _say(progress, "quantizing the MatMul weights to int8 (one scale per output column; DynamicQuantizeMatMul)")
+        quantized = to_int8(m, src.read)
     tensors = numeric_tensors()
     final_size = [(_nbytes(t) // 2 if init and t.name in half else _nbytes(t)) for t, init in tensors]
     total = sum(final_size)
@@ -525,7 +546,8 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
     finally:
         if f is not None:
             f.close()
-    shutil.rmtree(src_dir, ignore_errors=True)  # PyTorch's loose files and graph, now copied
+    if consume_source:
+        shutil.rmtree(src_dir, ignore_errors=True)  # PyTorch's loose files and graph, now copied
     del m.metadata_props[:]
     for k, v in metadata.items():
         p = m.metadata_props.add()
@@ -541,7 +563,7 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
     onnx.checker.check_model(dest)  # by path: checks that external data stays in the model's folder
     return {"external_data": bool(external), "weights": data_path if external else None,
             "onnx_bytes": os.path.getsize(dest), "weights_bytes": os.path.getsize(data_path) if external else 0,
-            "tensor_bytes": total, "dtype": dtype}
+            "tensor_bytes": total, "dtype": dtype, "quantized": quantized}
 
 
 _FLOAT, _HALF = TensorProto.FLOAT, TensorProto.FLOAT16
