@@ -3,6 +3,7 @@
 //   pmf fields MODEL [--steps 16] [--patch 4] [--json]
 //   pmf info MODEL [--json]
 //   pmf inspect FILE [--json] [--stats]
+//   pmf bench MODEL [--provider P[,P...]] [--batch 1,4] [--runs N] [--json]
 //   pmf providers
 // Exit codes: 0 ok, 1 runtime failure (among them: the model returned NaN or infinite values,
 // or an output cannot be written), 2 usage, 3 invalid checkpoint, 4 provider unavailable,
@@ -13,12 +14,14 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectError } from '../core/checkpoint/inspect';
 import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
+import { describePrecision } from '../core/checkpoint/precision';
 import { parseClasses } from '../core/generationPlan';
 import { listHead } from '../core/listHead';
 import { EngineError } from '../engine/client';
 import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
 import { checkFolderFor } from '../node/outputFiles';
+import { BENCH_USAGE, cmdBench } from './bench';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
@@ -37,6 +40,7 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
 ${FIELDS_USAGE}
   pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
 ${INSPECT_USAGE}
+${BENCH_USAGE}
   pmf providers                the execution providers this machine offers
   pmf models                   the bundled models
 
@@ -120,6 +124,7 @@ function describe(info: PmfModelInfo, path: string): string {
   const arch = info.architecture;
   if (Object.keys(arch).length) lines.push(`  architecture: ${JSON.stringify(arch)}`);
   if (Object.keys(info.training).length) lines.push(`  training: ${JSON.stringify(info.training)}`);
+  if (info.precision) lines.push(`  precision: ${describePrecision(info.precision)}`);
   for (const w of info.warnings) lines.push(`  warning: ${w}`);
   return lines.filter((l) => l !== '').join('\n') + '\n';
 }
@@ -159,6 +164,8 @@ export async function main(argv: string[]): Promise<number> {
         return cmdInfo(rest);
       case 'inspect':
         return await cmdInspect(rest, (m) => new UsageError(m));
+      case 'bench':
+        return await cmdBench(rest);
       case 'providers':
         return await cmdProviders();
       case 'models':

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   CheckpointError,
+  describePrecision,
   headerModelType,
   readCheckpoint,
   readOnnxHeader,
@@ -114,6 +115,34 @@ describe('reading valid checkpoints', () => {
     assert.deepEqual(info.training, { dataset: 'fixture' });
     assert.equal(info.metadata['pmf.num_classes'], '10');
     assert.deepEqual(info.warnings, []);
+  });
+
+  test('an int8 variant: pmf.precision is read and described with its measured cost', () => {
+    const record = {
+      weights: 'int8', method: 'per-column symmetric int8 weights', matmuls: 43, source: 'model.onnx', rel_l2_vs_float32: 0.03511,
+      measured_on: '4 random contract inputs, against the float32 model',
+      evaluation: {
+        float32: { class_consistency: 0.9583, fd_vs_test: 1.9111, num_samples: 10000 },
+        int8: { class_consistency: 0.9512, fd_vs_test: 4.153, num_samples: 10000 },
+        classifier: 'fashion-mnist-classifier.pt',
+      },
+    };
+    const info = readCheckpoint(image({ metadata: { 'pmf.precision': JSON.stringify(record) } }), 'model-int8.onnx');
+    assert.deepEqual(info.warnings, []);
+    const p = info.precision ?? assert.fail('no precision');
+    assert.equal(p.weights, 'int8');
+    assert.equal(p.relL2VsFloat32, 0.03511);
+    assert.deepEqual(p.evaluation?.variant, { classConsistency: 0.9512, fd: 4.153 });
+    assert.deepEqual(p.evaluation?.float32, { classConsistency: 0.9583, fd: 1.9111 });
+    const line = describePrecision(p);
+    assert.match(line, /^int8 weights \(a variant of model\.onnx\); output 3\.5 % from float32's \(relative L2, 4 random/);
+    assert.match(line, /class consistency 95\.1 % \(float32 95\.8 %\), FD 4\.15 \(float32 1\.91\), 10000 samples/);
+    assert.match(line, /report metrics from the float32 model/);
+    // a float32 model has none; a record without "weights" is ignored with a warning
+    assert.equal(readCheckpoint(image(), 'model.onnx').precision, undefined);
+    const odd = readCheckpoint(image({ metadata: { 'pmf.precision': '{"bits": 8}' } }), 'odd.onnx');
+    assert.equal(odd.precision, undefined);
+    assert.match(odd.warnings.join('\n'), /pmf\.precision names no weight precision/);
   });
 
   test('defaults apply to missing optional keys, with warnings', () => {

@@ -481,6 +481,15 @@ describe('ONNX', () => {
     assert.deepEqual(inferArchitecture(s.tensors, {}, 'onnx').config, { dim: 2, hidden: 256, layers: 7, time_features: 16 });
   });
 
+  test('an int8 variant says so, with its measured cost, as an info finding', async () => {
+    const precision = { weights: 'int8', source: 'pMF-B-16.onnx', rel_l2_vs_float32: 0.0412, measured_on: '4 random contract inputs' };
+    const bytes = makeModel(withChanges(imageSpec(), { metadata: { 'pmf.precision': JSON.stringify(precision) } }));
+    const { summary: s } = await inspectBytes(bytes, 'pMF-B-16-int8.onnx');
+    const f = s.findings.find((x) => x.message.startsWith('Reduced precision:')) ?? assert.fail('no precision finding');
+    assert.equal(f.severity, 'info');
+    assert.match(f.message, /int8 weights \(a variant of pMF-B-16\.onnx\); output 4\.1 % from float32's/);
+  });
+
   test('a valid ONNX model that breaks the contract: ok false with the code, as a warning', async () => {
     const bytes = makeModel(withChanges(imageSpec(), { metadata: { 'pmf.format_version': undefined } }));
     const { summary: s } = await inspectBytes(bytes, 'plain.onnx');

@@ -4,6 +4,7 @@
 // what kind of model), then the graph signature (output, inputs, input groups), then shapes.
 import { IMAGENET_CLASS_NAMES, isImagenetPlaceholder } from '../imagenetClasses';
 import type { OnnxHeader } from './onnxReader';
+import { parsePrecision } from './precision';
 import {
   CheckpointError,
   CONTRACT_INPUTS,
@@ -26,6 +27,7 @@ const KNOWN_KEYS = new Set([
   'pmf.format_version', 'pmf.prediction', 'pmf.kind', 'pmf.name', 'pmf.description', 'pmf.data_range',
   'pmf.noise_scale', 'pmf.t_eps', 'pmf.num_classes', 'pmf.class_names', 'pmf.image_size', 'pmf.channels',
   'pmf.patch_size', 'pmf.dim', 'pmf.embedding', 'pmf.default_sampling', 'pmf.architecture', 'pmf.training',
+  'pmf.precision',
 ]);
 
 /** The metadata part of PmfModelInfo. */
@@ -98,6 +100,9 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
   if (noiseScale === undefined) warnings.push(`pmf.noise_scale is not set; using ${DEFAULT_NOISE_SCALE}.`);
   if (tEps === undefined) warnings.push(`pmf.t_eps is not set; using ${DEFAULT_T_EPS}.`);
   if (sampling === undefined) warnings.push('pmf.default_sampling is not set; using 1 step, omega 1, interval [0, 1].');
+  const precisionRecord = md.optional('pmf.precision', jsonObject);
+  const precision = precisionRecord && parsePrecision(precisionRecord);
+  if (precisionRecord && !precision) warnings.push('pmf.precision names no weight precision (its "weights" field); ignored.');
   for (const key of md.unknownPmfKeys()) {
     warnings.push(`Unknown metadata key ${key}: kept, but this version of pMF Lab does not use it.`);
   }
@@ -117,6 +122,7 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
     defaultSampling: sampling ?? { ...DEFAULT_SAMPLING },
     architecture: md.optional('pmf.architecture', jsonObject) ?? {},
     training: md.optional('pmf.training', jsonObject) ?? {},
+    ...(precision ? { precision } : {}),
     warnings,
   };
 }

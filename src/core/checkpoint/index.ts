@@ -5,6 +5,7 @@ import type { PmfModelInfo } from './types';
 
 export * from './types';
 export { validateContract } from './contract';
+export { describePrecision, parsePrecision, type Precision } from './precision';
 export { readOnnxHeader, type OnnxHeader } from './onnxReader';
 export * from './onnxSchema';
 

@@ -1,3 +1,4 @@
+import type { Precision } from './precision';
 // The pMF checkpoint contract (docs/checkpoint-format.md, version 1) as TypeScript types.
 
 export const FORMAT_VERSION = 1;
@@ -42,6 +43,8 @@ export interface PmfModelInfo {
   defaultSampling: SamplingSettings;
   architecture: Record<string, unknown>;
   training: Record<string, unknown>;
+  /** Set for a reduced-precision variant (pmf.precision): what it is and its measured cost. */
+  precision?: Precision;
   /** Contract inputs the graph declares, in canonical order. */
   inputs: InputName[];
   inputSpecs: TensorSpec[];

@@ -3,6 +3,7 @@
 // tensors; their data lies where the walk found raw_data, or in external data by its
 // location/offset/length entries. The pMF contract is applied to the header, as the runtime does.
 import { validateContract } from '../contract';
+import { describePrecision } from '../precision';
 import { readOnnxHeader } from '../onnxReader';
 import { elemTypeName, fullModelType, type Int64, type OnnxModel, type OnnxTensor } from '../onnxSchema';
 import { CheckpointError } from '../types';
@@ -73,6 +74,7 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
   try {
     contract = { ok: true, info: validateContract(header, fileName) };
     for (const w of contract.info.warnings) findings.push({ severity: 'info', message: `pMF contract: ${w}` });
+    if (contract.info.precision) findings.push({ severity: 'info', message: `Reduced precision: ${describePrecision(contract.info.precision)}` });
   } catch (e) {
     if (!(e instanceof CheckpointError)) throw e;
     contract = { ok: false, code: e.code, message: e.message };
