@@ -114,8 +114,16 @@ export function cliCommand(req: GenerationRequest, info: PmfModelInfo, out = 'pm
   const parts = ['pmf', 'generate', '--model', quote(req.modelSpec), '--n', String(req.n), '--seed', String(req.seed),
     '--steps', String(req.steps)];
   if (info.numClasses > 0) {
-    const names = req.classes.map((c) => (c === info.numClasses ? 'none' : info.classNames[c]));
-    parts.push('--class', quote(names.join(',')));
+    // Sample i takes classes[i mod k]: only the first min(n, k) are ever used, so those reproduce
+    // the run. The default (every class in order) is left out; a long list goes as indices.
+    const used = req.classes.slice(0, Math.min(req.n, req.classes.length));
+    const isDefault = used.every((c, i) => c === i) && (used.length === info.numClasses || used.length === req.n);
+    if (!isDefault) {
+      const names = used.length > 12
+        ? used.map((c) => (c === info.numClasses ? 'none' : String(c)))
+        : used.map((c) => (c === info.numClasses ? 'none' : info.classNames[c]));
+      parts.push('--class', quote(names.join(',')));
+    }
   }
   if (info.hasCfg) parts.push('--omega', String(req.omega), '--t-min', String(req.tMin), '--t-max', String(req.tMax));
   parts.push('--out', quote(out));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/engine/client';
-import { NonFiniteOutputError, runGeneration, writeOutputs, type GenerationRequest } from '../../src/node/generation';
+import { cliCommand, NonFiniteOutputError, runGeneration, writeOutputs, type GenerationRequest } from '../../src/node/generation';
 import { countNonFinite, nonFiniteFields } from '../../src/node/nonFinite';
 import { OutputError, runName, StagedFiles, writeFileAtomic } from '../../src/node/outputFiles';
 import { ENGINE, FASHION, requireBuilt } from '../helpers/paths';
@@ -147,4 +147,18 @@ test('a cancelled write leaves nothing; an aborted signal before it writes nothi
   });
   await assert.rejects(p, { name: 'CancelledError' });
   assert.equal(existsSync(join(tmp, 'cancel')), false);
+});
+
+test('the reproduce command names only the classes a run used, and none for the default', () => {
+  const names = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+  const info = { numClasses: 1000, classNames: names, hasCfg: false } as unknown as Parameters<typeof cliCommand>[1];
+  const base = { modelSpec: 'pMF-B-16.onnx', n: 16, seed: 0, steps: 1, omega: 1, tMin: 0, tMax: 1, batchSize: 4 };
+  const all = Array.from({ length: 1000 }, (_, i) => i);
+  const cmd = (classes: number[], n = 16) => cliCommand({ ...base, n, classes } as unknown as GenerationRequest, info);
+  assert.doesNotMatch(cmd(all), /--class/); // the default: sample i is class i
+  assert.doesNotMatch(cmd(all, 2500), /--class/);
+  assert.match(cmd([207, 3, 1000]), /--class 'class 207,class 3,none' /);
+  const some = cmd(all.slice(500), 20); // 20 samples use 20 of the 500 classes given: as indices
+  assert.match(some, new RegExp(`--class '${Array.from({ length: 20 }, (_, i) => 500 + i).join(',')}' `));
+  assert.ok(cmd(all.slice(1), 999).length < 5000);
 });
