@@ -48,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     log,
     status,
     { dispose: () => void engine.dispose() },
-    CheckpointInspectorProvider.register({ extensionUri: context.extensionUri, log }),
+    CheckpointInspectorProvider.register({ extensionUri: context.extensionUri, log, engine }),
     vscode.commands.registerCommand('pmf.generateSamples', async (uri?: unknown) => {
       const g = await generateSamples({ context, engine, log, status, extensionUri: context.extensionUri },
         uri instanceof vscode.Uri ? uri : undefined);

@@ -1,8 +1,9 @@
 // pMF: Inspect Checkpoint in a real VS Code (code-server + Chromium): the custom editor opens
 // .onnx and PyTorch files, explains them, computes statistics from the file, reports a
-// malicious pickle without running it, and hands a runnable checkpoint to Generate Samples.
+// malicious pickle without running it, hands a runnable checkpoint to Generate Samples, and
+// benchmarks it here (latency per execution provider and batch size, through the extension's engine).
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -36,6 +37,27 @@ after(async () => {
   await session?.stop();
   if (workspace) rmSync(workspace, { recursive: true, force: true });
 });
+
+/** Whether a log file of the session (the extension's output channel among them) has a line matching `re`. */
+function sessionLogHas(s: VSCodeSession, re: RegExp): boolean {
+  const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+  try {
+    return walk(join(s.userDataDir, 'logs')).some((f) => re.test(readFileSync(f, 'utf8')));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 /** Opens a file from the Explorer, as a user would: with its default editor. */
 async function openFromExplorer(s: VSCodeSession, name: string): Promise<void> {
@@ -147,5 +169,56 @@ test('Generate Samples from the inspector runs that checkpoint', { skip, timeout
     const widget = s.quickInputWidget();
     await widget.getByText('classes', { exact: false }).first().waitFor({ state: 'visible', timeout: 60_000 });
     await s.page.keyboard.press('Escape');
+  });
+});
+
+test('Benchmark here: a table of provider x batch with a CPU row, from the extension\'s engine', { skip, timeout: 300_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    const wv = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+    const button = wv.locator('#benchmark');
+    assert.ok(await button.isVisible(), 'a runnable checkpoint offers Benchmark here');
+    await button.click();
+    await wv.locator('#bench-running').waitFor({ state: 'visible', timeout: 30_000 });
+    const cpu = wv.locator('#bench-table tbody tr[data-provider=cpu]');
+    await cpu.first().waitFor({ state: 'visible', timeout: 240_000 });
+    assert.ok(await wv.locator('#bench-running').isHidden(), 'the progress goes when the table comes');
+    // default plan: batch 1 and 4, one row each per provider; every provider row is either timed or its error
+    const attr = async (rows: typeof cpu, name: string) => Promise.all((await rows.all()).map((tr) => tr.getAttribute(name)));
+    assert.deepEqual(await attr(cpu, 'data-batch'), ['1', '4']);
+    const providers = await attr(wv.locator('#bench-table tbody tr'), 'data-provider');
+    assert.equal(providers.length % 2, 0, `rows: ${providers.join(',')}`);
+    for (const tr of await cpu.all()) {
+      const cells = await tr.locator('td').allInnerTexts();
+      // provider, batch, load s, s/batch (median), min s/batch, img/s, engine RSS, notes
+      const [median, min, rate] = cells.slice(3, 6).map(Number);
+      for (const x of [median, min, rate]) assert.ok(Number.isFinite(x) && x > 0, `cells ${cells.join(' | ')}`);
+      assert.ok(min <= median, `min ${min} <= median ${median}`);
+    }
+    const first = await cpu.first().locator('td').allInnerTexts();
+    assert.equal(first[0].trim(), 'cpu');
+    assert.ok(Number(first[2]) > 0, `load s ${first[2]}`);
+    if (process.platform === 'linux') assert.match(first[6], /\d+ (MB|GB)/);
+    assert.match(await wv.locator('#bench-facts').innerText(), /one step, ω 2, median of 5 runs/);
+    const notes = await wv.locator('#bench-notes').innerText();
+    if (!providers.includes('cuda')) assert.match(notes, /cuda not measured: /);
+    await s.screenshotAs('inspector-benchmark.png', workspace);
+  });
+});
+
+test('Benchmark here stops when the panel closes mid-run', { skip, timeout: 240_000 }, async () => {
+  const s = session!;
+  await s.dumpLogsOnFailure(async () => {
+    const wv = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+    await wv.locator('#bench-batches').locator('input').fill('1');
+    await wv.locator('#bench-runs').locator('input').fill('1000');
+    await wv.locator('#bench-again').click();
+    const progress = wv.locator('#bench-progress');
+    await progress.filter({ hasText: /run \d+ of 1000/ }).waitFor({ timeout: 120_000 });
+    await s.runCommand('View: Close All Editors');
+    await waitUntil('the log line of a stopped benchmark', () => sessionLogHas(s, /benchmark of \S*fashion\.onnx stopped/), 60_000);
+    // the first test's run logged batch 1 and batch 4 per provider; a finished run of this one would log batch 1 alone
+    assert.ok(!sessionLogHas(s, /benchmarked \S*fashion\.onnx: .*batch 1 [\d.e+-]+ s \([\d.e+-]+ img\/s\)(;|$)/m),
+      'the run of 1000 did not finish');
   });
 });

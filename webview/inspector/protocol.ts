@@ -1,6 +1,7 @@
 // Every message between the extension host and the checkpoint inspector webview, in one
 // place, validated on both sides (zod). The summary mirrors src/core/checkpoint/inspect/types.ts.
 import { z } from 'zod';
+import { MAX_BATCH, MAX_BATCH_SIZES, MAX_RUNS } from '../../src/core/benchPlan';
 
 /**
  * A float that may be NaN or infinite (the statistics of an all-NaN tensor, the distance to an
@@ -136,6 +137,46 @@ export const Actions = z.object({
 });
 export type Actions = z.infer<typeof Actions>;
 
+const ProviderName = z.enum(['cuda', 'webgpu', 'cpu']);
+const Seconds = z.number().nonnegative();
+
+/**
+ * "Benchmark here": the checkpoint's one-step latency on each execution provider the machine
+ * offers (src/node/benchmarkHere.ts, BenchResult; zod keeps the part the panel shows).
+ */
+export const BenchResult = z.object({
+  modelName: z.string(),
+  omega: z.number(),
+  runs: z.number().int().positive(),
+  batches: z.array(z.number().int().positive()),
+  onnxruntimeVersion: z.string(),
+  platform: z.string(),
+  cpu: z.string(),
+  providers: z.array(z.object({
+    provider: ProviderName,
+    ok: z.boolean(),
+    error: z.string().optional(),
+    loadS: Seconds.optional(),
+    alreadyLoaded: z.boolean().optional(),
+    modelCache: z.object({ state: z.enum(['hit', 'written', 'unused']), reason: z.string().optional() }).optional(),
+    rssBytes: z.number().nonnegative().optional(),
+  })),
+  /** One per provider x batch. */
+  rows: z.array(z.object({
+    provider: ProviderName,
+    batch: z.number().int().positive(),
+    ok: z.boolean(),
+    error: z.string().optional(),
+    loadS: Seconds.optional(),
+    medianS: Seconds.optional(),
+    minS: Seconds.optional(),
+    imagesPerS: z.number().nonnegative().optional(),
+  })),
+  notOffered: z.array(z.object({ provider: ProviderName, reason: z.string() })),
+  notes: z.array(z.string()),
+});
+export type BenchResult = z.infer<typeof BenchResult>;
+
 /** Host -> webview. */
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), fileName: z.string() }),
@@ -157,6 +198,12 @@ export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('compareProgress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
     running: z.boolean() }),
   z.object({ type: z.literal('compareError'), message: z.string() }),
+  /** Benchmark here: what it is doing (generations done of all), while running; running false when it ended. */
+  z.object({ type: z.literal('benchProgress'), message: z.string(), done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(), running: z.boolean() }),
+  z.object({ type: z.literal('bench'), result: BenchResult }),
+  /** The benchmark could not run at all (the engine did not start, the workspace is not trusted, ...). */
+  z.object({ type: z.literal('benchError'), message: z.string() }),
 ]);
 export type ToWebview = z.infer<typeof ToWebview>;
 
@@ -169,5 +216,10 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'copyConvert', 'reload', 'showFormatDoc', 'compare']) }),
   /** Stops a comparison in progress. */
   z.object({ type: z.literal('cancelCompare') }),
+  /** Benchmark here: the checkpoint's latency on every provider the machine offers (default batches 1 and 4, 5 runs). */
+  z.object({ type: z.literal('benchmark'),
+    batches: z.array(z.number().int().min(1).max(MAX_BATCH)).min(1).max(MAX_BATCH_SIZES).optional(),
+    runs: z.number().int().min(1).max(MAX_RUNS).optional() }),
+  z.object({ type: z.literal('cancelBenchmark') }),
 ]);
 export type FromWebview = z.infer<typeof FromWebview>;

@@ -1,12 +1,17 @@
 // pMF: Inspect Checkpoint, the host side: a read-only custom editor for .onnx, .safetensors and
 // PyTorch files. It has them parsed (in a worker thread for files on disk, see checkpointReader.ts;
 // never executing anything in them: a pickle is read by a parser, not unpickled), shows the
-// summary, and has tensor statistics computed on request, streamed from the file.
+// summary, and has tensor statistics computed on request, streamed from the file. A runnable pMF
+// ONNX file can be benchmarked here: its one-step latency on every execution provider the machine
+// offers, through the extension's engine (src/node/benchmarkHere.ts, as `pmf bench`).
 import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { InspectError } from '../../core/checkpoint/inspect/types';
 import type { CheckpointSummary } from '../../core/checkpoint/inspect';
 import { FromWebview, ToWebview, type Actions } from '../../../webview/inspector/protocol';
+import type { EngineClient } from '../../engine/client';
+import { benchmarkHere, type BenchResult } from '../../node/benchmarkHere';
+import { modelFromUri } from '../modelPicker';
 import { webviewHtml } from '../webviewHtml';
 import { readerFor, type CheckpointReader } from './checkpointReader';
 
@@ -18,6 +23,8 @@ const BODY = `
   <span class="actions" id="actions">
     <vscode-button id="generate" icon="sparkle" hidden title="pMF: Generate Samples with this checkpoint">Generate Samples</vscode-button>
     <vscode-button id="visualize" icon="graph-line" secondary hidden title="pMF: Open Field Visualizer on this checkpoint">Field Visualizer</vscode-button>
+    <vscode-button id="benchmark" icon="dashboard" secondary hidden
+      title="Time one-step generation of this checkpoint on every execution provider this machine offers">Benchmark here</vscode-button>
     <vscode-button id="convert" icon="terminal" secondary hidden title="Copy the command that converts this official checkpoint to a runnable ONNX file">Copy convert command</vscode-button>
     <vscode-button id="reload" icon="refresh" secondary title="Read the file again">Reload</vscode-button>
   </span>
@@ -25,6 +32,25 @@ const BODY = `
 <div id="loading" role="status"><vscode-progress-ring></vscode-progress-ring><span id="loading-label">Reading</span></div>
 <div id="error" role="alert" hidden></div>
 <ul id="findings" aria-label="Findings"></ul>
+<section id="bench" class="card" hidden aria-label="Benchmark here">
+  <h2>Benchmark here <span class="meta" id="bench-facts"></span></h2>
+  <div class="toolbar" id="bench-plan">
+    <label for="bench-batches">batch sizes</label>
+    <vscode-textfield id="bench-batches" value="1, 4" aria-label="Batch sizes, comma-separated"></vscode-textfield>
+    <label for="bench-runs">timed runs</label>
+    <vscode-textfield id="bench-runs" value="5" aria-label="Timed runs per batch size"></vscode-textfield>
+    <vscode-button id="bench-again" icon="debug-restart" secondary title="Benchmark again with these batch sizes and runs">Run again</vscode-button>
+  </div>
+  <div id="bench-running" role="status" hidden><vscode-progress-ring></vscode-progress-ring><span id="bench-progress"></span>
+    <vscode-button id="bench-cancel" icon="debug-stop" secondary>Stop</vscode-button></div>
+  <div id="bench-error" role="alert" hidden></div>
+  <table id="bench-table" aria-label="Latency per execution provider and batch size" hidden>
+    <thead><tr><th>provider</th><th class="num">batch</th><th class="num">load s</th><th class="num">s/batch (median)</th>
+      <th class="num">min s/batch</th><th class="num">img/s</th><th class="num">engine RSS</th><th>notes</th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <ul id="bench-notes" class="note"></ul>
+</section>
 <main id="content" hidden>
   <!-- vscode-tabs gives its headers and panels ids of its own: address them by data-tab. -->
   <vscode-tabs id="tabs">
@@ -63,6 +89,8 @@ export const CHECKPOINT_EXTENSIONS = ['onnx', 'safetensors', 'pt', 'pth', 'ckpt'
 export interface InspectorDeps {
   extensionUri: vscode.Uri;
   log: vscode.LogOutputChannel;
+  /** The extension's engine, for Benchmark here. */
+  engine: EngineClient;
 }
 
 class CheckpointDocument implements vscode.CustomDocument {
@@ -77,6 +105,8 @@ class InspectorSession implements vscode.Disposable {
   private job?: AbortController;
   private loading?: AbortController;
   private comparing?: AbortController;
+  private benchmarking?: AbortController;
+  private disposed = false;
   private readonly reader: CheckpointReader;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -99,6 +129,7 @@ class InspectorSession implements vscode.Disposable {
   }
 
   private post(msg: ToWebview): void {
+    if (this.disposed) return; // a job that ends after the panel closed has no one to tell
     void this.panel.webview.postMessage(ToWebview.parse(msg));
   }
 
@@ -152,6 +183,12 @@ class InspectorSession implements vscode.Disposable {
         break;
       case 'cancelCompare':
         this.comparing?.abort();
+        break;
+      case 'benchmark':
+        await this.benchmark(msg.batches, msg.runs);
+        break;
+      case 'cancelBenchmark':
+        this.benchmarking?.abort();
         break;
       case 'action':
         await this.action(msg.action);
@@ -227,6 +264,50 @@ class InspectorSession implements vscode.Disposable {
     }
   }
 
+  /**
+   * Benchmark here: the checkpoint's one-step latency on every provider the engine offers, with
+   * the progress in the panel (and the status bar); Stop, or closing the panel, cancels it.
+   */
+  private async benchmark(batches?: number[], runs?: number): Promise<void> {
+    const summary = this.summary;
+    if (!summary || !actionsFor(summary).run) return;
+    const model = modelFromUri(this.deps.extensionUri.fsPath, this.uri);
+    if (!model) {
+      this.post({ type: 'benchError', message: vscode.workspace.isTrusted
+        ? `${this.uri.toString()} is not a file on disk; the engine reads checkpoints from disk.`
+        : 'Running a checkpoint from this workspace needs a trusted workspace (the bundled models run anywhere).' });
+      return;
+    }
+    this.benchmarking?.abort();
+    const job = new AbortController();
+    this.benchmarking = job;
+    const name = this.fileName();
+    this.post({ type: 'benchProgress', message: 'starting the engine', done: 0, total: 0, running: true });
+    try {
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `pMF: benchmarking ${name}` },
+        (bar) => benchmarkHere(this.deps.engine, {
+          modelPath: model.path, batches, runs, signal: job.signal,
+          onProgress: (p) => {
+            bar.report({ message: p.message });
+            this.post({ type: 'benchProgress', message: p.message, done: p.done, total: p.total, running: true });
+          },
+        }));
+      this.deps.log.info(`benchmarked ${model.path}: ${describeBench(result)}`);
+      this.post({ type: 'bench', result });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (job.signal.aborted) {
+        this.deps.log.info(`benchmark of ${model.path} stopped`);
+      } else {
+        this.deps.log.warn(`benchmark of ${model.path}: ${message}`);
+        this.post({ type: 'benchError', message: `Benchmarking ${name} failed: ${message}` });
+      }
+    } finally {
+      if (this.benchmarking === job) this.benchmarking = undefined;
+      this.post({ type: 'benchProgress', message: job.signal.aborted ? 'stopped' : '', done: 0, total: 0, running: false });
+    }
+  }
+
   private async action(action: Extract<FromWebview, { type: 'action' }>['action']): Promise<void> {
     switch (action) {
       case 'compare':
@@ -255,11 +336,24 @@ class InspectorSession implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.benchmarking?.abort(); // a panel closed mid-run stops the run (the engine cancels its generation)
     this.job?.abort();
     this.loading?.abort();
     this.comparing?.abort();
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** For the log: "cpu 0.15 s load, batch 1 0.0042 s (240 img/s), ...; cuda: <error>". */
+function describeBench(r: BenchResult): string {
+  return r.providers.map((p) => {
+    if (p.loadS === undefined) return `${p.provider}: ${p.error ?? 'failed'}`;
+    const rows = r.rows.filter((x) => x.provider === p.provider).map((x) => x.ok
+      ? `batch ${x.batch} ${x.medianS!.toPrecision(3)} s (${x.imagesPerS!.toPrecision(3)} img/s)`
+      : `batch ${x.batch}: ${x.error}`);
+    return `${p.provider} ${p.loadS.toFixed(2)} s load, ${rows.join(', ')}`;
+  }).join('; ');
 }
 
 function actionsFor(s: CheckpointSummary): Actions {
