@@ -2,6 +2,8 @@
 // convert to pixels, count NaN / infinite values, and write PNGs (each with its settings) and a
 // grid, all or nothing, under names no other run has (outputFiles.ts).
 import type { PmfModelInfo } from '../core/checkpoint/types';
+import { costPerImage } from '../core/costDefaults';
+import { planBatches, splitBatches } from '../core/generationBatches';
 import { className, planSamples, slug } from '../core/generationPlan';
 import { isBlank, toUint8HWC } from '../core/image';
 import { CancelledError } from '../core/sampler';
@@ -68,31 +70,69 @@ export function nonFiniteError(req: GenerationRequest, samples: readonly Generat
 
 export interface GenerationResult {
   load: LoadResult;
+  /** The samples in order: all of them, or, when the run was stopped, the first ones (a prefix). */
   samples: GeneratedSample[];
   ms: number;
+  /** True when `stop` ended the run before every sample was made. */
+  stopped?: boolean;
 }
 
+export interface GenerationHooks {
+  /**
+   * Each batch's samples as they come back, in order: every sample exactly once, the same values
+   * as one unbatched run (the noise depends on the seed only). `done` samples of `total` so far.
+   */
+  onBatch?: (samples: GeneratedSample[], done: number, total: number, ms: number) => void;
+  /**
+   * Ends the run after the batch in flight (the abort signal, by contrast, stops the engine at
+   * once and the run throws): the result holds the samples made so far, with `stopped`.
+   */
+  stop?: AbortSignal;
+  /** The first batch's size; by default the model's cost decides (planBatches: 1 image for pMF-B/16). */
+  firstBatch?: number;
+}
+
+/** The sample at plan position i, from the engine's values for it. */
+function toSample(info: PmfModelInfo, index: number, seed: number, label: number | undefined, values: Float32Array): GeneratedSample {
+  const s: GeneratedSample = { index, seed, label, className: className(info, label), values, nonFinite: countNonFinite(values) };
+  if (info.kind === 'image') {
+    const [c, h, w] = info.sampleShape;
+    s.image = { pixels: toUint8HWC(values, c, h, w, info.dataRange), width: w, height: h, channels: c };
+  }
+  return s;
+}
+
+/**
+ * Loads (the engine keeps a loaded model) and generates req.n samples, one generate request per
+ * batch (planBatches: a small first batch for an expensive model, so the first image comes
+ * early). onProgress sees (steps done, steps in all) across batches.
+ */
 export async function runGeneration(client: EngineClient, req: GenerationRequest, signal?: AbortSignal,
-  onProgress?: (done: number, total: number) => void): Promise<GenerationResult> {
+  onProgress?: (done: number, total: number) => void, hooks: GenerationHooks = {}): Promise<GenerationResult> {
   const load = await client.load(req.modelPath, req.provider, signal);
   const info = load.info;
   const plan = planSamples(req.n, req.seed, req.classes);
-  const res = await client.generate({
-    modelId: load.modelId, seeds: plan.seeds, labels: plan.labels.length ? plan.labels : undefined,
-    steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: req.batchSize,
-  }, signal, onProgress);
+  const cost = { flopsPerImage: costPerImage(info).flops, steps: req.steps, fixedBatch: info.fixedBatch };
+  const batches = hooks.firstBatch !== undefined ? splitBatches(req.n, hooks.firstBatch, info.fixedBatch ?? req.batchSize)
+    : planBatches(req.n, req.batchSize, cost);
   const per = info.sampleShape.reduce((a, b) => a * b, 1);
-  const samples = plan.seeds.map((seed, i): GeneratedSample => {
-    const values = res.samples.slice(i * per, (i + 1) * per);
-    const label = plan.labels[i];
-    const s: GeneratedSample = { index: i, seed, label, className: className(info, label), values, nonFinite: countNonFinite(values) };
-    if (info.kind === 'image') {
-      const [c, h, w] = info.sampleShape;
-      s.image = { pixels: toUint8HWC(values, c, h, w, info.dataRange), width: w, height: h, channels: c };
-    }
-    return s;
-  });
-  return { load, samples, ms: res.ms };
+  const totalSteps = batches.length * req.steps;
+  const samples: GeneratedSample[] = [];
+  let ms = 0;
+  for (const [b, k] of batches.entries()) {
+    if (hooks.stop?.aborted) return { load, samples, ms, stopped: true };
+    const lo = samples.length;
+    const seeds = plan.seeds.slice(lo, lo + k);
+    const labels = plan.labels.length ? plan.labels.slice(lo, lo + k) : undefined;
+    const res = await client.generate({
+      modelId: load.modelId, seeds, labels, steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: k,
+    }, signal, onProgress && ((done) => onProgress(b * req.steps + Math.min(done, req.steps), totalSteps)));
+    ms += res.ms;
+    const batch = seeds.map((seed, j) => toSample(info, lo + j, seed, labels?.[j], res.samples.slice(j * per, (j + 1) * per)));
+    samples.push(...batch);
+    hooks.onBatch?.(batch, samples.length, req.n, ms);
+  }
+  return { load, samples, ms };
 }
 
 /** The settings that reproduce one sample; embedded in its PNG. */

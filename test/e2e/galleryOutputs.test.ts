@@ -46,6 +46,8 @@ test('Save All twice into the output folder: both saves stay, the second under -
     await generate(s, 'fashion-mnist', 3, 0);
     const wv = await s.webview(undefined, { timeoutMs: 60_000 });
     await wv.locator('figure.sample img').nth(2).waitFor({ state: 'visible', timeout: 60_000 });
+    // Save All is on once the run is done
+    await wv.locator('#timing').filter({ hasText: '3 samples in' }).waitFor({ timeout: 30_000 });
     const out = join(workspace, 'pmf-samples');
     await wv.locator('#save').click();
     await wv.locator('#status').filter({ hasText: `Saved 4 files to ${out}` }).waitFor({ timeout: 30_000 });
@@ -68,6 +70,7 @@ test('a model that returns NaN: each tile says how many values, no black image, 
     const expected = expectedNonFinite('nan', [3, 4]);
     assert.deepEqual((await tiles.allInnerTexts()).map((t) => t.trim()), expected.map((k) => `NaN: ${k} values`));
     assert.equal(await wv.locator('figure.sample img').count(), 0, 'no image for a NaN sample');
+    await wv.locator('#timing').filter({ hasText: '2 samples in' }).waitFor({ timeout: 30_000 });
     assert.match(await wv.locator('#nonfinite').innerText(),
       new RegExp(`^2 of 2 samples are not images: the model returned ${expected[0] + expected[1]} NaN values\\. Re-generate them`));
     assert.equal(await wv.locator('#save').getAttribute('disabled'), '');

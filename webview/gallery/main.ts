@@ -1,15 +1,19 @@
-// The gallery webview: shows generated samples with class and seed; re-generate one,
-// save all, copy the CLI command. Theme colours come from --vscode-* variables.
+// The gallery webview: one tile per sample of the run, a placeholder with class and seed until
+// its image arrives; re-generate one, save all, copy the CLI command. While the run goes on,
+// Save All and the re-generate buttons are off (the host refuses them too); Copy CLI command
+// copies the requested run's command. Theme colours come from --vscode-* variables.
 import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { el, sender } from '../shared/host';
-import { FromWebview, type GalleryState, type SampleView, ToWebview } from './protocol';
+import { FromWebview, type GalleryState, type PlannedSample, type RunStatus, type SampleView, ToWebview } from './protocol';
 
 const send = sender(FromWebview);
 const urls = new Map<number, string>();
 let state: GalleryState | undefined;
+/** The samples that have come, by index. */
+const samples = new Map<number, SampleView>();
 
 function imageUrl(s: SampleView): string {
   const old = urls.get(s.index);
@@ -45,6 +49,7 @@ function card(s: SampleView): HTMLElement {
   again.title = 'Re-generate this sample with a new seed';
   again.setAttribute('aria-label', `Re-generate ${s.className}, seed ${s.seed}`);
   again.addEventListener('click', () => send({ type: 'regenerate', index: s.index }));
+  if (running()) again.setAttribute('disabled', '');
   cap.append(name, seed, again);
   fig.append(img, cap);
   if (s.blank && !bad) fig.classList.add('blank');
@@ -71,40 +76,102 @@ function nonFiniteTile(s: SampleView): HTMLElement {
   return tile;
 }
 
+function running(): boolean {
+  return state?.run.status === 'running';
+}
+
+/** A sample still to come: its class and seed, at the image's shape. */
+function placeholder(p: PlannedSample): HTMLElement {
+  const fig = document.createElement('figure');
+  fig.className = 'sample pending';
+  fig.dataset.index = String(p.index);
+  const tile = document.createElement('div');
+  tile.className = 'placeholder-tile';
+  if (state) tile.style.aspectRatio = `${state.imageSize.width} / ${state.imageSize.height}`;
+  tile.setAttribute('role', 'img');
+  tile.setAttribute('aria-label', `${p.className}, seed ${p.seed}: not generated yet`);
+  tile.title = 'Not generated yet';
+  const cap = document.createElement('figcaption');
+  const name = document.createElement('span');
+  name.className = 'class';
+  name.textContent = p.className;
+  const seed = document.createElement('span');
+  seed.className = 'seed';
+  seed.textContent = `seed ${p.seed}`;
+  cap.append(name, seed);
+  fig.append(tile, cap);
+  return fig;
+}
+
+/** The header's timing and the run indicator; a run that ended keeps only the samples made. */
+function updateRun(run: RunStatus): void {
+  if (!state) return;
+  state.run = run;
+  const secs = `${(run.ms / 1000).toFixed(2)} s`;
+  el('timing').textContent = run.status === 'running' ? `${run.done} of ${run.total} samples, ${secs}`
+    : run.status === 'done' ? `${run.total} samples in ${secs}`
+    : `${run.status === 'stopped' ? 'stopped' : 'failed'} after ${run.done} sample${run.done === 1 ? '' : 's'}, ${secs}`;
+  el('running').hidden = run.status !== 'running';
+  if (run.status !== 'running') {
+    state.planned = state.planned.slice(0, run.done);
+    for (const fig of document.querySelectorAll('figure.sample.pending')) fig.remove();
+    for (const b of document.querySelectorAll('figure.sample vscode-button')) b.removeAttribute('disabled');
+    el('empty').hidden = samples.size > 0;
+  }
+  el('grid').setAttribute('aria-busy', String(run.status === 'running'));
+  updateNonFinite();
+}
+
 function countText(k: number): string {
   return `${k} value${k === 1 ? '' : 's'}`;
 }
 
 /** The line above the grid and the Save All button: samples with NaN or infinite values cannot be saved. */
-function updateNonFinite(st: GalleryState): void {
-  const bad = st.samples.filter((s) => s.nonFinite.nan + s.nonFinite.inf > 0);
+function updateNonFinite(): void {
+  const all = [...samples.values()];
+  const bad = all.filter((s) => s.nonFinite.nan + s.nonFinite.inf > 0);
   const nan = bad.reduce((a, s) => a + s.nonFinite.nan, 0);
   const inf = bad.reduce((a, s) => a + s.nonFinite.inf, 0);
   const box = el('nonfinite');
   box.hidden = bad.length === 0;
-  box.textContent = bad.length === 0 ? '' : `${bad.length} of ${st.samples.length} sample${st.samples.length === 1 ? '' : 's'} ` +
+  box.textContent = bad.length === 0 ? '' : `${bad.length} of ${all.length} sample${all.length === 1 ? '' : 's'} ` +
     `are not images: the model returned ${[nan ? `${nan} NaN` : '', inf ? `${inf} infinite` : ''].filter(Boolean).join(' and ')} ` +
     `value${nan + inf === 1 ? '' : 's'}. Re-generate ${bad.length === 1 ? 'it' : 'them'} (refresh button), or generate again ` +
     'with other settings (fewer steps, a smaller omega, the CPU provider). Save All is off until then.';
   const save = el('save');
-  if (bad.length) save.setAttribute('disabled', '');
+  const off = running() || bad.length > 0 || all.length === 0;
+  if (off) save.setAttribute('disabled', '');
   else save.removeAttribute('disabled');
-  save.title = bad.length ? 'Samples with NaN or infinite values cannot be saved: re-generate them first'
+  save.title = running() ? 'The samples are still being generated: Save All when the run is done'
+    : bad.length ? 'Samples with NaN or infinite values cannot be saved: re-generate them first'
+    : all.length === 0 ? 'No samples to save'
     : 'Save every sample as PNG (settings embedded) and a grid';
 }
 
 function render(st: GalleryState): void {
   state = st;
+  samples.clear();
+  for (const v of st.samples) samples.set(v.index, v);
   el('model').textContent = st.modelName;
   el('provider').textContent = st.provider;
   const s = st.settings;
   el('settings').textContent = `${s.steps} step${s.steps === 1 ? '' : 's'}` +
     (s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
-  el('timing').textContent = `${st.samples.length} samples in ${(st.ms / 1000).toFixed(2)} s`;
   const grid = el('grid');
-  grid.replaceChildren(...st.samples.map(card));
-  el('empty').hidden = st.samples.length > 0;
-  updateNonFinite(st);
+  grid.replaceChildren(...st.planned.map((p) => {
+    const v = samples.get(p.index);
+    return v ? card(v) : placeholder(p);
+  }));
+  el('empty').hidden = st.planned.length > 0;
+  updateRun(st.run);
+}
+
+/** Samples of the run (or a re-generated one) take their tiles' places. */
+function fill(views: SampleView[]): void {
+  for (const v of views) {
+    samples.set(v.index, v);
+    document.querySelector(`figure.sample[data-index="${v.index}"]`)?.replaceWith(card(v));
+  }
 }
 
 window.addEventListener('message', (ev: MessageEvent) => {
@@ -119,14 +186,20 @@ window.addEventListener('message', (ev: MessageEvent) => {
       el('error').hidden = true;
       render(msg.state);
       break;
-    case 'replace': {
+    case 'samples':
       if (!state) return;
-      state.samples[msg.sample.index] = msg.sample;
-      const old = document.querySelector(`figure.sample[data-index="${msg.sample.index}"]`);
-      old?.replaceWith(card(msg.sample));
-      updateNonFinite(state);
+      state.run = msg.run;
+      fill(msg.samples);
+      updateRun(msg.run);
       break;
-    }
+    case 'run':
+      updateRun(msg.run);
+      break;
+    case 'replace':
+      if (!state) return;
+      fill([msg.sample]);
+      updateNonFinite();
+      break;
     case 'busy':
       el('busy').hidden = !msg.busy;
       el('busy-label').textContent = msg.label ?? '';

@@ -17,19 +17,50 @@ export const SampleView = z.object({
 });
 export type SampleView = z.infer<typeof SampleView>;
 
+/** A sample of the run, known before it is generated: its tile shows class and seed until the image comes. */
+export const PlannedSample = z.object({
+  index: z.number().int().nonnegative(),
+  seed: z.number().int().nonnegative(),
+  className: z.string(),
+});
+export type PlannedSample = z.infer<typeof PlannedSample>;
+
+/**
+ * Where the generation stands. While it runs, Save All and re-generate are off (the engine is
+ * busy, and a save would miss samples); Copy CLI command copies the requested run's command.
+ * Stopped: the gallery is the samples made (a prefix), and the command reproduces those.
+ */
+export const RunStatus = z.object({
+  status: z.enum(['running', 'done', 'stopped', 'failed']),
+  done: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  /** Generation time so far (engine). */
+  ms: z.number(),
+  command: z.string(),
+});
+export type RunStatus = z.infer<typeof RunStatus>;
+
 export const GalleryState = z.object({
   modelName: z.string(),
   provider: z.string(),
   settings: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number(), hasCfg: z.boolean() }),
-  ms: z.number(),
-  command: z.string(),
+  /** The image size, for the placeholders' shape. */
+  imageSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }),
+  /** Every sample of the run, in order (placeholders until generated). */
+  planned: z.array(PlannedSample),
+  /** The samples generated so far. */
   samples: z.array(SampleView),
+  run: RunStatus,
 });
 export type GalleryState = z.infer<typeof GalleryState>;
 
 /** Host -> webview. */
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('show'), state: GalleryState }),
+  /** A batch of the run: its samples fill their placeholder tiles. */
+  z.object({ type: z.literal('samples'), samples: z.array(SampleView), run: RunStatus }),
+  /** The run's status changed (finished, stopped, failed). */
+  z.object({ type: z.literal('run'), run: RunStatus }),
   z.object({ type: z.literal('replace'), sample: SampleView, ms: z.number() }),
   z.object({ type: z.literal('busy'), busy: z.boolean(), label: z.string().optional() }),
   z.object({ type: z.literal('error'), message: z.string() }),

@@ -1,11 +1,11 @@
-// pMF: Generate Samples — pick a model, classes, count, seed and sampling settings; generate
-// with progress and cancel; show the gallery.
+// pMF: Generate Samples — pick a model, classes, count, seed and sampling settings; open the
+// gallery at once and fill it batch by batch, with progress and cancel (after the current batch).
 import * as vscode from 'vscode';
 import type { PmfModelInfo, SamplingSettings } from '../../core/checkpoint/types';
 import { costDefaults } from '../../core/costDefaults';
 import { EngineError } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
-import { type GenerationRequest, runGeneration } from '../../node/generation';
+import type { GenerationRequest } from '../../node/generation';
 import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
 import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
@@ -138,28 +138,43 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
     seed: Number(seedText), ...settings, batchSize: generationBatch(cost.generateBatch),
   };
   await deps.context.globalState.update(STATE_KEY, { modelPath: model.path, seed: req.seed, n: req.n });
+  if (info.kind !== 'image') {
+    void vscode.window.showInformationMessage(`pMF: ${info.name} is a toy model: its samples are points. ` +
+      'Use the CLI (pmf generate writes samples.npy) or the Field Visualizer.');
+    return undefined;
+  }
+  // The gallery opens now, one placeholder per sample, and fills batch by batch (the first batch
+  // small for an expensive model, so the first image comes within a few seconds).
+  const gallery = new GalleryPanel({ ...deps, outputFolder }, req, load);
   try {
     const result = await vscode.window.withProgress({
       location: vscode.ProgressLocation.Notification, title: `pMF: generating ${req.n} samples`, cancellable: true,
     }, async (progress, token) => {
-      const ac = new AbortController();
-      token.onCancellationRequested(() => ac.abort());
+      // cancel stops after the batch in flight; the samples made stay in the gallery
+      const stop = new AbortController();
+      token.onCancellationRequested(() => stop.abort());
       let lastDone = 0;
-      return runGeneration(deps.engine, req, ac.signal, (done, total) => {
-        progress.report({ increment: ((done - lastDone) / total) * 100, message: `step ${done}/${total}` });
-        lastDone = done;
+      let samples = 0;
+      return gallery.generate({
+        stop: stop.signal,
+        onSamples: (done) => { samples = done; },
+        onProgress: (done, total) => {
+          progress.report({ increment: ((done - lastDone) / total) * 100, message: `${samples} of ${req.n} samples, step ${done}/${total}` });
+          lastDone = done;
+        },
       });
     });
-    deps.log.info(`generated ${result.samples.length} samples on ${result.load.provider} in ${result.ms.toFixed(0)} ms`);
+    deps.log.info(`generated ${result.samples.length}${result.stopped ? ` of ${req.n}` : ''} samples on ${result.load.provider} ` +
+      `in ${result.ms.toFixed(0)} ms${result.stopped ? ' (stopped)' : ''}`);
     deps.status.model(info.name || model.label, result.load.provider, result.load.skipped);
-    if (info.kind !== 'image') {
-      void vscode.window.showInformationMessage(`pMF: ${info.name} is a toy model: its samples are points. ` +
-        'Use the CLI (pmf generate writes samples.npy) or the Field Visualizer.');
-      return undefined;
+    if (result.stopped) {
+      void vscode.window.showInformationMessage(`pMF: generation stopped after ${result.samples.length} of ${req.n} samples; ` +
+        (gallery.closed ? 'the gallery was closed; nothing was written.' : 'nothing was written (Save All saves the samples made).'));
     }
-    return new GalleryPanel({ ...deps, outputFolder }, req, result);
+    return gallery;
   } catch (e) {
+    // shown in the gallery too, with the samples made before it
     reportError(e, deps.log);
-    return undefined;
+    return gallery;
   }
 }

@@ -1,7 +1,13 @@
-// The gallery panel (host side): shows a generation, re-generates single samples, saves.
+// The gallery panel (host side): opens as a generation starts, with one placeholder tile per
+// sample, fills the tiles batch by batch, re-generates single samples, saves. While the run goes
+// on, Save All and re-generate are off (host and webview both refuse them) and Copy CLI command
+// copies the requested run's command; a stopped run (cancel, or the panel closed) keeps the
+// samples made, and the gallery, its command and Save All are then those samples.
 import * as vscode from 'vscode';
 import { isBlank } from '../../core/image';
+import { planSamples, className } from '../../core/generationPlan';
 import type { EngineClient } from '../../engine/client';
+import type { LoadResult } from '../../engine/protocol';
 import {
   cliCommand,
   type GeneratedSample,
@@ -12,7 +18,7 @@ import {
 } from '../../node/generation';
 import { encodePng } from '../../node/png';
 import { OutputError } from '../../node/outputFiles';
-import { FromWebview, type SampleView, ToWebview } from '../../../webview/gallery/protocol';
+import { FromWebview, type PlannedSample, type RunStatus, type SampleView, ToWebview } from '../../../webview/gallery/protocol';
 import { webviewHtml } from '../webviewHtml';
 
 const BODY = `
@@ -21,6 +27,7 @@ const BODY = `
   <vscode-badge id="provider" title="Execution provider"></vscode-badge>
   <span class="meta" id="settings"></span>
   <span class="meta" id="timing"></span>
+  <span id="running" hidden><vscode-progress-ring></vscode-progress-ring></span>
   <span id="busy" hidden><vscode-progress-ring></vscode-progress-ring><span id="busy-label"></span></span>
   <span class="actions">
     <vscode-button id="copy" icon="terminal" secondary title="Copy the pmf command that reproduces this gallery">Copy CLI command</vscode-button>
@@ -40,16 +47,39 @@ export interface GalleryDeps {
   outputFolder: () => vscode.Uri | undefined;
 }
 
+export interface GalleryRunOptions {
+  /** Ends the run after the batch in flight (the notification's cancel); closing the panel does the same. */
+  stop?: AbortSignal;
+  /** (steps done, steps in all) across batches. */
+  onProgress?: (done: number, total: number) => void;
+  /** Each batch as it arrives: (samples done, samples in all). */
+  onSamples?: (done: number, total: number) => void;
+}
+
 export class GalleryPanel implements vscode.Disposable {
   static readonly viewType = 'pmf.gallery';
   private readonly panel: vscode.WebviewPanel;
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
+  private disposed = false;
   private nextSeed: number;
+  private readonly planned: PlannedSample[];
+  /** Sample i once generated (or re-generated). */
+  private readonly samples: Array<GeneratedSample | undefined>;
+  /** Their encoded views: the 'show' state is built from these alone, so it never races a batch on its way. */
+  private readonly views = new Map<number, SampleView>();
+  /** Encoding and posting in arrival order. */
+  private pending: Promise<void> = Promise.resolve();
+  private readonly stopper = new AbortController();
+  private status: RunStatus['status'] = 'running';
+  private ms = 0;
 
-  constructor(private readonly deps: GalleryDeps, private readonly req: GenerationRequest,
-    private result: GenerationResult) {
+  constructor(private readonly deps: GalleryDeps, private req: GenerationRequest, private readonly load: LoadResult) {
     this.nextSeed = req.seed + req.n;
+    const info = load.info;
+    const plan = planSamples(req.n, req.seed, req.classes);
+    this.planned = plan.seeds.map((seed, index) => ({ index, seed, className: className(info, plan.labels[index]) }));
+    this.samples = new Array(req.n).fill(undefined);
     this.panel = vscode.window.createWebviewPanel(GalleryPanel.viewType, `pMF: ${this.title()}`,
       vscode.ViewColumn.Active, {
         enableScripts: true,
@@ -66,11 +96,22 @@ export class GalleryPanel implements vscode.Disposable {
     return this.panel;
   }
 
+  /** True once the user closed the panel. */
+  get closed(): boolean {
+    return this.disposed;
+  }
+
+  /** True while the generation runs. */
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
   private title(): string {
-    return `${this.result.load.info.name || 'samples'} (${this.result.samples.length})`;
+    return `${this.load.info.name || 'samples'} (${this.req.n})`;
   }
 
   private post(msg: ToWebview): void {
+    if (this.disposed) return;
     void this.panel.webview.postMessage(ToWebview.parse(msg));
   }
 
@@ -80,19 +121,89 @@ export class GalleryPanel implements vscode.Disposable {
       width: img.width, height: img.height, blank: isBlank(img.pixels), nonFinite: s.nonFinite };
   }
 
-  private async show(): Promise<void> {
-    const info = this.result.load.info;
+  private runStatus(): RunStatus {
+    return { status: this.status, done: this.samples.filter(Boolean).length, total: this.req.n, ms: this.ms,
+      command: cliCommand(this.req, this.load.info) };
+  }
+
+  private show(): void {
+    const info = this.load.info;
+    const [, h = 1, w = 1] = info.sampleShape;
     this.post({
       type: 'show',
       state: {
         modelName: info.name || this.req.modelSpec,
-        provider: this.result.load.provider,
+        provider: this.load.provider,
         settings: { steps: this.req.steps, omega: this.req.omega, tMin: this.req.tMin, tMax: this.req.tMax, hasCfg: info.hasCfg },
-        ms: this.result.ms,
-        command: cliCommand(this.req, info),
-        samples: await Promise.all(this.result.samples.map((s) => this.view(s))),
+        imageSize: { width: w, height: h },
+        planned: this.planned,
+        samples: [...this.views.values()].sort((a, b) => a.index - b.index),
+        run: this.runStatus(),
       },
     });
+  }
+
+  /** Runs `fn` after every batch already on its way to the webview. */
+  private enqueue(fn: () => Promise<void> | void): Promise<void> {
+    this.pending = this.pending.then(fn).catch((e: unknown) => {
+      this.deps.log.error(`gallery: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    return this.pending;
+  }
+
+  /**
+   * Generates the panel's run, filling the tiles batch by batch (a small first batch for an
+   * expensive model, src/core/generationBatches.ts). Stops after the current batch when `stop`
+   * fires or the panel is closed: the result then holds the samples made, with `stopped`.
+   * Nothing is written. An error is shown in the panel and thrown (the samples made stay).
+   */
+  async generate(opts: GalleryRunOptions = {}): Promise<GenerationResult> {
+    const stop = this.stopper.signal;
+    if (opts.stop?.aborted) this.stopper.abort();
+    opts.stop?.addEventListener('abort', () => this.stopper.abort(), { once: true });
+    try {
+      const result = await runGeneration(this.deps.engine, this.req, undefined, opts.onProgress, {
+        stop,
+        onBatch: (batch, done, total, ms) => {
+          for (const s of batch) this.samples[s.index] = s;
+          this.ms = ms;
+          opts.onSamples?.(done, total);
+          void this.enqueue(async () => {
+            const views = await Promise.all(batch.map((s) => this.view(s)));
+            for (const v of views) this.views.set(v.index, v);
+            if (this.ready) this.post({ type: 'samples', samples: views, run: this.runStatus() });
+          });
+        },
+      });
+      this.ms = result.ms;
+      this.finish(result.stopped ? 'stopped' : 'done');
+      return result;
+    } catch (e) {
+      this.finish('failed');
+      const message = e instanceof Error ? e.message : String(e);
+      void this.enqueue(() => this.post({ type: 'error', message }));
+      throw e;
+    }
+  }
+
+  /** The run ended: a stopped or failed run keeps the samples made (a prefix), and the gallery becomes those. */
+  private finish(status: RunStatus['status']): void {
+    this.status = status;
+    const done = this.samples.filter(Boolean).length;
+    if (done < this.req.n) {
+      this.req = { ...this.req, n: done };
+      this.planned.length = done;
+      this.samples.length = done;
+      if (!this.disposed) this.panel.title = `pMF: ${this.title()}`;
+    }
+    void this.enqueue(() => {
+      if (this.ready) this.post({ type: 'run', run: this.runStatus() });
+    });
+  }
+
+  /** The samples as one generation result, for saving (only once the run has ended). */
+  private result(): GenerationResult {
+    return { load: this.load, samples: this.samples.filter((s): s is GeneratedSample => s !== undefined), ms: this.ms };
   }
 
   private async onMessage(raw: unknown): Promise<void> {
@@ -106,7 +217,8 @@ export class GalleryPanel implements vscode.Disposable {
       switch (msg.type) {
         case 'ready':
           this.ready = true;
-          await this.show();
+          // after the batches being encoded, so that none is missing from the state or sent twice
+          await this.enqueue(() => this.show());
           break;
         case 'regenerate':
           await this.regenerate(msg.index);
@@ -115,7 +227,7 @@ export class GalleryPanel implements vscode.Disposable {
           await this.saveAll();
           break;
         case 'copyCommand':
-          await vscode.env.clipboard.writeText(cliCommand(this.req, this.result.load.info));
+          await vscode.env.clipboard.writeText(cliCommand(this.req, this.load.info));
           void vscode.window.showInformationMessage('Copied the pmf command that reproduces this gallery.');
           break;
       }
@@ -128,9 +240,10 @@ export class GalleryPanel implements vscode.Disposable {
     }
   }
 
-  /** Replaces sample `index` with the same class and a fresh seed. */
+  /** Replaces sample `index` with the same class and a fresh seed (once the run has ended). */
   private async regenerate(index: number): Promise<void> {
-    const old = this.result.samples[index];
+    if (this.running) throw new Error('The samples are still being generated: re-generate one when the run is done.');
+    const old = this.samples[index];
     if (!old) return;
     this.post({ type: 'busy', busy: true, label: `Re-generating sample ${index + 1}` });
     const seed = this.nextSeed++;
@@ -138,11 +251,17 @@ export class GalleryPanel implements vscode.Disposable {
       ...this.req, n: 1, seed, classes: old.label === undefined ? [] : [old.label],
     });
     const fresh = { ...one.samples[0], index };
-    this.result.samples[index] = fresh;
-    this.post({ type: 'replace', sample: await this.view(fresh), ms: one.ms });
+    this.samples[index] = fresh;
+    const view = await this.view(fresh);
+    this.views.set(index, view);
+    this.post({ type: 'replace', sample: view, ms: one.ms });
   }
 
   private async saveAll(): Promise<void> {
+    // nothing is written before the run has ended (a save then would miss samples)
+    if (this.running) throw new Error('The samples are still being generated: save them when the run is done.');
+    const result = this.result();
+    if (result.samples.length === 0) throw new Error('No samples to save.');
     const folder = this.deps.outputFolder() ?? (await vscode.window.showOpenDialog({
       canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Save samples here',
     }))?.[0];
@@ -151,7 +270,7 @@ export class GalleryPanel implements vscode.Disposable {
     // Re-generated samples carry their own seeds: the embedded settings of each PNG stay exact.
     // All files or none; when an earlier save has the plain names, these carry -run2, -run3, ...
     // Samples with NaN or infinite values are refused (with their count); nothing is written then.
-    const written = await writeOutputs(folder.fsPath, this.req, this.result, {
+    const written = await writeOutputs(folder.fsPath, this.req, result, {
       scale: 4, hint: 'choose another folder (setting pmf.outputFolder)',
       nonFiniteAdvice: 'Re-generate those samples (their refresh button), or generate again with other settings.',
     }).catch((e: unknown) => {
@@ -167,10 +286,13 @@ export class GalleryPanel implements vscode.Disposable {
 
   reveal(): void {
     this.panel.reveal();
-    if (this.ready) void this.show();
+    if (this.ready) void this.enqueue(() => this.show());
   }
 
   dispose(): void {
+    this.disposed = true;
+    // a run in progress ends after its current batch
+    this.stopper.abort();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
 }
