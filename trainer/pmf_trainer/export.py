@@ -463,7 +463,8 @@ def _set_inline(t: onnx.TensorProto, data: bytes) -> None:
 
 def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str], *,
                external_data: Optional[bool] = None, dtype: str = "float32",
-               progress: Progress = None, consume_source: bool = True) -> Dict[str, Any]:
+               progress: Progress = None, consume_source: bool = True,
+               smoothing: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, Any]:
     """Turn torch.onnx.export's output `raw` into the pMF file `dest` (a staged path).
 
     external_data: True writes the tensors of 1 KiB and more into ONE file beside `dest`
@@ -498,7 +499,7 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
         half = to_float16(m, src)
     elif dtype == "int8":
         _say(progress, "quantizing the MatMul weights to int8 (one scale per output column; DynamicQuantizeMatMul)")
-        quantized = to_int8(m, src.read)
+        quantized = to_int8(m, src.read, smoothing)
     tensors = numeric_tensors()
     final_size = [(_nbytes(t) // 2 if init and t.name in half else _nbytes(t)) for t, init in tensors]
     total = sum(final_size)

@@ -89,9 +89,10 @@ def evaluate_fashion(path: str, classifier: str, n_per_class: int = 1000) -> Dic
 def int8_precision(quantized: Dict[str, int], source: str, rel_l2: float, measured_on: str) -> Dict[str, Any]:
     """The pmf.precision record of an int8 variant."""
     return {"weights": "int8",
-            "method": "per-column symmetric int8 weights, dynamic uint8 activations "
-                      "(com.microsoft.DynamicQuantizeMatMul); attention, norms and output in float32",
-            "matmuls": quantized["matmuls"], "source": source,
+            "method": "SmoothQuant-smoothed (alpha 0.5, calibrated on generation inputs), per-column symmetric int8 "
+                      "weights, dynamic uint8 activations (com.microsoft.DynamicQuantizeMatMul); attention, "
+                      "norms and output in float32",
+            "matmuls": quantized["matmuls"], "smoothed_activations": quantized.get("smoothed", 0), "source": source,
             "rel_l2_vs_float32": float(f"{rel_l2:.4g}"), "measured_on": measured_on}
 
 
@@ -115,6 +116,53 @@ def _set_metadata(path: str, updates: Dict[str, str]) -> None:
         f.write(m.SerializeToString())
 
 
+CALIBRATION_SAMPLES = 8
+
+
+def calibration_feeds(meta: Dict[str, str], inputs: List[str], n: int = CALIBRATION_SAMPLES, seed: int = 0) -> Dict[str, np.ndarray]:
+    """What the model sees when it generates: noise (times the noise scale) at t = 1 and the first
+    step's h, at the default guidance settings, classes spread over the class table."""
+    feeds = contract_feeds(meta, inputs, n, seed)
+    s = json.loads(meta.get("pmf.default_sampling", "{}"))
+    steps = max(1, int(s.get("steps", 1)))
+    noise = float(meta.get("pmf.noise_scale", "1"))
+    fixed = {"t": 1.0, "h": 1.0 / steps, "omega": s.get("omega", 1.0), "t_min": s.get("t_min", 0.0), "t_max": s.get("t_max", 1.0)}
+    for k, v in fixed.items():
+        if k in feeds:
+            feeds[k] = np.full(n, v, dtype=np.float32)
+    feeds["z"] = (feeds["z"] * noise).astype(np.float32)
+    if "y" in feeds:
+        classes = int(meta.get("pmf.num_classes", "0"))
+        feeds["y"] = (np.arange(n) * max(1, classes // n) % max(1, classes)).astype(np.int64)
+    return feeds
+
+
+def write_int8(src: str, dest: str, meta: Dict[str, str], inputs: List[str], scratch: str,
+               progress: Progress = None) -> Dict[str, Any]:
+    """The int8 variant of the float32 model `src` at `dest` (a staged path), SmoothQuant-smoothed:
+    the model runs once on calibration inputs (calibration_feeds) with probes that record each
+    quantized activation's per-channel max |A|; quantize.smooth_factors turns them into factors.
+    `scratch` (an empty folder, removed by the caller) holds the probed copy."""
+    from .export import _Source
+    from .quantize import absmax_probes, smooth_factors
+
+    _say(progress, f"calibrating: the float32 model on {CALIBRATION_SAMPLES} generation inputs, per-channel activation maxima")
+    m = onnx.load(src)  # with its weights: the probed copy is run
+    probes = absmax_probes(m)
+    probe_path = os.path.join(scratch, "calibration.onnx")
+    big = m.ByteSize() > (1 << 31) - (64 << 20) if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in m.graph.initializer) else True
+    onnx.save_model(m, probe_path, save_as_external_data=big, all_tensors_to_one_file=True, location="calibration.onnx.data")
+    del m
+    got = run_onnxruntime(probe_path, calibration_feeds(meta, inputs))
+    for f in os.listdir(scratch):
+        os.remove(os.path.join(scratch, f))
+    header = onnx.load(src, load_external_data=False)
+    reader = _Source(os.path.dirname(os.path.abspath(src)), list(header.graph.initializer), consume=False)
+    factors = smooth_factors({a: got[o] for a, o in probes.items()}, header, reader.read)
+    del header
+    return write_onnx(src, dest, meta, inputs, dtype="int8", progress=progress, consume_source=False, smoothing=factors)
+
+
 def quantize(src: str, out: str, *, evaluate_with: Optional[str] = None, verify_n: int = 4,
              progress: Progress = None) -> Dict[str, Any]:
     """Write the int8 variant of the float32 pMF model `src` to `out` (quantize.py), with its
@@ -133,7 +181,7 @@ def quantize(src: str, out: str, *, evaluate_with: Optional[str] = None, verify_
     ref = run_onnxruntime(src, feeds)[output]
     result: Dict[str, Any] = {"source": src, "onnx": out}
     with StagedOutput(out, progress) as st:
-        info = write_onnx(src, st.onnx, meta, inputs, dtype="int8", progress=progress, consume_source=False)
+        info = write_int8(src, st.onnx, meta, inputs, st.scratch, progress)
         par = parity(st.onnx, feeds, ref, output)
         _say(progress, f"int8 against float32: relative L2 {par['rel_l2']:.4g}, largest difference {par['max_abs_diff']:.4g}")
         precision = int8_precision(info["quantized"], os.path.basename(src), par["rel_l2"],
