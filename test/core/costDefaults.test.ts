@@ -3,18 +3,8 @@ import { test } from 'node:test';
 import { costDefaults, costPerImage, formatFlops, trajectoryFlops, VIZ_BUDGET_FLOP } from '../../src/core/costDefaults';
 import { dequantise8, quantisationError, quantise8 } from '../../src/core/frameEncoding';
 import { evaluateDistinctRows } from '../../src/engine/visualize';
+import { B16, FASHION } from './costFixtures';
 
-const B16 = {
-  kind: 'image' as const, sampleShape: [3, 256, 256], patchSize: 16, defaultSampling: { steps: 1 },
-  architecture: { name: 'pmfDiT', params: 118234240, depth: 16, hidden_size: 768, num_heads: 12, patch_size: 16, mlp_hidden: 2048,
-    u_head_depth: 8, bottleneck_channels: 128, prefix_tokens: { class_tokens: 8, omega: 4, t_min: 2, t_max: 2, time: 4 }, image_tokens: 256 },
-};
-// the bundled fashion-mnist model's metadata
-const FASHION = {
-  kind: 'image' as const, sampleShape: [1, 28, 28], patchSize: 7, defaultSampling: { steps: 1 },
-  architecture: { name: 'pmfDiT', params: 3038769, depth: 6, hidden_size: 192, num_heads: 6, patch_size: 7, mlp_hidden: 512,
-    u_head_depth: 2, bottleneck_channels: 64, prefix_tokens: { class_tokens: 4, omega: 1, t_min: 1, t_max: 1, time: 2 }, image_tokens: 16 },
-};
 
 test('pMF-B/16: 66.7 GFLOP per image from its architecture; 1 step, 1 sample, 16 x 16 patches, said why', () => {
   const d = costDefaults(B16);

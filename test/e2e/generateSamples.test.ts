@@ -85,19 +85,26 @@ test('Generate Samples from the command palette fills the gallery with non-blank
     });
   });
 
+/**
+ * Generate Samples of 12 Fashion-MNIST samples from `seed` at 300 steps: a slow run (about 2 s per
+ * batch of 2), to watch it fill. At 300 x 137 MFLOP an image, a batch of 2 is over the first
+ * batch's ~1 s budget: batches 1, 2, 2, ...
+ */
+async function startSlowRun(s: NonNullable<typeof session>, seed: number): Promise<void> {
+  await s.runCommand('pMF: Generate Samples');
+  await s.pickQuickPickItem('fashion-mnist');
+  await acceptQuickPick(s, 'classes');
+  await s.typeInInputBox('12', { prompt: 'Number of samples' });
+  await s.typeInInputBox(String(seed), { prompt: 'Seed' });
+  await s.pickQuickPickItem('Custom...');
+  await s.typeInInputBox('300, 1, 0, 1', { prompt: 'steps, omega' });
+}
+
 test('the gallery opens as the run starts: placeholders with class and seed fill batch by batch; cancel keeps the tiles made',
   { skip, timeout: 240_000 }, async () => {
     const s = session!;
     await s.dumpLogsOnFailure(async () => {
-      await s.runCommand('pMF: Generate Samples');
-      await s.pickQuickPickItem('fashion-mnist');
-      await acceptQuickPick(s, 'classes');
-      await s.typeInInputBox('12', { prompt: 'Number of samples' });
-      await s.typeInInputBox('100', { prompt: 'Seed' });
-      // 300 steps of a one-step model: a slow run (about 2 s per batch of 2), to watch it fill. At
-      // 300 x 137 MFLOP an image, a batch of 2 is over the first batch's ~1 s budget: batches 1, 2, 2, ...
-      await s.pickQuickPickItem('Custom...');
-      await s.typeInInputBox('300, 1, 0, 1', { prompt: 'steps, omega' });
+      await startSlowRun(s, 100);
       const t0 = Date.now();
 
       const wv = await s.webview('pMF: Fashion-MNIST pMF (12)', { timeoutMs: 60_000 });
@@ -142,13 +149,7 @@ test('the gallery opens as the run starts: placeholders with class and seed fill
 test('closing the gallery during the run stops it after the current batch; nothing is written', { skip, timeout: 240_000 }, async () => {
   const s = session!;
   await s.dumpLogsOnFailure(async () => {
-    await s.runCommand('pMF: Generate Samples');
-    await s.pickQuickPickItem('fashion-mnist');
-    await acceptQuickPick(s, 'classes');
-    await s.typeInInputBox('12', { prompt: 'Number of samples' });
-    await s.typeInInputBox('200', { prompt: 'Seed' });
-    await s.pickQuickPickItem('Custom...');
-    await s.typeInInputBox('300, 1, 0, 1', { prompt: 'steps, omega' });
+    await startSlowRun(s, 200);
     const wv = await s.webview('pMF: Fashion-MNIST pMF (12)', { timeoutMs: 60_000 });
     await wv.locator('figure.sample img').first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.ok(await wv.locator('figure.sample.pending').count() > 0);

@@ -15,6 +15,19 @@ let state: GalleryState | undefined;
 /** The samples that have come, by index. */
 const samples = new Map<number, SampleView>();
 
+/** A tile's caption: its class and seed (the re-generate button is added by finished tiles). */
+function caption(className: string, seed: number): HTMLElement {
+  const cap = document.createElement('figcaption');
+  const name = document.createElement('span');
+  name.className = 'class';
+  name.textContent = className;
+  const seedText = document.createElement('span');
+  seedText.className = 'seed';
+  seedText.textContent = `seed ${seed}`;
+  cap.append(name, seedText);
+  return cap;
+}
+
 function imageUrl(s: SampleView): string {
   const old = urls.get(s.index);
   if (old) URL.revokeObjectURL(old);
@@ -36,13 +49,7 @@ function card(s: SampleView): HTMLElement {
     img.alt = `${s.className}, seed ${s.seed}`;
     img.width = Math.max(112, s.width * 2);
   }
-  const cap = document.createElement('figcaption');
-  const name = document.createElement('span');
-  name.className = 'class';
-  name.textContent = s.className;
-  const seed = document.createElement('span');
-  seed.className = 'seed';
-  seed.textContent = `seed ${s.seed}`;
+  const cap = caption(s.className, s.seed);
   const again = document.createElement('vscode-button');
   again.setAttribute('icon', 'refresh');
   again.setAttribute('secondary', '');
@@ -50,7 +57,7 @@ function card(s: SampleView): HTMLElement {
   again.setAttribute('aria-label', `Re-generate ${s.className}, seed ${s.seed}`);
   again.addEventListener('click', () => send({ type: 'regenerate', index: s.index }));
   if (running()) again.setAttribute('disabled', '');
-  cap.append(name, seed, again);
+  cap.append(again);
   fig.append(img, cap);
   if (s.blank && !bad) fig.classList.add('blank');
   if (bad) fig.classList.add('nonfinite');
@@ -91,14 +98,7 @@ function placeholder(p: PlannedSample): HTMLElement {
   tile.setAttribute('role', 'img');
   tile.setAttribute('aria-label', `${p.className}, seed ${p.seed}: not generated yet`);
   tile.title = 'Not generated yet';
-  const cap = document.createElement('figcaption');
-  const name = document.createElement('span');
-  name.className = 'class';
-  name.textContent = p.className;
-  const seed = document.createElement('span');
-  seed.className = 'seed';
-  seed.textContent = `seed ${p.seed}`;
-  cap.append(name, seed);
+  const cap = caption(p.className, p.seed);
   fig.append(tile, cap);
   return fig;
 }
