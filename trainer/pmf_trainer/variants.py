@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import torch
 
-from .export import (Progress, StagedOutput, _say, build_metadata, onnxruntime_backend, parity,
+from .export import (INLINE_LIMIT, Progress, StagedOutput, _say, build_metadata, onnxruntime_backend, parity,
                      reference_outputs, run_onnxruntime, torch_export, write_onnx)
 
 PRECISION_KEY = "pmf.precision"
@@ -150,7 +150,7 @@ def write_int8(src: str, dest: str, meta: Dict[str, str], inputs: List[str], scr
     m = onnx.load(src)  # with its weights: the probed copy is run
     probes = absmax_probes(m)
     probe_path = os.path.join(scratch, "calibration.onnx")
-    big = m.ByteSize() > (1 << 31) - (64 << 20) if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in m.graph.initializer) else True
+    big = m.ByteSize() > INLINE_LIMIT  # onnx.load read any external data in: judge by the whole size
     onnx.save_model(m, probe_path, save_as_external_data=big, all_tensors_to_one_file=True, location="calibration.onnx.data")
     del m
     got = run_onnxruntime(probe_path, calibration_feeds(meta, inputs))
