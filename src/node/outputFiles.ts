@@ -150,12 +150,15 @@ export class StagedFiles {
   /** Writes one file of the set (under its plain name, into the temporary folder). */
   async add(name: string, data: Uint8Array): Promise<void> {
     if (this.names.includes(name)) throw new Error(`${name} is in this set of files twice`);
+    // The name is taken before the write, so files keep the order add() was called in even when
+    // several writes run at once, and a second add of the same name is refused while the first runs.
+    this.names.push(name);
     try {
       await writeFile(join(this.staging, name), data, { flag: 'wx' });
     } catch (e) {
+      this.names.splice(this.names.indexOf(name), 1);
       throw describeFsError(e, join(this.dir, name), this.hint);
     }
-    this.names.push(name);
   }
 
   /**
