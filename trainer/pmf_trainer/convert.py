@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 
 from .export import (DTYPES, Progress, StagedOutput, _say, build_metadata, onnxruntime_backend, parity,
                      reference_outputs, torch_export, write_onnx)
-from .variants import int8_precision, set_precision
+from .variants import int8_precision, set_precision, write_int8
 from .official import (ConversionError, build_official_model, infer_config, load_state_dict,
                        official_sampling)
 
@@ -97,7 +97,13 @@ def convert_official(ckpt: str, out: str, verify: bool = True, class_names: Opti
         raw, inputs = torch_export(net, cfg, st.scratch, progress, fused=fused and dtype != "float16")
         del net  # the exported files hold the weights from here on
         gc.collect()
-        info = write_onnx(raw, st.onnx, meta, inputs, external_data=external_data, dtype=dtype, progress=progress)
+        if dtype == "int8":  # SmoothQuant-calibrated on generation inputs, as `quantize` does
+            calibration = os.path.join(st.dir, "calibration")
+            os.mkdir(calibration)
+            info = write_int8(raw, st.onnx, meta, inputs, calibration, progress, consume_source=True,
+                              external_data=external_data)
+        else:
+            info = write_onnx(raw, st.onnx, meta, inputs, external_data=external_data, dtype=dtype, progress=progress)
         result: Dict = {"onnx": out, "model": name, "inputs": inputs, "params": params, "dtype": dtype,
                         "fused": fused and dtype != "float16",
                         "external_data": info["external_data"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from typing import Any, Dict, List, Optional
 
@@ -138,29 +139,48 @@ def calibration_feeds(meta: Dict[str, str], inputs: List[str], n: int = CALIBRAT
 
 
 def write_int8(src: str, dest: str, meta: Dict[str, str], inputs: List[str], scratch: str,
-               progress: Progress = None) -> Dict[str, Any]:
+               progress: Progress = None, *, consume_source: bool = False,
+               external_data: Optional[bool] = None) -> Dict[str, Any]:
     """The int8 variant of the float32 model `src` at `dest` (a staged path), SmoothQuant-smoothed:
     the model runs once on calibration inputs (calibration_feeds) with probes that record each
     quantized activation's per-channel max |A|; quantize.smooth_factors turns them into factors.
-    `scratch` (an empty folder, removed by the caller) holds the probed copy."""
+    `scratch` (an empty folder, removed by the caller) holds the probed copy. A source with
+    external data is probed without reading its weights in: the probed header goes to `scratch`
+    beside hard links to the source's weights files (on another file system: a copy), so memory
+    stays at what onnxruntime needs to run it (H/16: its 3.8 GB once, not twice). consume_source and external_data: as write_onnx."""
     from .export import _Source
     from .quantize import absmax_probes, smooth_factors
 
     _say(progress, f"calibrating: the float32 model on {CALIBRATION_SAMPLES} generation inputs, per-channel activation maxima")
-    m = onnx.load(src)  # with its weights: the probed copy is run
-    probes = absmax_probes(m)
+    src_dir = os.path.dirname(os.path.abspath(src))
     probe_path = os.path.join(scratch, "calibration.onnx")
-    big = m.ByteSize() > INLINE_LIMIT  # onnx.load read any external data in: judge by the whole size
+    m = onnx.load(src, load_external_data=False)
+    locations = {e.value for t in m.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL
+                 for e in t.external_data if e.key == "location"}
+    try:
+        # onnxruntime finds the weights files beside the probed header: hard links (it refuses
+        # symbolic links that lead out of the model's folder), so nothing is copied or read in
+        for loc in locations:
+            link = os.path.join(scratch, loc)
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.link(os.path.join(src_dir, loc), link)
+    except OSError:  # another file system (or no hard links): a probed copy with the weights read in
+        shutil.rmtree(scratch)
+        os.mkdir(scratch)
+        m = onnx.load(src)
+    probes = absmax_probes(m)
+    big = m.ByteSize() > INLINE_LIMIT  # only a copy with its weights read in can be this big
     onnx.save_model(m, probe_path, save_as_external_data=big, all_tensors_to_one_file=True, location="calibration.onnx.data")
     del m
     got = run_onnxruntime(probe_path, calibration_feeds(meta, inputs))
-    for f in os.listdir(scratch):
-        os.remove(os.path.join(scratch, f))
+    shutil.rmtree(scratch)
+    os.mkdir(scratch)
     header = onnx.load(src, load_external_data=False)
-    reader = _Source(os.path.dirname(os.path.abspath(src)), list(header.graph.initializer), consume=False)
+    reader = _Source(src_dir, list(header.graph.initializer), consume=False)
     factors = smooth_factors({a: got[o] for a, o in probes.items()}, header, reader.read)
     del header
-    return write_onnx(src, dest, meta, inputs, dtype="int8", progress=progress, consume_source=False, smoothing=factors)
+    return write_onnx(src, dest, meta, inputs, dtype="int8", progress=progress, consume_source=consume_source,
+                      smoothing=factors, external_data=external_data)
 
 
 def quantize(src: str, out: str, *, evaluate_with: Optional[str] = None, verify_n: int = 4,

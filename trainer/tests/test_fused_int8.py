@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from conftest import REPO_ROOT, needs_ort, randomize_zero_inits
 from pmf_trainer.cli import main as cli_main
@@ -160,6 +160,24 @@ def test_convert_official_int8_records_its_error_against_pytorch(tmp_path):
     precision = json.loads(meta["pmf.precision"])
     assert precision["rel_l2_vs_float32"] == float(f"{res['parity']['rel_l2']:.4g}")
     assert "PyTorch" in precision["measured_on"]
+    assert precision["smoothed_activations"] > 0  # calibrated and smoothed, as `quantize` does
+    assert sorted(os.listdir(tmp_path)) == ["tiny-int8.onnx", "tiny.pt"]  # the calibration copy is gone
+
+
+@needs_ort
+def test_int8_of_an_external_data_model_calibrates_on_its_weights_file_in_place(tmp_path):
+    """The probed copy links to the weights file instead of reading it in; the result is the
+    same as calibrating on an inline copy of the same model."""
+    torch.save(official_state_dict(seed=5), tmp_path / "tiny.pt")
+    ext, inline = tmp_path / "ext" / "tiny.onnx", tmp_path / "inline" / "tiny.onnx"
+    convert_official(str(tmp_path / "tiny.pt"), str(ext), external_data=True, verify=False)
+    convert_official(str(tmp_path / "tiny.pt"), str(inline), verify=False)
+    for src in (ext, inline):
+        assert cli_main(["quantize", "--model", str(src), "--out", str(src.parent / "q.onnx")]) == 0
+    a, b = (onnx.load(str(d / "q.onnx")) for d in (ext.parent, inline.parent))
+    ta, tb = ({t.name: numpy_helper.to_array(t) for t in m.graph.initializer} for m in (a, b))
+    assert ta.keys() == tb.keys() and all(np.array_equal(ta[k], tb[k]) for k in ta)
+    assert set(os.listdir(ext.parent)) - {"q.onnx.data"} == {"q.onnx", "tiny.onnx", "tiny.onnx.data"}  # no calibration files left
 
 
 @needs_ort
