@@ -4,23 +4,52 @@
 # gives the same code path as the GPU machines' PyTorch 2.x, here and in CI. The host keeps
 # Debian 12's PyTorch 1.13 for everything else.
 #
-# Usage: sudo scripts/check-torch2.sh         (CI runs it as root, with PMF_REQUIRE_TORCH2=1)
+# Usage: sudo scripts/check-torch2.sh         (CI runs it as root, through npm test)
+#        scripts/check-torch2.sh --print-mirror   prints the mirror and proxy a build would use
 # The root is cached in $PMF_TORCH2_ROOT (default /var/cache/pmf-lab/torch2-trixie), about
-# 1.7 GB; the first run downloads it (about a minute), later runs reuse it.
-# Without root or debootstrap it says why and exits 0, unless PMF_REQUIRE_TORCH2=1.
+# 1.7 GB; the first run downloads it (about a minute), later runs reuse it. Its packages come
+# from the Debian mirror this machine's apt sources name (PMF_DEBIAN_MIRROR overrides it; a host
+# without a Debian mirror, Ubuntu say, gets debootstrap's default), through apt's proxy if it has one.
+# Without root or debootstrap it says why and exits 0 (a test file run by hand), unless
+# PMF_REQUIRE_TORCH2=1 or PMF_FULL_TEST=1 (npm test sets both): then, not root, it asks sudo
+# (which may ask for a password on a terminal), and fails saying what to run when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/apt-sources.sh
 REPO=$(pwd)
 ROOT=${PMF_TORCH2_ROOT:-/var/cache/pmf-lab/torch2-trixie}
 SUITE=trixie
-MIRROR=${PMF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES="python3-torch python3-numpy python3-onnx python3-onnxruntime python3-pytest python3-pil dataset-fashion-mnist nodejs"
+REQUIRED=0
+[ "${PMF_REQUIRE_TORCH2:-0}" = 1 ] || [ "${PMF_FULL_TEST:-0}" = 1 ] && REQUIRED=1
+
+# The mirror for debootstrap (empty: debootstrap's own default) and the proxy apt uses.
+MIRROR=${PMF_DEBIAN_MIRROR:-$(pmf_debian_mirror "$SUITE" || true)}
+MIRROR_SAID=${MIRROR:-"debootstrap's default (no Debian mirror in the apt sources)"}
+pmf_apt_proxy_env
+if [ "${1:-}" = "--print-mirror" ]; then
+  echo "mirror: $MIRROR_SAID"
+  echo "http_proxy: ${http_proxy:-(none)}"
+  echo "https_proxy: ${https_proxy:-(none)}"
+  exit 0
+fi
 
 skip() {
-  if [ "${PMF_REQUIRE_TORCH2:-0}" = 1 ]; then echo "check-torch2: $1" >&2; exit 1; fi
+  if [ $REQUIRED -eq 1 ]; then echo "check-torch2: $1" >&2; exit 1; fi
   echo "check-torch2: skipped: $1"; exit 0
 }
-[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, chroot); run it with sudo"
+if [ "$(id -u)" -ne 0 ]; then
+  [ $REQUIRED -eq 1 ] || skip "needs root (debootstrap, chroot); run it with sudo"
+  command -v sudo > /dev/null ||
+    skip "needs root (debootstrap, chroot) and there is no sudo: run the tests as root"
+  if ! sudo -n true 2> /dev/null; then
+    [ -t 0 ] || skip "needs root (debootstrap, chroot) and sudo cannot ask for a password here: run \`sudo -v\` first, or the tests as root"
+    echo "check-torch2: needs root (debootstrap, chroot): asking sudo"
+    sudo -v || skip "needs root (debootstrap, chroot): sudo refused; run \`sudo scripts/check-torch2.sh\`"
+  fi
+  exec sudo --preserve-env=PMF_TORCH2_ROOT,PMF_DEBIAN_MIRROR,PMF_REQUIRE_TORCH2,PMF_FULL_TEST,http_proxy,https_proxy \
+    bash "$REPO/scripts/check-torch2.sh" "$@"
+fi
 command -v unshare > /dev/null || skip "needs unshare (util-linux)"
 [ -d node_modules/onnxruntime-node ] || skip "run npm ci first (the export check uses onnxruntime-node too)"
 if ! command -v debootstrap > /dev/null; then
@@ -31,12 +60,12 @@ fi
 
 stamp="$ROOT/.pmf-lab-packages"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$PACKAGES" ]; then
-  echo "check-torch2: building a Debian $SUITE root with PyTorch 2.x in $ROOT"
+  echo "check-torch2: building a Debian $SUITE root with PyTorch 2.x in $ROOT (mirror: $MIRROR_SAID)"
   rm -rf "$ROOT"
   mkdir -p "$(dirname "$ROOT")"
   # debootstrap lays the base; apt inside it resolves the packages (debootstrap's own
   # resolver cannot follow virtual packages, which onnxruntime's dependencies use).
-  debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" > "$ROOT.log" 2>&1 ||
+  debootstrap --variant=minbase "$SUITE" "$ROOT" ${MIRROR:+"$MIRROR"} > "$ROOT.log" 2>&1 ||
     { tail -20 "$ROOT.log" >&2; echo "check-torch2: debootstrap failed (log: $ROOT.log)" >&2; exit 1; }
   unshare --mount --propagation private bash -euo pipefail -s "$ROOT" "$PACKAGES" >> "$ROOT.log" 2>&1 <<'BUILD' ||
 ROOT=$1 PACKAGES=$2

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pMF Lab needs (idempotent: installs only what is missing).
-# Usage: sudo scripts/setup-system.sh          (CI runs it as root)
+# Usage: sudo scripts/setup-system.sh          (CI runs it as root; scripts/setup.sh test runs it)
+#        scripts/setup-system.sh --check      installs nothing: lists what is missing, exit 1 if any
+# bookworm's Mesa comes from bookworm-backports, on the mirror the machine's apt sources name.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt-sources.sh"
+CHECK=0
+[ "${1:-}" = "--check" ] && CHECK=1
 
 PACKAGES=(
   # trainer: PyTorch 1.13 (CPU), ONNX, tests, figures, fast BLAS, the dataset
@@ -29,10 +34,19 @@ if [ ${#missing[@]} -eq 0 ] && [ $need_mesa -eq 0 ]; then
   echo "setup-system: all packages present (mesa-vulkan-drivers $mesa)"
   exit 0
 fi
-if [ $need_mesa -eq 1 ] && . /etc/os-release && [ "${VERSION_CODENAME:-}" = "bookworm" ]; then
-  list=/etc/apt/sources.list.d/bookworm-backports.list
-  grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/ ||
-    echo "deb http://deb.debian.org/debian bookworm-backports main" | $SUDO tee "$list" > /dev/null
+if [ $CHECK -eq 1 ]; then
+  [ $need_mesa -eq 1 ] && missing+=("mesa-vulkan-drivers>=$BACKPORTS_MIN_MESA (has: ${mesa:-none})")
+  echo "setup-system: missing Debian packages: ${missing[*]}" >&2
+  exit 1
+fi
+. /etc/os-release
+if [ $need_mesa -eq 1 ] && [ "${VERSION_CODENAME:-}" = "bookworm" ] &&
+   ! pmf_apt_sources | grep -q " bookworm-backports$"; then
+  # The backports suite on the machine's own Debian mirror (a proxy in apt.conf still applies).
+  mirror=$(pmf_debian_mirror bookworm) ||
+    { echo "setup-system: no Debian mirror in the apt sources; add bookworm-backports to them and rerun" >&2; exit 1; }
+  echo "setup-system: adding bookworm-backports from $mirror"
+  echo "deb $mirror bookworm-backports main" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list > /dev/null
 fi
 $SUDO apt-get update -qq
 if [ ${#missing[@]} -gt 0 ]; then
