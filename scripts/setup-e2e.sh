@@ -10,7 +10,10 @@
 # project's package.json or node_modules (code-server's postinstall would break `npm ci`
 # on Node 20). Usage: bash scripts/setup-e2e.sh     (CI runs it as root; ~3-5 min cold,
 # about a second when everything is present). PMF_E2E_DIR overrides the .e2e/ location.
+# `bash scripts/setup-e2e.sh --check` installs nothing: it lists what is missing (exit 1 if any).
 set -euo pipefail
+CHECK=0
+[ "${1:-}" = "--check" ] && CHECK=1
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 E2E_DIR="${PMF_E2E_DIR:-$ROOT/.e2e}"
@@ -25,6 +28,16 @@ CS_MARKER="$CS_PREFIX/.installed-$CODE_SERVER_VERSION"
 
 log() { echo "setup-e2e: $*"; }
 started=$(date +%s)
+
+if [ $CHECK -eq 1 ]; then
+  gaps=()
+  dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" || gaps+=("chromium (apt)")
+  { [ -x "$NODE_BIN" ] && [ "$("$NODE_BIN" --version 2>/dev/null)" = "v$NODE_VERSION" ]; } || gaps+=("Node $NODE_VERSION ($NODE_BIN)")
+  { [ -f "$CS_MARKER" ] && [ -f "$CS_PKG/out/node/entry.js" ]; } || gaps+=("code-server $CODE_SERVER_VERSION ($CS_PKG)")
+  [ ${#gaps[@]} -eq 0 ] || { log "missing: $(IFS=";"; echo "${gaps[*]}" | sed "s/;/; /g"); run \`bash scripts/setup-e2e.sh\`" >&2; exit 1; }
+  log "all present"
+  exit 0
+fi
 
 # --- 1. Debian packages -------------------------------------------------------------------
 APT_PACKAGES=(chromium libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config g++ make python3)
