@@ -74,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
         description: p === current ? 'current' : undefined,
         detail: p === 'auto' ? `picks ${report?.autoOrder.join(' > ') ?? 'the best available'}` : report?.available[p].reason,
       }));
-      const pick = await vscode.window.showQuickPick(items, { title: 'pMF: execution provider' });
+      const pick = await vscode.window.showQuickPick(items, { title: 'pMF: Select Execution Provider' });
       if (pick) {
         await setProviderSetting(pick.label);
         status.idle(pick.label);

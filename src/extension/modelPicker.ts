@@ -14,7 +14,8 @@ interface Item extends vscode.QuickPickItem {
   browse?: boolean;
 }
 
-export async function pickModel(extensionPath: string, lastPath?: string): Promise<PickedModel | undefined> {
+/** title: the command the pick belongs to (each quick pick names its command). */
+export async function pickModel(extensionPath: string, lastPath: string | undefined, title: string): Promise<PickedModel | undefined> {
   const items: Item[] = [{ label: 'Bundled models', kind: vscode.QuickPickItemKind.Separator }];
   for (const m of listBundledModels(extensionPath)) {
     items.push({ label: m.name, description: 'bundled', detail: m.path, model: { path: m.path, spec: m.name, label: m.name } });
@@ -32,7 +33,7 @@ export async function pickModel(extensionPath: string, lastPath?: string): Promi
   const last = items.find((i) => i.model?.path === lastPath);
   if (last) last.description = `${last.description} \u00b7 last used`;
   const picked = await vscode.window.showQuickPick(items, {
-    title: 'pMF: Generate Samples (1/3): model',
+    title,
     placeHolder: vscode.workspace.isTrusted ? 'A pMF checkpoint (.onnx)' : 'Bundled models (workspace files need a trusted workspace)',
     matchOnDetail: true,
   });

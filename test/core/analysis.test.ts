@@ -7,7 +7,7 @@ import {
   projectToPlane, toyPlaneView,
 } from '../../src/core/analysis';
 import { gaussian } from '../../src/core/noise';
-import { Measurements } from '../../webview/visualizer/protocol';
+import { Measurements } from '../../src/shared/protocol/visualizer';
 
 /** k orthonormal vectors of dimension d (Gram-Schmidt of Gaussian vectors). */
 function orthonormal(k: number, d: number, seed: number): Float64Array[] {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bufferSource, tensorDiff, tensorStats, type TensorEntry } from '../../src/core/checkpoint/inspect';
-import { ToWebview } from '../../webview/inspector/protocol';
+import { ToWebview } from '../../src/shared/protocol/inspector';
 
 const f32 = (...v: number[]) => bufferSource(new Uint8Array(new Float32Array(v).buffer));
 const tensor = (name: string, n: number): TensorEntry => ({ name, dtype: 'float32', shape: [n], numel: n, data: { offset: 0, byteLength: 4 * n } });

@@ -6,7 +6,7 @@ import { EngineClient, EngineError } from '../../src/engine/client';
 import type { Provider } from '../../src/engine/protocol';
 import { ALL_PROVIDERS, benchmarkHere, type BenchProgress, formatBenchTable, median } from '../../src/node/benchmarkHere';
 import { parseBatchList } from '../../src/core/benchPlan';
-import { FromWebview, ToWebview } from '../../webview/inspector/protocol';
+import { FromWebview, ToWebview } from '../../src/shared/protocol/inspector';
 import { ENGINE, FASHION, requireBuilt } from '../helpers/paths';
 
 let client: EngineClient;

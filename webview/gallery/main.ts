@@ -6,10 +6,11 @@ import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
-import { el, sender } from '../shared/host';
-import { FromWebview, type GalleryState, type PlannedSample, type RunStatus, type SampleView, ToWebview } from './protocol';
+import { el, webviewChannel } from '../shared/host';
+import { FromWebview, type GalleryState, type PlannedSample, type RunStatus, type SampleView, ToWebview } from '../../src/shared/protocol/gallery';
 
-const send = sender(FromWebview);
+const channel = webviewChannel('pMF gallery', { incoming: ToWebview, outgoing: FromWebview });
+const send = (msg: FromWebview) => void channel.post(msg);
 const urls = new Map<number, string>();
 let state: GalleryState | undefined;
 /** The samples that have come, by index. */
@@ -174,45 +175,33 @@ function fill(views: SampleView[]): void {
   }
 }
 
-window.addEventListener('message', (ev: MessageEvent) => {
-  const parsed = ToWebview.safeParse(ev.data);
-  if (!parsed.success) {
-    console.error('pMF gallery: ignored an invalid message', parsed.error.message);
-    return;
-  }
-  const msg = parsed.data;
-  switch (msg.type) {
-    case 'show':
-      el('error').hidden = true;
-      render(msg.state);
-      break;
-    case 'samples':
-      if (!state) return;
-      state.run = msg.run;
-      fill(msg.samples);
-      updateRun(msg.run);
-      break;
-    case 'run':
-      updateRun(msg.run);
-      break;
-    case 'replace':
-      if (!state) return;
-      fill([msg.sample]);
-      updateNonFinite();
-      break;
-    case 'busy':
-      el('busy').hidden = !msg.busy;
-      el('busy-label').textContent = msg.label ?? '';
-      break;
-    case 'error':
-      el('error').hidden = false;
-      el('error').textContent = msg.message;
-      break;
-    case 'saved':
-      el('status').textContent = `Saved ${msg.count} files to ${msg.folder}` +
-        (msg.run > 1 ? ` (names with -run${msg.run}: an earlier save has the plain names there)` : '');
-      break;
-  }
+channel.on('show', (msg) => {
+  el('error').hidden = true;
+  render(msg.state);
+});
+channel.on('samples', (msg) => {
+  if (!state) return;
+  state.run = msg.run;
+  fill(msg.samples);
+  updateRun(msg.run);
+});
+channel.on('run', (msg) => updateRun(msg.run));
+channel.on('replace', (msg) => {
+  if (!state) return;
+  fill([msg.sample]);
+  updateNonFinite();
+});
+channel.on('busy', (msg) => {
+  el('busy').hidden = !msg.busy;
+  el('busy-label').textContent = msg.label ?? '';
+});
+channel.on('error', (msg) => {
+  el('error').hidden = false;
+  el('error').textContent = msg.message;
+});
+channel.on('saved', (msg) => {
+  el('status').textContent = `Saved ${msg.count} files to ${msg.folder}` +
+    (msg.run > 1 ? ` (names with -run${msg.run}: an earlier save has the plain names there)` : '');
 });
 
 el('save').addEventListener('click', () => send({ type: 'saveAll' }));

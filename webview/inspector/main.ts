@@ -11,81 +11,21 @@ import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { checkBenchPlan, parseBatchList } from '../../src/core/benchPlan';
-import { formatParams, isExporterName, moduleOf, tensorMatches } from '../../src/core/checkpoint/inspect/display';
-import { el, sender } from '../shared/host';
-import { type Actions, type BenchResult, FromWebview, type Stats, type Summary, ToWebview } from './protocol';
+import { formatParams, isExporterName, tensorMatches } from '../../src/core/checkpoint/inspect/display';
+import { el, webviewChannel } from '../shared/host';
+import { formatBytes, h, num, shape } from './dom';
+import { renderMetadata, renderOverview, renderStructure, setDocLinkHandler } from './overview';
+import { type Actions, type BenchResult, FromWebview, type Stats, type Summary, ToWebview } from '../../src/shared/protocol/inspector';
 
-const send = sender(FromWebview);
-
-/** Creates an element with text and optional class. */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, cls?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (cls) e.className = cls;
-  return e;
-}
+const channel = webviewChannel('pMF inspector', { incoming: ToWebview, outgoing: FromWebview });
+const send = (msg: FromWebview) => void channel.post(msg);
+setDocLinkHandler(() => send({ type: 'action', action: 'showFormatDoc' }));
 
 let summary: Summary | undefined;
 const stats = new Map<number, Stats>();
 const statsErrors = new Map<number, string>();
 const rows = new Map<number, HTMLTableRowElement>();
 let filtered: number[] = [];
-
-// -- formatting -------------------------------------------------------------------------
-function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-/** A number for a table cell; null (NaN or infinite on the host: JSON has neither) shows as a dash. */
-function num(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return v === null || Number.isNaN(v) ? '—' : v > 0 ? '+inf' : '-inf';
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
-  return v.toPrecision(4).replace(/\.?0+$/, (m) => (m.startsWith('.') ? '' : m));
-}
-
-function shape(s: number[]): string {
-  return `[${s.join(', ')}]`;
-}
-
-function prettyValue(v: string): string {
-  try {
-    const parsed: unknown = JSON.parse(v);
-    if (typeof parsed === 'object' && parsed !== null) return JSON.stringify(parsed, null, 2);
-  } catch {
-    // not JSON: shown as stored
-  }
-  return v;
-}
-
-/** A two-column table of facts. */
-function facts(rowsIn: Array<[string, string | HTMLElement]>, label: string): HTMLTableElement {
-  const t = h('table', undefined, 'facts');
-  t.setAttribute('aria-label', label);
-  for (const [k, v] of rowsIn) {
-    const tr = h('tr');
-    tr.append(h('th', k));
-    const td = h('td');
-    if (typeof v === 'string') td.textContent = v;
-    else td.append(v);
-    tr.append(td);
-    t.append(tr);
-  }
-  return t;
-}
-
-function section(title: string, ...children: Array<HTMLElement | string>): HTMLElement {
-  const s = h('section', undefined, 'card');
-  s.append(h('h2', title), ...children);
-  return s;
-}
 
 // -- findings and header --------------------------------------------------------------------
 const ICON: Record<string, string> = { danger: 'error', warning: 'warning', info: 'info' };
@@ -180,100 +120,6 @@ function benchProgress(msg: Extract<ToWebview, { type: 'benchProgress' }>): void
     el('bench-error').hidden = false;
     el('bench-error').textContent = 'Benchmark stopped.';
   }
-}
-
-// -- overview ----------------------------------------------------------------------------
-function contractCard(s: Summary): HTMLElement | undefined {
-  const c = s.onnx?.contract;
-  if (!c) {
-    const p = h('p', s.architecture.family === 'pmfDiT-official'
-      ? 'An official pMF checkpoint (PyTorch weights). The extension runs ONNX files that follow the pMF ' +
-        'checkpoint format: convert this one with the command the "Copy convert command" button copies.'
-      : 'Not an ONNX file: the extension runs pMF checkpoints in ONNX form. This view explains the file; ' +
-        'export a trained model with pmf_trainer to run it.');
-    return section('Runs in pMF Lab?', p, docLink());
-  }
-  if (!c.ok) {
-    const p = h('p', undefined, 'contract-bad');
-    p.append(h('span', undefined, 'codicon codicon-error'), h('span', ` Not a runnable pMF checkpoint (${c.code}): ${c.message}`));
-    return section('pMF checkpoint contract', p, docLink());
-  }
-  const info = c.info;
-  const sampling = info.defaultSampling;
-  const classes = info.classNames;
-  const rowsIn: Array<[string, string]> = [
-    ['name', info.name || s.fileName],
-    ['prediction', info.prediction === 'x' ? 'x (denoised image; u = (z - x) / t)' : 'u (average velocity)'],
-    ['kind', info.kind],
-  ];
-  if (info.kind === 'image') {
-    rowsIn.push(['image', `${info.channels} × ${info.imageSize} × ${info.imageSize}, patch ${info.patchSize ?? '?'}`]);
-  } else {
-    rowsIn.push(['dimension D', String(info.dim)]);
-  }
-  const nc = info.numClasses;
-  rowsIn.push(['classes', nc > 0 ? `${nc}: ${classes.slice(0, 12).join(', ')}${classes.length > 12 ? ', …' : ''}` : 'none (unconditional)']);
-  rowsIn.push(['inputs', info.inputs.join(', ')]);
-  rowsIn.push(['guidance', info.hasCfg ? 'omega and interval [t_min, t_max] are inputs' : 'none']);
-  rowsIn.push(['default sampling', `${sampling.steps} step${sampling.steps === 1 ? '' : 's'}` +
-    (info.hasCfg ? `, ω ${sampling.omega}, interval [${sampling.tMin}, ${sampling.tMax}]` : '')]);
-  rowsIn.push(['noise scale, t_eps', `${info.noiseScale}, ${info.tEps}`]);
-  rowsIn.push(['data range', `[${info.dataRange.join(', ')}]`]);
-  const ok = h('p', undefined, 'contract-ok');
-  ok.append(h('span', undefined, 'codicon codicon-pass'), h('span', ' A runnable pMF checkpoint (format version ' +
-    `${info.formatVersion}).`));
-  const card = section('pMF checkpoint contract', ok, facts(rowsIn, 'Contract'));
-  const training = info.training;
-  if (Object.keys(training).length) {
-    card.append(h('h3', 'Training'), facts(Object.entries(training).map(([k, v]) =>
-      [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]), 'Training'));
-  }
-  return card;
-}
-
-function docLink(): HTMLElement {
-  const a = h('a', 'The pMF checkpoint format');
-  a.href = '#';
-  a.addEventListener('click', (e) => {
-    e.preventDefault();
-    send({ type: 'action', action: 'showFormatDoc' });
-  });
-  return a;
-}
-
-function architectureCard(s: Summary): HTMLElement {
-  const a = s.architecture;
-  const family = { 'pmfDiT-official': 'pmfDiT (official pMF checkpoint)', pmfDiT: 'pmfDiT (pMF Lab)', 'toy-mlp': 'toy MLP',
-    unknown: 'not recognised' }[a.family];
-  const rowsIn: Array<[string, string]> = [['family', a.label ? `${family}: ${a.label}` : family]];
-  for (const [k, v] of Object.entries(a.config)) rowsIn.push([k, String(v)]);
-  return section('Architecture', facts(rowsIn, 'Architecture'), h('p', `Inferred from ${a.basis}.`, 'note'));
-}
-
-function paramsCard(s: Summary): HTMLElement {
-  const total = s.totalParams || 1;
-  const rowsIn: Array<[string, string]> = Object.entries(s.paramsByDtype)
-    .sort((x, y) => y[1] - x[1])
-    .map(([dt, n]) => [dt, `${formatParams(n)} (${((100 * n) / total).toFixed(1)} %)`]);
-  const groups = new Map<string, number>();
-  for (const t of s.tensors) {
-    // a weight the exporter named onnx::MatMul_N counts for the module whose node reads it
-    const path = (isExporterName(t.name) && moduleOf(t)) || t.name;
-    const top = path.split('.').slice(0, path.startsWith('net.') ? 2 : 1).join('.');
-    groups.set(top, (groups.get(top) ?? 0) + t.numel);
-  }
-  const top = [...groups.entries()].sort((x, y) => y[1] - x[1]).slice(0, 12);
-  const card = section('Parameters', facts(rowsIn, 'Parameters by dtype'));
-  if (top.length > 1) {
-    card.append(h('h3', 'Largest groups'), facts(top.map(([g, n]) =>
-      [g, `${formatParams(n)} (${((100 * n) / total).toFixed(1)} %)`]), 'Parameters by group'));
-  }
-  return card;
-}
-
-function renderOverview(s: Summary): void {
-  const parts = [contractCard(s), architectureCard(s), paramsCard(s)].filter((x): x is HTMLElement => !!x);
-  el('overview').replaceChildren(...parts);
 }
 
 // -- tensors -------------------------------------------------------------------------------
@@ -459,58 +305,6 @@ function updateCount(): void {
     : `${filtered.length} of ${total} tensors match${shown < filtered.length ? ` (${shown} shown)` : ''}`;
 }
 
-// -- metadata and structure -----------------------------------------------------------------
-function renderMetadata(s: Summary): void {
-  const entries = Object.entries(s.metadata);
-  if (!entries.length) {
-    el('metadata').replaceChildren(h('p', 'The file carries no metadata.', 'note'));
-    return;
-  }
-  el('metadata').replaceChildren(facts(entries.map(([k, v]) => [k, h('pre', prettyValue(v))]), 'Metadata'));
-}
-
-function renderStructure(s: Summary): void {
-  const parts: HTMLElement[] = [];
-  if (s.onnx) {
-    const o = s.onnx;
-    parts.push(section('Graph', facts([
-      ['IR version', String(o.irVersion)],
-      ['producer', o.producer || '—'],
-      ['opsets', o.opsets.map((x) => `${x.domain || 'ai.onnx'} ${x.version}`).join(', ')],
-      ['nodes', String(o.nodeCount)],
-      ['inputs', o.inputs.map((i) => `${i.name}: ${i.elemType} [${i.dims.map((d) => d ?? '?').join(', ')}]`).join('\n')],
-      ['outputs', o.outputs.map((i) => `${i.name}: ${i.elemType} [${i.dims.map((d) => d ?? '?').join(', ')}]`).join('\n')],
-    ], 'Graph')));
-    const ops = Object.entries(o.opCounts).sort((a, b) => b[1] - a[1]);
-    parts.push(section('Operators', facts(ops.map(([k, n]) => [k, String(n)]), 'Operators')));
-  }
-  if (s.pickle) {
-    const p = s.pickle;
-    const layout = { zip: 'torch.save zip archive (PyTorch ≥ 1.6)', torchscript: 'TorchScript archive (torch.jit.save)',
-      legacy: 'legacy torch.save format (PyTorch < 1.6)' }[p.layout];
-    parts.push(section('Pickle', facts([
-      ['layout', layout],
-      ['protocol', String(p.protocol)],
-      ['tensors at', p.tensorPath || '(top level)'],
-    ], 'Pickle'), h('p', 'pMF Lab reads pickles with a parser: nothing in the file is executed.', 'note')));
-    const globals = h('table', undefined, 'facts');
-    globals.setAttribute('aria-label', 'Globals');
-    for (const g of p.globals) {
-      const tr = h('tr', undefined, g.allowed ? '' : 'bad');
-      const status = h('td');
-      status.append(h('span', undefined, `codicon codicon-${g.allowed ? 'pass' : 'error'}`),
-        h('span', g.allowed ? ' expected in a state dict' : ' would run on torch.load(weights_only=False)'));
-      tr.append(h('th', `${g.module}.${g.name}`), status);
-      globals.append(tr);
-    }
-    parts.push(section(`Globals referenced (${p.globals.length})`, globals));
-    const top = Object.entries(p.topLevel);
-    if (top.length) parts.push(section('Other top-level entries', facts(top, 'Top level')));
-  }
-  if (!parts.length) parts.push(h('p', 'safetensors: a JSON header and raw tensors; nothing else to show.', 'note'));
-  el('structure').replaceChildren(...parts);
-}
-
 // -- messages ---------------------------------------------------------------------------
 function show(s: Summary, actions: Actions, ms: number): void {
   summary = s;
@@ -531,84 +325,72 @@ function show(s: Summary, actions: Actions, ms: number): void {
   renderStructure(s);
 }
 
-window.addEventListener('message', (ev: MessageEvent) => {
-  const parsed = ToWebview.safeParse(ev.data);
-  if (!parsed.success) {
-    console.error('pMF inspector: ignored an invalid message', parsed.error.message);
-    return;
-  }
-  const msg = parsed.data;
-  switch (msg.type) {
-    case 'loading':
-      el('file').textContent = msg.fileName;
-      el('loading').hidden = false;
-      el('loading-label').textContent = `Reading ${msg.fileName}`;
-      break;
-    case 'summary':
-      show(msg.summary, msg.actions, msg.ms);
-      break;
-    case 'error':
-      summary = undefined;
-      el('file').textContent = msg.fileName;
-      el('loading').hidden = true;
-      el('content').hidden = true;
-      // a file refused because a Python load would run code from it: its DANGER findings above the message
-      renderFindings({ findings: msg.findings ?? [] });
-      el('error').hidden = false;
-      el('error').textContent = msg.message;
-      runnable = false;
-      for (const id of ['generate', 'visualize', 'benchmark', 'convert']) el(id).hidden = true;
-      break;
-    case 'stats':
-    case 'statsError': {
-      if (msg.type === 'stats') stats.set(msg.index, msg.stats);
-      else statsErrors.set(msg.index, msg.message);
-      const tr = rows.get(msg.index);
-      if (tr) fillStats(msg.index, tr);
-      break;
-    }
-    case 'compare':
-      comparison = { fileName: msg.fileName, pairs: msg.pairs, onlyHere: new Set(msg.onlyHere), onlyThere: msg.onlyThere, results: new Map() };
-      for (const [i, tr] of rows) fillDiff(i, tr);
-      renderComparison();
-      break;
-    case 'diff': {
-      if (!comparison) break;
-      comparison.results.set(msg.index, msg);
-      const tr = rows.get(msg.index);
-      if (tr) fillDiff(msg.index, tr);
-      break;
-    }
-    case 'compareProgress':
-      el('compare-cancel').hidden = !msg.running;
-      el('compare').hidden = msg.running;
-      renderComparison();
-      if (msg.running) el('compare-summary').textContent = `comparing ${msg.done} / ${msg.total}`;
-      break;
-    case 'compareError':
-      comparison = undefined;
-      renderComparison();
-      el('compare-summary').textContent = `comparison failed: ${msg.message}`;
-      break;
-    case 'benchProgress':
-      benchProgress(msg);
-      break;
-    case 'bench':
-      renderBench(msg.result);
-      break;
-    case 'benchError':
-      el('bench').hidden = false;
-      el('bench-error').hidden = false;
-      el('bench-error').textContent = msg.message;
-      break;
-    case 'progress':
-      el('stats-cancel').hidden = !msg.running;
-      el('stats-all').hidden = msg.running;
-      el('stats-progress').textContent = msg.running
-        ? `statistics ${msg.done} / ${msg.total}${msg.bytesTotal ? ` (${(msg.bytesDone! / 1e9).toFixed(1)} of ${(msg.bytesTotal / 1e9).toFixed(1)} GB read)` : ''}` :
-        msg.total > 1 ? `statistics of ${msg.done} tensors` : '';
-      break;
-  }
+function refillStats(index: number): void {
+  const tr = rows.get(index);
+  if (tr) fillStats(index, tr);
+}
+
+channel.on('loading', (msg) => {
+  el('file').textContent = msg.fileName;
+  el('loading').hidden = false;
+  el('loading-label').textContent = `Reading ${msg.fileName}`;
+});
+channel.on('summary', (msg) => show(msg.summary, msg.actions, msg.ms));
+channel.on('error', (msg) => {
+  summary = undefined;
+  el('file').textContent = msg.fileName;
+  el('loading').hidden = true;
+  el('content').hidden = true;
+  // a file refused because a Python load would run code from it: its DANGER findings above the message
+  renderFindings({ findings: msg.findings ?? [] });
+  el('error').hidden = false;
+  el('error').textContent = msg.message;
+  runnable = false;
+  for (const id of ['generate', 'visualize', 'benchmark', 'convert']) el(id).hidden = true;
+});
+channel.on('stats', (msg) => {
+  stats.set(msg.index, msg.stats);
+  refillStats(msg.index);
+});
+channel.on('statsError', (msg) => {
+  statsErrors.set(msg.index, msg.message);
+  refillStats(msg.index);
+});
+channel.on('compare', (msg) => {
+  comparison = { fileName: msg.fileName, pairs: msg.pairs, onlyHere: new Set(msg.onlyHere), onlyThere: msg.onlyThere, results: new Map() };
+  for (const [i, tr] of rows) fillDiff(i, tr);
+  renderComparison();
+});
+channel.on('diff', (msg) => {
+  if (!comparison) return;
+  comparison.results.set(msg.index, msg);
+  const tr = rows.get(msg.index);
+  if (tr) fillDiff(msg.index, tr);
+});
+channel.on('compareProgress', (msg) => {
+  el('compare-cancel').hidden = !msg.running;
+  el('compare').hidden = msg.running;
+  renderComparison();
+  if (msg.running) el('compare-summary').textContent = `comparing ${msg.done} / ${msg.total}`;
+});
+channel.on('compareError', (msg) => {
+  comparison = undefined;
+  renderComparison();
+  el('compare-summary').textContent = `comparison failed: ${msg.message}`;
+});
+channel.on('benchProgress', (msg) => benchProgress(msg));
+channel.on('bench', (msg) => renderBench(msg.result));
+channel.on('benchError', (msg) => {
+  el('bench').hidden = false;
+  el('bench-error').hidden = false;
+  el('bench-error').textContent = msg.message;
+});
+channel.on('progress', (msg) => {
+  el('stats-cancel').hidden = !msg.running;
+  el('stats-all').hidden = msg.running;
+  el('stats-progress').textContent = msg.running
+    ? `statistics ${msg.done} / ${msg.total}${msg.bytesTotal ? ` (${(msg.bytesDone! / 1e9).toFixed(1)} of ${(msg.bytesTotal / 1e9).toFixed(1)} GB read)` : ''}` :
+    msg.total > 1 ? `statistics of ${msg.done} tensors` : '';
 });
 
 el('filter').addEventListener('input', () => summary && renderTensors());

@@ -2,10 +2,10 @@
 // plane, x-prediction above u-prediction, D growing to the right (the paper's Fig. 2).
 import '../shared/jitless';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import { sender } from '../shared/host';
-import { FromWebview, type ToyCell, ToWebview } from './protocol';
+import { webviewChannel } from '../shared/host';
+import { FromWebview, type ToyCell, ToWebview } from '../../src/shared/protocol/toyCompare';
 
-const send = sender(FromWebview);
+const channel = webviewChannel('pMF toy comparison', { incoming: ToWebview, outgoing: FromWebview });
 const grid = document.getElementById('cells')!;
 const status = document.getElementById('status')!;
 let seed = 0;
@@ -50,15 +50,11 @@ function drawCell(cell: ToyCell): HTMLElement {
   return fig;
 }
 
-window.addEventListener('message', (ev: MessageEvent) => {
-  const parsed = ToWebview.safeParse(ev.data);
-  if (!parsed.success) return;
-  const msg = parsed.data;
-  if (msg.type === 'error') {
-    status.textContent = msg.message;
-    status.setAttribute('role', 'alert');
-    return;
-  }
+channel.on('error', (msg) => {
+  status.textContent = msg.message;
+  status.setAttribute('role', 'alert');
+});
+channel.on('cells', (msg) => {
   const cells = [...msg.cells].sort((a, b) => (a.prediction === b.prediction ? a.dim - b.dim : a.prediction === 'x' ? -1 : 1));
   grid.style.gridTemplateColumns = `repeat(${new Set(cells.map((c) => c.dim)).size}, auto)`;
   grid.replaceChildren(...cells.map(drawCell));
@@ -69,6 +65,6 @@ window.addEventListener('message', (ev: MessageEvent) => {
 
 document.getElementById('resample')!.addEventListener('click', () => {
   seed += 4096;
-  send({ type: 'resample', seed });
+  channel.post({ type: 'resample', seed });
 });
-send({ type: 'ready' });
+channel.post({ type: 'ready' });

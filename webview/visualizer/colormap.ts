@@ -36,12 +36,6 @@ export const GREY: Lut = build('grey', (t) => {
   return `rgb(${g}, ${g}, ${g})`;
 });
 
-/** A CSS colour of a LUT entry, for legends. */
-export function lutCss(lut: Lut, t: number): string {
-  const i = Math.max(0, Math.min(255, Math.round(t * 255))) * 3;
-  return `rgb(${lut.rgb[i]}, ${lut.rgb[i + 1]}, ${lut.rgb[i + 2]})`;
-}
-
 /** Paints a horizontal colour bar (1 pixel high; stretched by CSS). */
 export function paintColorbar(canvas: HTMLCanvasElement, lut: Lut, rgbImage = false): void {
   canvas.width = 256;

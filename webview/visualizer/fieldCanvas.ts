@@ -6,7 +6,8 @@
 //   z and x   data range -> 0..255 (1 channel grey, 3 channels RGB), values outside are clipped
 //   u and v   one channel: diverging map symmetric around 0; magnitude: sequential map from 0
 import { DIVERGING, fmt, GREY, type Lut, paintColorbar, SEQUENTIAL } from './colormap';
-import { FIELD_NAMES, type FieldName } from './protocol';
+import { FIELD_NAMES, type FieldName, FieldLayout } from '../../src/core/fieldLayout';
+import { maxAbs, maxMagnitude, renderDiverging, renderImage, renderMagnitude } from './pixels';
 
 /** The fields of one frame: data is [4, n, per] (z, x, u, v), per = C * H * W. */
 export interface FrameFields {
@@ -50,20 +51,6 @@ export const FIELD_HELP: Record<FieldName, string> = {
   u: 'The average velocity over [r, t]; z_r = z_t \u2212 (t \u2212 r)\u00b7u.',
   v: 'The instantaneous velocity v(z_t, t) = u(z_t, t, t). Does not depend on r.',
 };
-
-export const ZOOM_LEVELS = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16];
-
-export function nextZoom(zoom: number, dir: 1 | -1): number {
-  if (dir > 0) return ZOOM_LEVELS.find((z) => z > zoom) ?? 16;
-  return [...ZOOM_LEVELS].reverse().find((z) => z < zoom) ?? ZOOM_LEVELS[0];
-}
-
-/** A zoom the grid can show: an integer from 1 to 16, or 1/2 or 1/4 (anything else is rounded to one). */
-export function validZoom(zoom: number): number {
-  if (!Number.isFinite(zoom) || zoom <= 0) return 1;
-  if (zoom >= 0.75) return Math.min(16, Math.max(1, Math.round(zoom)));
-  return zoom >= 0.375 ? 0.5 : 0.25;
-}
 
 interface Cell {
   field: FieldName;
@@ -271,19 +258,19 @@ export class FieldGrid {
     } else if (zoomChanged) {
       this.applyZoom();
     }
-    const per = C * H * W;
+    const layout = new FieldLayout(n, C * H * W);
     const ch = Math.min(Math.max(0, opts.channel), C - 1);
     for (let s = 0; s < n; s++) {
       // Ranges of u and v first (a shared scale needs both).
       const uvRange: number[] = [];
       for (const fi of [2, 3]) {
-        const off = (fi * n + s) * per;
+        const off = layout.index(0, fi, s);
         uvRange.push(opts.uv === 'magnitude' ? maxMagnitude(frame.data, off, C, H * W) : maxAbs(frame.data, off + ch * H * W, H * W));
       }
       const shared = Math.max(uvRange[0], uvRange[1]);
       for (let fi = 0; fi < 4; fi++) {
         const cell = this.cells[s][fi];
-        const off = (fi * n + s) * per;
+        const off = layout.index(0, fi, s);
         if (fi < 2) {
           const [lo, hi] = opts.dataRange;
           renderImage(cell.img, frame.data, off, C, H * W, lo, hi);
@@ -367,7 +354,7 @@ export class FieldGrid {
     where.textContent = `${label ? label.title : `#${p.sample + 1}`} \u00b7 pixel (${p.x}, ${p.y})`;
     const parts: HTMLElement[] = [where];
     FIELD_NAMES.forEach((name, fi) => {
-      const off = (fi * n + p.sample) * per + p.y * W + p.x;
+      const off = new FieldLayout(n, per).index(0, fi, p.sample, p.y * W + p.x);
       const vals: number[] = [];
       for (let c = 0; c < C; c++) vals.push(ex?.values[fi]?.[c] ?? f.data[off + c * H * W]);
       const span = document.createElement('span');
@@ -430,81 +417,4 @@ function hint(text: string): HTMLElement {
   s.className = 'hint';
   s.textContent = text;
   return s;
-}
-
-function maxAbs(d: Float32Array, off: number, len: number): number {
-  let m = 0;
-  for (let i = off; i < off + len; i++) {
-    const a = Math.abs(d[i]);
-    if (a > m) m = a;
-  }
-  return m;
-}
-
-function maxMagnitude(d: Float32Array, off: number, C: number, hw: number): number {
-  let m = 0;
-  for (let i = 0; i < hw; i++) {
-    let s = 0;
-    for (let c = 0; c < C; c++) {
-      const v = d[off + c * hw + i];
-      s += v * v;
-    }
-    if (s > m) m = s;
-  }
-  return Math.sqrt(m);
-}
-
-/** Data range -> 0..255: one channel grey, three (or more) channels RGB from the first three. */
-function renderImage(img: ImageData, d: Float32Array, off: number, C: number, hw: number, lo: number, hi: number): void {
-  const out = img.data;
-  const k = 255 / (hi - lo || 1);
-  const rgb = C >= 3;
-  for (let i = 0; i < hw; i++) {
-    const o = i * 4;
-    if (rgb) {
-      out[o] = (d[off + i] - lo) * k;
-      out[o + 1] = (d[off + hw + i] - lo) * k;
-      out[o + 2] = (d[off + 2 * hw + i] - lo) * k;
-    } else {
-      out[o] = out[o + 1] = out[o + 2] = (d[off + i] - lo) * k;
-    }
-    out[o + 3] = 255;
-  }
-}
-
-/** One channel, symmetric range [-m, m] -> diverging LUT. */
-function renderDiverging(img: ImageData, d: Float32Array, off: number, hw: number, m: number): void {
-  const out = img.data;
-  const lut = DIVERGING.rgb;
-  const k = 127.5 / m;
-  for (let i = 0; i < hw; i++) {
-    let j = Math.round(d[off + i] * k + 127.5);
-    j = j < 0 ? 0 : j > 255 ? 255 : j | 0;
-    const o = i * 4;
-    out[o] = lut[j * 3];
-    out[o + 1] = lut[j * 3 + 1];
-    out[o + 2] = lut[j * 3 + 2];
-    out[o + 3] = 255;
-  }
-}
-
-/** Per-pixel magnitude over channels, [0, m] -> sequential LUT. */
-function renderMagnitude(img: ImageData, d: Float32Array, off: number, C: number, hw: number, m: number): void {
-  const out = img.data;
-  const lut = SEQUENTIAL.rgb;
-  const k = 255 / m;
-  for (let i = 0; i < hw; i++) {
-    let s = 0;
-    for (let c = 0; c < C; c++) {
-      const v = d[off + c * hw + i];
-      s += v * v;
-    }
-    let j = Math.round(Math.sqrt(s) * k);
-    j = j > 255 ? 255 : j;
-    const o = i * 4;
-    out[o] = lut[j * 3];
-    out[o + 1] = lut[j * 3 + 1];
-    out[o + 2] = lut[j * 3 + 2];
-    out[o + 3] = 255;
-  }
 }

@@ -3,7 +3,8 @@
 // selected frame when the cursor is elsewhere), click to select a frame. Charts share the cursor.
 // Colours per field come from CSS custom properties (--field-z ...) that follow the VS Code theme.
 import uPlot from 'uplot';
-import { FIELD_NAMES, type FieldName, type Measurements } from './protocol';
+import { FIELD_NAMES, type FieldName } from '../../src/core/fieldLayout';
+import type { Measurements } from '../../src/shared/protocol/visualizer';
 import { fmt } from './colormap';
 
 export type PlotId = 'rms' | 'dim' | 'hf' | 'offplane' | 'consistency';

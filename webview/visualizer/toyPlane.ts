@@ -4,7 +4,7 @@
 // give context. Hover (or focus and arrow keys) reads out one sample.
 import { fmt } from './colormap';
 import { fieldColor } from './plots';
-import { FIELD_NAMES } from './protocol';
+import { FIELD_NAMES, FieldLayout } from '../../src/core/fieldLayout';
 
 export interface ToyFrame {
   /** [4, n, 2] */
@@ -100,10 +100,11 @@ export class ToyPlaneView {
     this.traj = traj;
     this.hover = undefined;
     const { plane, frames, n } = traj;
+    const layout = new FieldLayout(n, 2);
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (let f = 0; f < frames; f++) {
       for (const fi of [0, 1]) {
-        const base = ((f * 4 + fi) * n) * 2;
+        const base = layout.index(f, fi, 0);
         for (let i = 0; i < n; i++) {
           const x = plane[base + i * 2], y = plane[base + i * 2 + 1];
           if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
@@ -166,7 +167,8 @@ export class ToyPlaneView {
     const col = { z: fieldColor('z'), x: fieldColor('x'), u: fieldColor('u'), v: fieldColor('v') };
     // Context: end points and paths.
     if (traj && traj.frames > 1) {
-      const last = ((traj.frames - 1) * 4) * n * 2;
+      const layout = new FieldLayout(n, 2);
+      const last = layout.index(traj.frames - 1, 0, 0);
       ctx.strokeStyle = fg;
       ctx.globalAlpha = 0.35;
       ctx.lineWidth = 1;
@@ -183,7 +185,7 @@ export class ToyPlaneView {
         for (let i = 0; i < n; i += stride) {
           ctx.beginPath();
           for (let fr = 0; fr < traj.frames; fr++) {
-            const o = ((fr * 4) * n + i) * 2;
+            const o = layout.index(fr, 0, i);
             const [px, py] = this.toPx(traj.plane[o], traj.plane[o + 1], s);
             if (fr === 0) ctx.moveTo(px, py);
             else ctx.lineTo(px, py);

@@ -1,7 +1,7 @@
 // Measurements of the pMF fields (pure TypeScript: no vscode, onnxruntime or DOM).
 export {
   appendFrame, computeMeasurements, emptySeries, FrameMeasurer, toyPlaneView,
-  type FrameMeasurement, type MeasurementOptions, type MeasurementSeries,
+  type FrameMeasurement, type MeasurementOptions, type Measurements, type MeasurementSeries, type ToyPlane,
 } from './measurements';
 export { symmetricEigenvalues } from './symmetricEigenvalues';
 export {

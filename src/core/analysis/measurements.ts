@@ -1,12 +1,29 @@
 // The Field Visualizer's measurements of z_t, x, u, v along a trajectory: the numbers behind
 // the claim that x lies on a low-dimensional manifold while u and v carry noise.
-import type { FieldName, Measurements, ToyPlane } from '../../../webview/visualizer/protocol';
+import { FIELD_NAMES as FIELDS, FieldLayout, type FieldName } from '../fieldLayout';
 import { checkPatchSize, patchDimension, pointDimension, type EffectiveDimension } from './patchDimension';
-import { projectToPlane } from './planeProjection';
+import { type PlaneProjection, projectToPlane } from './planeProjection';
 import { highFrequencyShare as imageHighFrequencyShare } from './spectrum';
 
-/** The four fields in their order in a fields array (the protocol's FIELD_NAMES). */
-const FIELDS: readonly FieldName[] = ['z', 'x', 'u', 'v'];
+/** Per-frame measurements along t, one array entry per frame (measured so far). */
+export interface Measurements {
+  /** RMS of each field per frame, averaged over samples. */
+  rms: Record<FieldName, number[]>;
+  /** Effective dimension of p x p patches: participation ratio of the patch covariance. */
+  participationRatio: Record<FieldName, number[]>;
+  /** Number of principal components holding 95 % of the patch variance. */
+  components95: Record<FieldName, number[]>;
+  /** Dimension of a patch (p * p * C): the largest possible value of the two above. */
+  patchDim: number;
+  /** Share of spectral energy above half the Nyquist radius (white noise: about 0.8). */
+  highFrequencyShare: Record<FieldName, number[]>;
+  /** Toy models: mean norm of the part of each field outside the data plane. */
+  offPlaneNorm?: Record<FieldName, number[]>;
+  ms: number;
+}
+
+/** Toy models: points projected to the data plane, plane [frames, 4, n, 2] = P^T p, and their off-plane norms [frames, 4, n]. */
+export type ToyPlane = PlaneProjection;
 
 export interface MeasurementOptions {
   /** p of the p x p patches (image models; toys use the points themselves). */
@@ -81,10 +98,11 @@ export class FrameMeasurer {
     if (frame.length !== 4 * n * per) throw new RangeError(`a frame holds ${frame.length} values, expected 4 * n * per = ${4 * n * per}`);
     const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
     const offPlane = this.opts.kind === 'toy' ? toyPlaneView(frame, 1, n, per, this.opts.embedding!).offPlane : undefined;
+    const layout = new FieldLayout(n, per);
     const out: FrameMeasurement = { rms: perField(), participationRatio: perField(), components95: perField(),
       highFrequencyShare: perField(), ...(offPlane ? { offPlaneNorm: perField() } : {}) };
     FIELDS.forEach((name, k) => {
-      const block = frame.subarray(k * n * per, (k + 1) * n * per);
+      const block = layout.field(frame, 0, k);
       out.rms[name] = mean(n, (i) => Math.sqrt(meanSquare(sample(block, i))));
       const dim = this.dimension(block);
       out.participationRatio[name] = dim.participationRatio;
@@ -127,7 +145,8 @@ export function computeMeasurements(fields: Float32Array, frames: number, n: num
   const per = checkFields(fields, frames, n, sampleShape);
   const measurer = new FrameMeasurer(n, sampleShape, opts);
   const series = measurer.series();
-  for (let f = 0; f < frames; f++) appendFrame(series, measurer.measure(fields.subarray(f * 4 * n * per, (f + 1) * 4 * n * per)));
+  const layout = new FieldLayout(n, per);
+  for (let f = 0; f < frames; f++) appendFrame(series, measurer.measure(layout.frames(fields, f)));
   return series;
 }
 

@@ -72,7 +72,7 @@ async function pickSettings(info: PmfModelInfo): Promise<SamplingSettings | unde
   if (!choice) return undefined;
   if (!choice.custom) return d;
   const text = await vscode.window.showInputBox({
-    title: 'Sampling settings', prompt: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps',
+    title: 'pMF: Generate Samples: Sampling settings', prompt: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps',
     value: info.hasCfg ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps),
     validateInput: (v) => {
       const r = parseSettings(v, info.hasCfg);
@@ -102,7 +102,8 @@ function reportError(e: unknown, log: vscode.LogOutputChannel): void {
 
 export async function generateSamples(deps: GenerateDeps, preselected?: vscode.Uri): Promise<GalleryPanel | undefined> {
   const last = deps.context.globalState.get<Remembered>(STATE_KEY, {});
-  const model = preselected ? modelFromUri(deps.context.extensionPath, preselected) : await pickModel(deps.context.extensionPath, last.modelPath);
+  const model = preselected ? modelFromUri(deps.context.extensionPath, preselected) : await pickModel(deps.context.extensionPath, last.modelPath,
+    'pMF: Generate Samples (1/3): model');
   if (!model) return undefined;
   let load: LoadResult;
   try {
@@ -123,11 +124,11 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
   const cost = costDefaults(info);
   const suggested = Math.min(cost.generateCount, info.numClasses > 0 ? Math.min(64, classes.length * 4) : 16);
   const defaultN = last.modelPath === model.path && last.n ? last.n : suggested;
-  const nText = await vscode.window.showInputBox({ title: 'Number of samples', value: String(defaultN),
+  const nText = await vscode.window.showInputBox({ title: 'pMF: Generate Samples: Number of samples', value: String(defaultN),
     prompt: `Suggested ${suggested}: this model costs ${(cost.flopsPerImage / 1e9).toPrecision(3)} GFLOP per image and step`,
     validateInput: intValidator(1, 1024) });
   if (nText === undefined) return undefined;
-  const seedText = await vscode.window.showInputBox({ title: 'Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
+  const seedText = await vscode.window.showInputBox({ title: 'pMF: Generate Samples: Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
     validateInput: intValidator(0, 0xffffffff - 1024) });
   if (seedText === undefined) return undefined;
   const settings = await pickSettings(info);

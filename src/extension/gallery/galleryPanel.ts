@@ -18,7 +18,9 @@ import {
 } from '../../node/generation';
 import { encodePng } from '../../node/png';
 import { OutputError } from '../../node/outputFiles';
-import { FromWebview, type PlannedSample, type RunStatus, type SampleView, ToWebview } from '../../../webview/gallery/protocol';
+import { type Channel, messageOf } from '../../shared/channel';
+import { FromWebview, type PlannedSample, type RunStatus, type SampleView, ToWebview } from '../../shared/protocol/gallery';
+import { hostChannel, webviewOptions } from '../panelChannel';
 import { webviewHtml } from '../webviewHtml';
 
 const BODY = `
@@ -59,6 +61,7 @@ export interface GalleryRunOptions {
 export class GalleryPanel implements vscode.Disposable {
   static readonly viewType = 'pmf.gallery';
   private readonly panel: vscode.WebviewPanel;
+  private readonly channel: Channel<FromWebview, ToWebview>;
   private readonly disposables: vscode.Disposable[] = [];
   private ready = false;
   private disposed = false;
@@ -81,13 +84,12 @@ export class GalleryPanel implements vscode.Disposable {
     this.planned = plan.seeds.map((seed, index) => ({ index, seed, className: className(info, plan.labels[index]) }));
     this.samples = new Array(req.n).fill(undefined);
     this.panel = vscode.window.createWebviewPanel(GalleryPanel.viewType, `pMF: ${this.title()}`,
-      vscode.ViewColumn.Active, {
-        enableScripts: true,
-        localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview')],
-      });
+      vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
     this.panel.webview.html = webviewHtml(this.panel.webview, deps.extensionUri,
       { title: 'pMF samples', script: 'gallery.js', style: 'gallery.css', body: BODY });
-    this.panel.webview.onDidReceiveMessage((m) => this.onMessage(m), undefined, this.disposables);
+    this.channel = hostChannel('gallery', this.panel.webview, { incoming: FromWebview, outgoing: ToWebview }, { log: deps.log });
+    this.disposables.push(this.channel);
+    this.registerHandlers();
     this.panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
   }
 
@@ -111,8 +113,7 @@ export class GalleryPanel implements vscode.Disposable {
   }
 
   private post(msg: ToWebview): void {
-    if (this.disposed) return;
-    void this.panel.webview.postMessage(ToWebview.parse(msg));
+    this.channel.post(msg);
   }
 
   private async view(s: GeneratedSample): Promise<SampleView> {
@@ -206,38 +207,31 @@ export class GalleryPanel implements vscode.Disposable {
     return { load: this.load, samples: this.samples.filter((s): s is GeneratedSample => s !== undefined), ms: this.ms };
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    const parsed = FromWebview.safeParse(raw);
-    if (!parsed.success) {
-      this.deps.log.warn(`gallery: ignored an invalid message: ${parsed.error.message}`);
-      return;
-    }
-    const msg = parsed.data;
-    try {
-      switch (msg.type) {
-        case 'ready':
-          this.ready = true;
-          // after the batches being encoded, so that none is missing from the state or sent twice
-          await this.enqueue(() => this.show());
-          break;
-        case 'regenerate':
-          await this.regenerate(msg.index);
-          break;
-        case 'saveAll':
-          await this.saveAll();
-          break;
-        case 'copyCommand':
-          await vscode.env.clipboard.writeText(cliCommand(this.req, this.load.info));
-          void vscode.window.showInformationMessage('Copied the pmf command that reproduces this gallery.');
-          break;
-      }
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      this.deps.log.error(`gallery: ${message}`);
-      this.post({ type: 'error', message });
-    } finally {
-      this.post({ type: 'busy', busy: false });
-    }
+  private registerHandlers(): void {
+    // every message ends with the busy indicator off, after the error it may have had
+    const on = <K extends FromWebview['type']>(type: K, fn: (msg: Extract<FromWebview, { type: K }>) => Promise<void>) =>
+      this.disposables.push(this.channel.on(type, async (msg) => {
+        try {
+          await fn(msg);
+        } catch (e) {
+          const message = messageOf(e);
+          this.deps.log.error(`gallery: ${message}`);
+          this.post({ type: 'error', message });
+        } finally {
+          this.post({ type: 'busy', busy: false });
+        }
+      }));
+    on('ready', async () => {
+      this.ready = true;
+      // after the batches being encoded, so that none is missing from the state or sent twice
+      await this.enqueue(() => this.show());
+    });
+    on('regenerate', (msg) => this.regenerate(msg.index));
+    on('saveAll', () => this.saveAll());
+    on('copyCommand', async () => {
+      await vscode.env.clipboard.writeText(cliCommand(this.req, this.load.info));
+      void vscode.window.showInformationMessage('Copied the pmf command that reproduces this gallery.');
+    });
   }
 
   /** Replaces sample `index` with the same class and a fresh seed (once the run has ended). */

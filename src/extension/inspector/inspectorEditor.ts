@@ -8,10 +8,15 @@ import { basename, dirname, extname, join } from 'node:path';
 import * as vscode from 'vscode';
 import { InspectError } from '../../core/checkpoint/inspect/types';
 import type { CheckpointSummary } from '../../core/checkpoint/inspect';
-import { FromWebview, ToWebview, type Actions } from '../../../webview/inspector/protocol';
+import type { z } from 'zod';
+import { type Channel, Jobs, messageOf } from '../../shared/channel';
+import type { Assert, Extends } from '../../shared/protocol/common';
+import type { PairResult, TensorDiff } from '../../core/checkpoint/inspect/compare';
+import { type Actions, type BenchResult as BenchView, type Diff, type DiffMessage, FromWebview, ToWebview } from '../../shared/protocol/inspector';
 import type { EngineClient } from '../../engine/client';
 import { benchmarkHere, type BenchResult } from '../../node/benchmarkHere';
 import { modelFromUri } from '../modelPicker';
+import { hostChannel, webviewOptions } from '../panelChannel';
 import { webviewHtml } from '../webviewHtml';
 import { readerFor, type CheckpointReader } from './checkpointReader';
 
@@ -98,28 +103,43 @@ class CheckpointDocument implements vscode.CustomDocument {
   dispose(): void {}
 }
 
-/** One open inspector: its file, its last summary, its statistics job. */
+/** Compile-time: a benchmark result (src/node/benchmarkHere.ts) and a distance always pass the panel's schemas. */
+export type TypeChecks = [
+  Assert<Extends<BenchResult, z.input<typeof BenchView>>>,
+  Assert<Extends<TensorDiff, z.input<typeof Diff>>>,
+  Assert<Extends<PairResult, Omit<z.input<typeof DiffMessage>, 'type'>>>,
+];
+
+/** One open inspector: its file, its last summary, its jobs (the latest of each kind wins). */
 class InspectorSession implements vscode.Disposable {
   private summary?: CheckpointSummary;
-  /** The statistics job, and the read of the summary, in progress. */
-  private job?: AbortController;
-  private loading?: AbortController;
-  private comparing?: AbortController;
-  private benchmarking?: AbortController;
-  private disposed = false;
+  /** stats: the statistics job; loading: the read of the summary; compare; benchmark. */
+  private readonly jobs = new Jobs<'stats' | 'loading' | 'compare' | 'benchmark'>();
   private readonly reader: CheckpointReader;
+  private readonly channel: Channel<FromWebview, ToWebview>;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly deps: InspectorDeps, readonly uri: vscode.Uri, readonly panel: vscode.WebviewPanel) {
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview')],
-    };
+    panel.webview.options = webviewOptions(deps.extensionUri);
     panel.webview.html = webviewHtml(panel.webview, deps.extensionUri, {
       title: 'pMF checkpoint', script: 'inspector.js', style: 'inspector.css', body: BODY,
     });
     this.reader = readerFor(uri, deps.extensionUri);
-    panel.webview.onDidReceiveMessage((m) => void this.onMessage(m), undefined, this.disposables);
+    this.channel = hostChannel('inspector', panel.webview, { incoming: FromWebview, outgoing: ToWebview }, {
+      log: deps.log,
+      onError: (e) => this.deps.log.warn(`inspector ${this.uri.fsPath}: ${messageOf(e)}`),
+    });
+    this.disposables.push(this.channel);
+    const c = this.channel;
+    this.disposables.push(
+      c.on('ready', () => this.inspect()),
+      c.on('stats', (msg) => this.stats(msg.indices)),
+      c.on('cancel', () => this.jobs.abort('stats')),
+      c.on('cancelCompare', () => this.jobs.abort('compare')),
+      c.on('benchmark', (msg) => this.benchmark(msg.batches, msg.runs)),
+      c.on('cancelBenchmark', () => this.jobs.abort('benchmark')),
+      c.on('action', (msg) => this.action(msg.action)),
+    );
     if (uri.scheme === 'file') {
       const watcher = vscode.workspace.createFileSystemWatcher(
         new vscode.RelativePattern(vscode.Uri.file(dirname(uri.fsPath)), basename(uri.fsPath)));
@@ -128,9 +148,9 @@ class InspectorSession implements vscode.Disposable {
     }
   }
 
+  /** Validates and posts (nothing once the panel closed: a job that ends after that has no one to tell). */
   private post(msg: ToWebview): void {
-    if (this.disposed) return; // a job that ends after the panel closed has no one to tell
-    void this.panel.webview.postMessage(ToWebview.parse(msg));
+    this.channel.post(msg);
   }
 
   private fileName(): string {
@@ -138,61 +158,27 @@ class InspectorSession implements vscode.Disposable {
   }
 
   async inspect(): Promise<void> {
-    this.job?.abort();
-    this.loading?.abort();
-    const loading = new AbortController();
-    this.loading = loading;
+    this.jobs.abort('stats');
+    const loading = this.jobs.start('loading');
     this.post({ type: 'loading', fileName: this.fileName() });
     const t0 = performance.now();
     try {
-      const summary = await this.reader.inspect(loading.signal);
-      if (loading.signal.aborted) return;
+      const summary = await this.reader.inspect(loading);
+      if (loading.aborted) return;
       this.summary = summary;
       const ms = performance.now() - t0;
       this.deps.log.info(`inspected ${this.uri.fsPath}: ${summary.format}, ${summary.tensors.length} tensors, ` +
         `${summary.totalParams} parameters, ${summary.findings.length} findings in ${ms.toFixed(0)} ms`);
       this.post({ type: 'summary', summary, actions: actionsFor(summary), ms });
     } catch (e) {
-      if (loading.signal.aborted) return; // a newer read (reload, file changed) or the editor closed
+      if (loading.aborted) return; // a newer read (reload, file changed) or the editor closed
       this.summary = undefined;
-      const message = e instanceof Error ? e.message : String(e);
+      const message = messageOf(e);
       this.deps.log.warn(`inspect ${this.uri.fsPath}: ${message}`);
       const findings = e instanceof InspectError ? e.findings : [];
       this.post({ type: 'error', fileName: this.fileName(), message, ...(findings.length ? { findings } : {}) });
     } finally {
-      if (this.loading === loading) this.loading = undefined;
-    }
-  }
-
-  private async onMessage(raw: unknown): Promise<void> {
-    const parsed = FromWebview.safeParse(raw);
-    if (!parsed.success) {
-      this.deps.log.warn(`inspector: ignored an invalid message: ${parsed.error.message}`);
-      return;
-    }
-    const msg = parsed.data;
-    switch (msg.type) {
-      case 'ready':
-        await this.inspect();
-        break;
-      case 'stats':
-        await this.stats(msg.indices);
-        break;
-      case 'cancel':
-        this.job?.abort();
-        break;
-      case 'cancelCompare':
-        this.comparing?.abort();
-        break;
-      case 'benchmark':
-        await this.benchmark(msg.batches, msg.runs);
-        break;
-      case 'cancelBenchmark':
-        this.benchmarking?.abort();
-        break;
-      case 'action':
-        await this.action(msg.action);
-        break;
+      this.jobs.end('loading', loading);
     }
   }
 
@@ -200,9 +186,7 @@ class InspectorSession implements vscode.Disposable {
   private async stats(indices: number[]): Promise<void> {
     const summary = this.summary;
     if (!summary) return;
-    this.job?.abort();
-    const job = new AbortController();
-    this.job = job;
+    const job = this.jobs.start('stats');
     const wanted = indices.filter((i) => i < summary.tensors.length).map((index) => ({ index, tensor: summary.tensors[index] }));
     let done = 0;
     let lastBytes = 0;
@@ -212,16 +196,16 @@ class InspectorSession implements vscode.Disposable {
         this.post('stats' in r ? { type: 'stats', index: r.index, stats: r.stats } : { type: 'statsError', index: r.index, message: r.error });
         done++;
         if (done % 8 === 0 || done === wanted.length) this.post({ type: 'progress', done, total: wanted.length, running: true });
-      }, job.signal, (bytesDone, bytesTotal) => {
+      }, job, (bytesDone, bytesTotal) => {
         // a huge tensor takes minutes: its progress, a few times a second
         if (Date.now() - lastBytes < 250) return;
         lastBytes = Date.now();
         this.post({ type: 'progress', done, total: wanted.length, running: true, bytesDone, bytesTotal });
       });
     } catch (e) {
-      if (!job.signal.aborted) this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!job.aborted) this.deps.log.warn(`inspector statistics for ${this.uri.fsPath}: ${messageOf(e)}`);
     } finally {
-      if (this.job === job) this.job = undefined;
+      this.jobs.end('stats', job);
       this.post({ type: 'progress', done, total: wanted.length, running: false });
     }
   }
@@ -236,9 +220,7 @@ class InspectorSession implements vscode.Disposable {
       filters: { Checkpoints: CHECKPOINT_EXTENSIONS, 'All files': ['*'] },
     }))?.[0];
     if (!other) return;
-    this.comparing?.abort();
-    const job = new AbortController();
-    this.comparing = job;
+    const job = this.jobs.start('compare');
     let done = 0;
     let total = 0;
     try {
@@ -250,16 +232,16 @@ class InspectorSession implements vscode.Disposable {
         this.post({ type: 'diff', ...r });
         done++;
         if (done % 8 === 0) this.post({ type: 'compareProgress', done, total, running: true });
-      }, job.signal);
+      }, job);
       this.deps.log.info(`compared ${this.uri.fsPath} with ${other.fsPath}: ${done} tensors`);
     } catch (e) {
-      if (!job.signal.aborted) {
-        const message = e instanceof Error ? e.message : String(e);
+      if (!job.aborted) {
+        const message = messageOf(e);
         this.deps.log.warn(`compare ${this.uri.fsPath} with ${other.fsPath}: ${message}`);
         this.post({ type: 'compareError', message });
       }
     } finally {
-      if (this.comparing === job) this.comparing = undefined;
+      this.jobs.end('compare', job);
       this.post({ type: 'compareProgress', done, total, running: false });
     }
   }
@@ -278,15 +260,13 @@ class InspectorSession implements vscode.Disposable {
         : 'Running a checkpoint from this workspace needs a trusted workspace (the bundled models run anywhere).' });
       return;
     }
-    this.benchmarking?.abort();
-    const job = new AbortController();
-    this.benchmarking = job;
+    const job = this.jobs.start('benchmark');
     const name = this.fileName();
     this.post({ type: 'benchProgress', message: 'starting the engine', done: 0, total: 0, running: true });
     try {
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `pMF: benchmarking ${name}` },
         (bar) => benchmarkHere(this.deps.engine, {
-          modelPath: model.path, batches, runs, signal: job.signal,
+          modelPath: model.path, batches, runs, signal: job,
           onProgress: (p) => {
             bar.report({ message: p.message });
             this.post({ type: 'benchProgress', message: p.message, done: p.done, total: p.total, running: true });
@@ -295,16 +275,16 @@ class InspectorSession implements vscode.Disposable {
       this.deps.log.info(`benchmarked ${model.path}: ${describeBench(result)}`);
       this.post({ type: 'bench', result });
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      if (job.signal.aborted) {
+      const message = messageOf(e);
+      if (job.aborted) {
         this.deps.log.info(`benchmark of ${model.path} stopped`);
       } else {
         this.deps.log.warn(`benchmark of ${model.path}: ${message}`);
         this.post({ type: 'benchError', message: `Benchmarking ${name} failed: ${message}` });
       }
     } finally {
-      if (this.benchmarking === job) this.benchmarking = undefined;
-      this.post({ type: 'benchProgress', message: job.signal.aborted ? 'stopped' : '', done: 0, total: 0, running: false });
+      this.jobs.end('benchmark', job);
+      this.post({ type: 'benchProgress', message: job.aborted ? 'stopped' : '', done: 0, total: 0, running: false });
     }
   }
 
@@ -336,11 +316,8 @@ class InspectorSession implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.disposed = true;
-    this.benchmarking?.abort(); // a panel closed mid-run stops the run (the engine cancels its generation)
-    this.job?.abort();
-    this.loading?.abort();
-    this.comparing?.abort();
+    // a panel closed mid-run stops its jobs (a benchmark: the engine cancels its generation)
+    this.jobs.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -4,7 +4,10 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../../engine/client';
 import { listBundledModels } from '../../node/bundled';
-import { FromWebview, type ToyCell, ToWebview } from '../../../webview/toyCompare/protocol';
+import { FieldLayout } from '../../core/fieldLayout';
+import { type Channel, messageOf } from '../../shared/channel';
+import { FromWebview, type ToyCell, ToWebview } from '../../shared/protocol/toyCompare';
+import { hostChannel, webviewOptions } from '../panelChannel';
 import { webviewHtml } from '../webviewHtml';
 
 export const TOY_COMPARE_POINTS = 1024;
@@ -28,10 +31,10 @@ export async function toyCells(engine: EngineClient, extensionPath: string, seed
     const tr = await engine.trajectory({ modelId: load.modelId, mode: 'pmf', seeds: Array.from({ length: n }, (_, i) => seed + i),
       omega: 1, tMin: 0, tMax: 1, steps: 1, odeSteps: 1, rFraction: 0 });
     const { measurements } = await engine.measure(tr.trajectoryId, 4);
-    const field = 1; // x at frame 0: the one-step sample
+    const x = 1; // x at frame 0: the one-step sample
     cells.push({
       name: info.name || basename(m.path), prediction: info.prediction, dim: info.dim ?? info.sampleShape[0],
-      plane: tr.toy!.plane.slice(field * n * 2, (field + 1) * n * 2),
+      plane: new FieldLayout(n, 2).field(tr.toy!.plane, 0, x).slice(),
       offPlaneMean: measurements.offPlaneNorm!.x[0], participationRatio: measurements.participationRatio.x[0],
     });
   }
@@ -40,11 +43,11 @@ export async function toyCells(engine: EngineClient, extensionPath: string, seed
 
 export class ToyComparePanel {
   static readonly viewType = 'pmf.toyCompare';
+  private readonly channel: Channel<FromWebview, ToWebview>;
 
   static open(extensionUri: vscode.Uri, extensionPath: string, engine: EngineClient, log: vscode.LogOutputChannel): ToyComparePanel {
-    const panel = vscode.window.createWebviewPanel(ToyComparePanel.viewType, 'pMF: Toy models (Fig. 2)', vscode.ViewColumn.Active, {
-      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')],
-    });
+    const panel = vscode.window.createWebviewPanel(ToyComparePanel.viewType, 'pMF: Toy models (Fig. 2)', vscode.ViewColumn.Active,
+      webviewOptions(extensionUri));
     return new ToyComparePanel(panel, extensionUri, extensionPath, engine, log);
   }
 
@@ -52,15 +55,14 @@ export class ToyComparePanel {
     private readonly engine: EngineClient, private readonly log: vscode.LogOutputChannel) {
     panel.webview.html = webviewHtml(panel.webview, extensionUri,
       { title: 'pMF toy models', script: 'toyCompare.js', style: 'toyCompare.css', body: BODY });
-    panel.webview.onDidReceiveMessage((raw) => {
-      const parsed = FromWebview.safeParse(raw);
-      if (!parsed.success) return;
-      void this.show(parsed.data.type === 'resample' ? parsed.data.seed : 0);
-    });
+    this.channel = hostChannel('toy comparison', panel.webview, { incoming: FromWebview, outgoing: ToWebview }, { log });
+    this.channel.on('ready', () => this.show(0));
+    this.channel.on('resample', (msg) => this.show(msg.seed));
+    panel.onDidDispose(() => this.channel.dispose());
   }
 
   private post(msg: ToWebview): void {
-    void this.panel.webview.postMessage(ToWebview.parse(msg));
+    this.channel.post(msg);
   }
 
   private async show(seed: number): Promise<void> {
@@ -70,7 +72,7 @@ export class ToyComparePanel {
       if (cells.length === 0) throw new Error('No toy models are bundled with this build of pMF Lab.');
       this.post({ type: 'cells', cells, points: TOY_COMPARE_POINTS, ms: performance.now() - t0 });
     } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
+      const message = messageOf(e);
       this.log.error(`toy comparison: ${message}`);
       this.post({ type: 'error', message });
     }

@@ -2,10 +2,8 @@
 // animated GIF / WebP export. z and x are images (data range); u and v use a diverging
 // colormap symmetric around 0 with one scale for the whole trajectory.
 import { interpolateRdBu } from 'd3-scale-chromatic';
+import { FIELD_NAMES, type FieldName, FieldLayout } from '../../core/fieldLayout';
 import type { RgbFrame } from '../../node/animation';
-
-const FIELDS = ['z', 'x', 'u', 'v'] as const;
-export type Field = (typeof FIELDS)[number];
 
 function rgbOf(css: string): [number, number, number] {
   const m = css.match(/\d+/g);
@@ -15,12 +13,12 @@ function rgbOf(css: string): [number, number, number] {
 /** A 256-entry lookup table of RdBu reversed (blue negative, red positive). */
 const DIVERGING: Array<[number, number, number]> = Array.from({ length: 256 }, (_, i) => rgbOf(interpolateRdBu(1 - i / 255)));
 
-export function fieldFrames(fields: Float32Array, frames: number, n: number, sampleShape: number[], field: Field,
+export function fieldFrames(fields: Float32Array, frames: number, n: number, sampleShape: number[], field: FieldName,
   dataRange: readonly [number, number], pad = 2): RgbFrame[] {
   const [C, H, W] = sampleShape;
-  const per = C * H * W;
-  const k = FIELDS.indexOf(field);
-  const block = (f: number, s: number) => fields.subarray(((f * 4 + k) * n + s) * per, ((f * 4 + k) * n + s + 1) * per);
+  const layout = new FieldLayout(n, C * H * W);
+  const k = FIELD_NAMES.indexOf(field);
+  const block = (f: number, s: number) => layout.sample(fields, f, k, s);
   const diverging = field === 'u' || field === 'v';
   let scale = 0;
   if (diverging) {

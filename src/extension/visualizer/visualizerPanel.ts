@@ -1,28 +1,28 @@
 // pMF: Open Field Visualizer (host side). Runs trajectories in the engine and forwards the
-// fields and measurements to the webview; answers the r slider; takes a real image; exports.
+// fields and measurements to the webview (measuring.ts); answers the r slider; takes a real
+// image; exports (visualizerExports.ts). Jobs of one kind (run, measure, consistency): the
+// latest wins.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
-import { appendFrame, emptySeries, type MeasurementSeries } from '../../core/analysis';
 import { costDefaults } from '../../core/costDefaults';
+import { valuesPerSample } from '../../core/fieldLayout';
 import { quantise8 } from '../../core/frameEncoding';
 import { trajectorySeeds } from '../../core/trajectory';
-import { encodeAnimation } from '../../node/animation';
 import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
-import { countNonFinite, describeCount, nonFiniteFields } from '../../node/nonFinite';
-import { encodeNpy } from '../../node/npy';
-import { writeFileAtomic } from '../../node/outputFiles';
-import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../../webview/visualizer/protocol';
+import { nonFiniteFields } from '../../node/nonFinite';
+import { type Channel, Jobs, type MessageOf, messageOf } from '../../shared/channel';
+import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../shared/protocol/visualizer';
 import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
+import { hostChannel, webviewOptions } from '../panelChannel';
 import { providerSetting } from '../settings';
 import { webviewHtml } from '../webviewHtml';
-import { fieldFrames } from './frameRender';
+import { measureInBackground } from './measuring';
+import { VisualizerExports } from './visualizerExports';
 
-/** While measuring, progress reaches the webview at most this often. */
-const MEASURE_POST_MS = 250;
 /** Progress of the trajectory and the consistency check reaches the webview at most this often. */
 const PROGRESS_POST_MS = 200;
 
@@ -48,19 +48,18 @@ export class VisualizerPanel implements vscode.Disposable {
   static readonly viewType = 'pmf.fieldVisualizer';
   private static readonly all = new Set<VisualizerPanel>();
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly channel: Channel<FromWebview, ToWebview>;
+  private readonly jobs = new Jobs<'run' | 'measure' | 'consistency'>();
+  private readonly exports: VisualizerExports;
   private load?: LoadResult;
   private last?: { reply: TrajectoryReply; config: VizConfig; image?: { name: string; x: Float32Array } };
   private image?: { name: string; x: Float32Array };
-  private running?: AbortController;
-  private measuring?: AbortController;
-  private checking?: AbortController;
   private readonly busyLabels = new Map<'work' | 'measure', string>();
-  /** Exact fields of the frame last asked for by the hover readout (the panels show 8-bit values). */
-  private exactFrame?: { trajectoryId: string; frame: number; data: Promise<{ fields: Float32Array; n: number; sampleShape: number[] }> };
 
   /** Opens a new visualizer: picks a model (unless given one), loads it, shows the panel. */
   static async open(deps: VisualizerDeps, preselected?: vscode.Uri): Promise<VisualizerPanel | undefined> {
-    const picked = preselected ? modelFromUri(deps.extensionPath, preselected) : await pickModel(deps.extensionPath);
+    const picked = preselected ? modelFromUri(deps.extensionPath, preselected) : await pickModel(deps.extensionPath, undefined,
+      'pMF: Open Field Visualizer: model');
     if (!picked) return undefined;
     const panel = vscode.window.createWebviewPanel(VisualizerPanel.viewType, 'pMF Field Visualizer', vscode.ViewColumn.Active,
       VisualizerPanel.options(deps));
@@ -70,7 +69,7 @@ export class VisualizerPanel implements vscode.Disposable {
   /** Restores a panel after a reload from the state its webview saved. */
   static revive(deps: VisualizerDeps, panel: vscode.WebviewPanel, state: unknown): VisualizerPanel {
     panel.webview.options = VisualizerPanel.options(deps);
-    const saved = VizConfigFromState(state);
+    const saved = savedConfig(state);
     const fallback = listBundledModels(deps.extensionPath)[0]?.path ?? '';
     return new VisualizerPanel(deps, panel, saved?.modelPath || fallback, saved);
   }
@@ -80,8 +79,7 @@ export class VisualizerPanel implements vscode.Disposable {
   }
 
   private static options(deps: VisualizerDeps): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-    return { enableScripts: true, retainContextWhenHidden: false,
-      localResourceRoots: [vscode.Uri.joinPath(deps.extensionUri, 'dist', 'webview')] };
+    return { ...webviewOptions(deps.extensionUri), retainContextWhenHidden: false };
   }
 
   private constructor(private readonly deps: VisualizerDeps, readonly panel: vscode.WebviewPanel, private modelPath: string,
@@ -91,13 +89,24 @@ export class VisualizerPanel implements vscode.Disposable {
       title: 'pMF Field Visualizer', script: 'visualizer.js', style: 'visualizer.css', extraStyles: ['uPlot.min.css'],
       body: '<div id="app"></div>',
     });
-    panel.webview.onDidReceiveMessage((m) => this.onMessage(m), undefined, this.disposables);
+    this.channel = hostChannel('visualizer', panel.webview, { incoming: FromWebview, outgoing: ToWebview }, {
+      log: deps.log,
+      onError: (e) => {
+        if (e instanceof Error && /Cancelled/.test(e.message)) return;
+        const message = messageOf(e);
+        this.deps.log.error(`visualizer: ${message}`);
+        this.post({ type: 'error', message });
+      },
+    });
+    this.disposables.push(this.channel);
+    this.exports = new VisualizerExports(deps.engine, (m) => this.post(m));
+    this.registerHandlers();
     panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
   }
 
   /** Validates and posts a message; resolves when the webview has taken it. */
-  private post(msg: ToWebview): Thenable<boolean> {
-    return this.panel.webview.postMessage(ToWebview.parse(msg));
+  private post(msg: ToWebview): PromiseLike<unknown> {
+    return this.channel.post(msg).taken;
   }
 
   private async init(): Promise<void> {
@@ -157,12 +166,6 @@ export class VisualizerPanel implements vscode.Disposable {
     this.post({ type: 'busy', busy: shown !== undefined, label: shown });
   }
 
-  /** Stops the trajectory (and the frames still on their way), the measurements and the consistency check. */
-  private cancelAll(): void {
-    this.running?.abort();
-    this.measuring?.abort();
-    this.checking?.abort();
-  }
 
   /** A progress callback that shows `label: k of n <unit>` in the panel, at most every PROGRESS_POST_MS. */
   private progressLabel(label: string, unit: string, signal: AbortSignal): (done: number, total: number) => void {
@@ -198,9 +201,7 @@ export class VisualizerPanel implements vscode.Disposable {
       this.startMeasuring(requestId, last.reply.trajectoryId, cfg.patchSize);
       return;
     }
-    this.running?.abort();
-    const ac = new AbortController();
-    this.running = ac;
+    const signal = this.jobs.start('run');
     this.config = cfg;
     const info = this.load.info;
     if (cfg.mode === 'image' && !this.image) throw new Error('Image mode needs an image: pick one or drop a PNG / JPEG on the panel.');
@@ -213,8 +214,8 @@ export class VisualizerPanel implements vscode.Disposable {
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
       rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction,
       image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
-    }, ac.signal, this.progressLabel(busyLabel, 'network calls', ac.signal)));
-    if (ac.signal.aborted) return;
+    }, signal, this.progressLabel(busyLabel, 'network calls', signal)));
+    if (signal.aborted) return;
     this.last = { reply, config: cfg, image: this.image };
     this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms`);
     // The first frames go with the trajectory, the rest in chunks after it (and after the
@@ -223,7 +224,7 @@ export class VisualizerPanel implements vscode.Disposable {
     const size = reply.fields ? reply.fields.length / frames : 0;
     // Display frames cross as 8 bits per value with each block's range (a quarter of the bytes);
     // the exact values stay in the engine (hover readout, .npy export, measurements).
-    const per = reply.sampleShape.reduce((a, b) => a * b, 1);
+    const per = valuesPerSample(reply.sampleShape);
     const perMessage = Math.max(1, Math.floor(frameChunkBytes() / Math.max(1, size)));
     const chunk = (start: number) => quantise8(reply.fields!.subarray(start * size, Math.min(frames, start + perMessage) * size), per);
     const first = reply.fields && chunk(0);
@@ -245,7 +246,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.startMeasuring(requestId, reply.trajectoryId, cfg.patchSize);
     if (!reply.fields) return;
     this.setBusy('work', 'Sending the frames');
-    for (let start = perMessage; start < frames && !ac.signal.aborted; start += perMessage) {
+    for (let start = perMessage; start < frames && !signal.aborted; start += perMessage) {
       // one chunk at a time: the next is sent when the webview has taken this one
       await this.post({ type: 'frames', result: { requestId, start, q8: chunk(start) } });
     }
@@ -256,147 +257,90 @@ export class VisualizerPanel implements vscode.Disposable {
    * the series to the webview as frames are done; a newer run or measurement cancels it.
    */
   private startMeasuring(requestId: number, trajectoryId: string, patchSize: number): void {
-    this.measuring?.abort();
-    const ac = new AbortController();
-    this.measuring = ac;
-    const started = performance.now();
-    const info = this.load!.info;
-    let series: MeasurementSeries | undefined;
-    let done = 0;
-    let total = this.last?.reply.times.length ?? 0;
-    // before the first frame, an empty series says that measuring has begun
-    const postSeries = (ms: number) => this.post({ type: 'measurements', result: { requestId, done, total,
-      measurements: { ...(series ?? emptySeries(0, info.kind)), ms } } });
-    const post = () => {
-      lastPost = performance.now();
-      void postSeries(lastPost - started);
-      this.setBusy('measure', `Measuring: ${done} of ${total} frames`);
-    };
-    const stopShowing = () => {
-      clearTimeout(timer);
-      if (this.measuring === ac) this.setBusy('measure', undefined);
-    };
-    // A quick measurement is posted once, when done; a long one shows its progress from MEASURE_POST_MS on.
-    let lastPost = started;
-    const timer = setTimeout(() => { if (!ac.signal.aborted && done < total) post(); }, MEASURE_POST_MS);
-    ac.signal.addEventListener('abort', () => stopShowing());
-    void this.deps.engine.measure(trajectoryId, patchSize, ac.signal, (p) => {
-      if (ac.signal.aborted) return;
-      series ??= emptySeries(p.patchDim, info.kind);
-      appendFrame(series, p.measurement);
-      done = p.frame + 1;
-      total = p.frames;
-      if (done < total && performance.now() - lastPost > MEASURE_POST_MS) post();
-    }).then((r) => {
-      stopShowing();
-      if (ac.signal.aborted) return;
-      this.deps.log.debug(`measurements: ${r.measurements.rms.x.length} frames in ${r.ms.toFixed(1)} ms (p = ${patchSize})`);
-      series = r.measurements;
-      done = total = r.measurements.rms.x.length;
-      void postSeries(r.ms);
-    }, (e: unknown) => {
-      stopShowing();
-      if (ac.signal.aborted || (e instanceof EngineError && e.code === 'cancelled')) return;
-      const message = e instanceof Error ? e.message : String(e);
-      this.deps.log.error(`visualizer: ${message}`);
-      this.post({ type: 'error', message });
+    const signal = this.jobs.start('measure');
+    measureInBackground({
+      engine: this.deps.engine, log: this.deps.log, requestId, trajectoryId, patchSize, kind: this.load!.info.kind,
+      frames: this.last?.reply.times.length ?? 0, signal,
+      post: (m) => void this.post(m),
+      setBusy: (label) => this.setBusy('measure', label),
+      isCurrent: () => this.jobs.isCurrent('measure', signal),
     });
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    const parsed = FromWebview.safeParse(raw);
-    if (!parsed.success) {
-      this.deps.log.warn(`visualizer: ignored an invalid message: ${parsed.error.message}`);
-      return;
-    }
-    const msg = parsed.data;
+  /** Work a message starts shows as busy (with Stop) until it ends. */
+  private async work<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      switch (msg.type) {
-        case 'ready':
-          await this.init();
-          break;
-        case 'run':
-          await this.run(msg.requestId, msg.config);
-          break;
-        case 'fieldsAt': {
-          if (!this.last) return;
-          let r;
-          try {
-            r = await this.deps.engine.fieldsAt({ trajectoryId: this.last.reply.trajectoryId, frame: msg.frame,
-              rFraction: msg.rFraction });
-          } catch (e) {
-            // The engine restarted: compute the trajectory again (the webview re-asks for r after it).
-            if (e instanceof EngineError && ['unknown-trajectory', 'crashed'].includes(e.code)) {
-              await this.run(msg.requestId, { ...this.last.config, rMode: 'fraction', rFraction: msg.rFraction });
-              return;
-            }
-            throw e;
-          }
-          // x and u at r, 8-bit like the frames (so u at r = t draws exactly as the frame's v)
-          const q8 = r.fields && quantise8(r.fields, this.last.reply.sampleShape.reduce((a, b) => a * b, 1));
-          this.post({ type: 'fields', result: { requestId: msg.requestId, frame: msg.frame, t: r.t, r: r.r, q8,
-            toy: r.toy, ms: r.ms } });
-          return; // no busy indicator for the slider's fast path
-        }
-        case 'consistency': {
-          if (!this.last) return;
-          this.checking?.abort();
-          const ac = new AbortController();
-          this.checking = ac;
-          const label = 'Integrating v for the consistency check';
-          this.setBusy('work', label);
-          const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, msg.fineSteps, ac.signal,
-            this.progressLabel(label, 'fine steps', ac.signal));
-          if (ac.signal.aborted) return;
-          this.post({ type: 'consistency', result: { requestId: msg.requestId, relativeError: c.relativeError,
-            fineSteps: msg.fineSteps, ms: c.ms } });
-          break;
-        }
-        case 'cancel':
-          this.cancelAll();
-          break;
-        case 'pickModel': {
-          const picked = await pickModel(this.deps.extensionPath, this.modelPath);
-          if (!picked) return;
-          this.modelPath = picked.path;
-          this.last = undefined;
-          await this.init();
-          break;
-        }
-        case 'pickImage': {
-          const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] },
-            openLabel: 'Use this image' }))?.[0];
-          if (uri) await this.setImage(basename(uri.fsPath), Buffer.from(await vscode.workspace.fs.readFile(uri)));
-          break;
-        }
-        case 'dropImage':
-          await this.setImage(msg.name, Buffer.from(msg.bytes));
-          break;
-        case 'exportPng':
-          await this.save('png', Buffer.from(msg.png), 'PNG image');
-          break;
-        case 'exportAnimation':
-          await this.exportAnimation(msg.format, msg.field);
-          break;
-        case 'exportNpy':
-          await this.exportNpy(msg.frame);
-          break;
-        case 'exactAt':
-          await this.exactAt(msg.frame, msg.sample, msg.x, msg.y);
-          return; // no busy indicator for the readout
-        case 'timing':
-          this.deps.timings.push({ name: msg.name, ms: msg.ms });
-          if (this.deps.timings.length > 1000) this.deps.timings.shift();
-          return;
-      }
-    } catch (e) {
-      if (e instanceof Error && /Cancelled/.test(e.message)) return;
-      const message = e instanceof Error ? e.message : String(e);
-      this.deps.log.error(`visualizer: ${message}`);
-      this.post({ type: 'error', message });
+      return await fn();
     } finally {
-      if (msg.type !== 'fieldsAt' && msg.type !== 'timing' && msg.type !== 'exactAt') this.setBusy('work', undefined);
+      this.setBusy('work', undefined);
     }
+  }
+
+  private registerHandlers(): void {
+    const c = this.channel;
+    this.disposables.push(
+      c.on('ready', () => this.work(() => this.init())),
+      c.on('run', (msg, ctx) => this.work(() => this.run(ctx.seq, msg.config))),
+      // the slider's fast path: no busy indicator
+      c.on('fieldsAt', (msg, ctx) => this.fieldsAt(ctx.seq, msg.frame, msg.rFraction)),
+      c.on('consistency', (msg) => this.work(() => this.consistency(msg.fineSteps))),
+      c.on('cancel', () => this.work(async () => this.jobs.abort())),
+      c.on('pickModel', () => this.work(async () => {
+        const picked = await pickModel(this.deps.extensionPath, this.modelPath, 'pMF: Open Field Visualizer: model');
+        if (!picked) return;
+        this.modelPath = picked.path;
+        this.last = undefined;
+        await this.init();
+      })),
+      c.on('pickImage', () => this.work(async () => {
+        const uri = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] },
+          openLabel: 'Use this image' }))?.[0];
+        if (uri) await this.setImage(basename(uri.fsPath), Buffer.from(await vscode.workspace.fs.readFile(uri)));
+      })),
+      c.on('dropImage', (msg) => this.work(() => this.setImage(msg.name, Buffer.from(msg.bytes)))),
+      c.on('exportPng', (msg) => this.work(() => this.exports.save('png', Buffer.from(msg.png), 'PNG image'))),
+      c.on('exportAnimation', (msg) => this.work(() =>
+        this.exports.animation(this.last?.reply, this.load?.info.dataRange, msg.format, msg.field))),
+      c.on('exportNpy', (msg) => this.work(() => this.exports.npy(this.last?.reply.trajectoryId, msg.frame))),
+      // the readout: no busy indicator
+      c.on('exactAt', (msg) => this.exports.exactAt(this.last?.reply, msg.frame, msg.sample, msg.x, msg.y)),
+      c.on('timing', (msg) => {
+        this.deps.timings.push({ name: msg.name, ms: msg.ms });
+        if (this.deps.timings.length > 1000) this.deps.timings.shift();
+      }),
+    );
+  }
+
+  /** Fields of a frame of the last trajectory at another r: the answer to the webview's fieldsAt. */
+  private async fieldsAt(seq: number, frame: number, rFraction: number): Promise<MessageOf<ToWebview, 'fields'> | undefined> {
+    const last = this.last;
+    if (!last) return undefined;
+    let r;
+    try {
+      r = await this.deps.engine.fieldsAt({ trajectoryId: last.reply.trajectoryId, frame, rFraction });
+    } catch (e) {
+      // The engine restarted: compute the trajectory again (the webview re-asks for r after it).
+      if (e instanceof EngineError && ['unknown-trajectory', 'crashed'].includes(e.code)) {
+        await this.run(seq, { ...last.config, rMode: 'fraction', rFraction });
+        return undefined;
+      }
+      throw e;
+    }
+    // x and u at r, 8-bit like the frames (so u at r = t draws exactly as the frame's v)
+    const q8 = r.fields && quantise8(r.fields, valuesPerSample(last.reply.sampleShape));
+    return { type: 'fields', result: { frame, t: r.t, r: r.r, q8, toy: r.toy, ms: r.ms } };
+  }
+
+  /** MeanFlow consistency along the last trajectory: the answer to the webview's consistency. */
+  private async consistency(fineSteps: number): Promise<MessageOf<ToWebview, 'consistency'> | undefined> {
+    if (!this.last) return undefined;
+    const signal = this.jobs.start('consistency');
+    const label = 'Integrating v for the consistency check';
+    this.setBusy('work', label);
+    const c = await this.deps.engine.consistency(this.last.reply.trajectoryId, fineSteps, signal,
+      this.progressLabel(label, 'fine steps', signal));
+    if (signal.aborted) return undefined;
+    return { type: 'consistency', result: { relativeError: c.relativeError, fineSteps, ms: c.ms } };
   }
 
   private async setImage(name: string, bytes: Buffer): Promise<void> {
@@ -408,65 +352,10 @@ export class VisualizerPanel implements vscode.Disposable {
     this.post({ type: 'image', name, preview: x, sampleShape: info.sampleShape, notice });
   }
 
-  private async save(ext: string, data: Buffer, label: string): Promise<void> {
-    const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const name = `pmf-fields-${Date.now()}.${ext}`;
-    const uri = await vscode.window.showSaveDialog({ defaultUri: ws ? vscode.Uri.joinPath(ws, name) : undefined,
-      filters: { [label]: [ext] } });
-    if (!uri) return;
-    // all or nothing: a temporary file beside it, renamed over it (the dialog asked before replacing a file)
-    await writeFileAtomic(uri.fsPath, data, 'choose another name');
-    this.post({ type: 'exported', path: uri.fsPath });
-  }
-
-  private async exportAnimation(format: 'gif' | 'webp', field: 'z' | 'x' | 'u' | 'v'): Promise<void> {
-    const last = this.last;
-    if (!last?.reply.fields || !this.load) throw new Error('Animations need a trajectory of an image model.');
-    const { times, n, sampleShape } = last.reply;
-    const per = sampleShape.reduce((a, b) => a * b, 1);
-    const k = ['z', 'x', 'u', 'v'].indexOf(field);
-    const count = { nan: 0, inf: 0 };
-    for (let f = 0; f < times.length; f++) {
-      const c = countNonFinite(last.reply.fields.subarray((f * 4 + k) * n * per, (f * 4 + k + 1) * n * per));
-      count.nan += c.nan;
-      count.inf += c.inf;
-    }
-    if (count.nan + count.inf > 0) {
-      throw new Error(`The ${field} field of this trajectory holds ${describeCount(count)}: an animation would show them as black, ` +
-        'so none was saved. Export the frame as .npy to look at the values.');
-    }
-    const frames = fieldFrames(last.reply.fields, times.length, n, sampleShape, field, this.load.info.dataRange);
-    const scale = Math.max(1, Math.floor(128 / last.reply.sampleShape[1]));
-    await this.save(format, await encodeAnimation(frames, format, { scale }), format.toUpperCase());
-  }
-
-  /** The exact float32 values of one pixel of a frame (its fields at the frame's own r), for the readout. */
-  private async exactAt(frame: number, sample: number, x: number, y: number): Promise<void> {
-    const last = this.last;
-    if (!last?.reply.fields) return;
-    const id = last.reply.trajectoryId;
-    if (this.exactFrame?.trajectoryId !== id || this.exactFrame.frame !== frame) {
-      const data = this.deps.engine.frameData(id, frame);
-      this.exactFrame = { trajectoryId: id, frame, data };
-      data.catch(() => { if (this.exactFrame?.data === data) this.exactFrame = undefined; });
-    }
-    const d = await this.exactFrame.data;
-    const [C = 1, H = 1, W = 1] = d.sampleShape;
-    if (sample >= d.n || x >= W || y >= H) return;
-    const per = C * H * W;
-    const values = [0, 1, 2, 3].map((k) => Array.from({ length: C }, (_, c) => d.fields[(k * d.n + sample) * per + c * H * W + y * W + x]));
-    this.post({ type: 'exact', frame, sample, x, y, values });
-  }
-
-  private async exportNpy(frame: number): Promise<void> {
-    if (!this.last) throw new Error('Run a trajectory first.');
-    const d = await this.deps.engine.frameData(this.last.reply.trajectoryId, frame);
-    await this.save('npy', encodeNpy(d.fields, [4, d.n, ...d.sampleShape]), 'NumPy array (z, x, u, v)');
-  }
-
   dispose(): void {
     VisualizerPanel.all.delete(this);
-    this.cancelAll();
+    // stops the trajectory (and the frames still on their way), the measurements and the consistency check
+    this.jobs.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
 }
@@ -477,7 +366,7 @@ function sameTrajectory(a: VizConfig, b: VizConfig): boolean {
 }
 
 /** The VizConfig a webview saved with setState ({ config, ... }), if it is valid. */
-function VizConfigFromState(state: unknown): VizConfig | undefined {
+function savedConfig(state: unknown): VizConfig | undefined {
   const parsed = VizConfig.safeParse((state as { config?: unknown } | undefined)?.config);
   return parsed.success ? parsed.data : undefined;
 }

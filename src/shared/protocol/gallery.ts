@@ -1,5 +1,6 @@
 // Every message between the extension host and the gallery webview, in one place, with
-// runtime validation on both sides (zod). Images cross as PNG bytes (Uint8Array), not JSON.
+// runtime validation on both sides (zod, src/shared/channel.ts). Images cross as PNG bytes
+// (Uint8Array), not JSON.
 import { z } from 'zod';
 
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected PNG bytes (Uint8Array)');

@@ -1,15 +1,20 @@
-// Every message between the extension host and the Field Visualizer webview, in one place,
-// validated with zod on both sides. Field tensors cross as Float32Array (binary), never JSON.
+// Every message between the extension host and the Field Visualizer webview, validated with zod
+// on both sides (src/shared/channel.ts). Field tensors cross as Float32Array or 8-bit display
+// frames (binary), never JSON.
 //
-// Layout conventions:
-//   fields   Float32Array [frames, 4, n, per]: for each frame the z_t, x, u, v of n samples
-//            (`per` = product of sampleShape). For toy models the engine sends the data-plane
-//            view instead (see ToyPlane).
-//   frame f  has time t = times[f] and was evaluated at r = rs[f] (x and u depend on r; v does not).
+// Layout (src/core/fieldLayout.ts): fields are [frames, 4, n, per], for each frame the z_t, x, u, v
+// of n samples; for toy models the engine sends the data-plane view instead (see ToyPlane).
+// Frame f has time t = times[f] and was evaluated at r = rs[f] (x and u depend on r; v does not).
+//
+// Requests and their answers: fieldsAt -> fields, consistency -> consistency, exactAt -> exact
+// (matched by the channel). A run is a job: its trajectory, frames and measurements are events
+// carrying the run's seq as requestId.
 import { z } from 'zod';
+import type { Measurements as CoreMeasurements, ToyPlane as CoreToyPlane } from '../../core/analysis/measurements';
+import { FIELD_NAMES } from '../../core/fieldLayout';
+import { type Assert, type Equals, f32, u8 } from './common';
 
-const f32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'expected a Float32Array');
-const u8 = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint8Array');
+export { FIELD_NAMES, type FieldName } from '../../core/fieldLayout';
 
 /**
  * Display frames, 8 bits per value (src/core/frameEncoding.ts): each block of `per` values (one
@@ -19,9 +24,6 @@ const u8 = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected a Uint
  */
 export const Quantised = z.object({ data: u8, lo: f32, hi: f32 });
 export type Quantised = z.infer<typeof Quantised>;
-
-export const FIELD_NAMES = ['z', 'x', 'u', 'v'] as const;
-export type FieldName = (typeof FIELD_NAMES)[number];
 
 export const Mode = z.enum(['pmf', 'ode', 'image']);
 export type Mode = z.infer<typeof Mode>;
@@ -96,6 +98,9 @@ export const ToyPlane = z.object({
 });
 export type ToyPlane = z.infer<typeof ToyPlane>;
 
+/** Compile-time: these schemas are the core types exactly (src/shared/protocol/common.ts). */
+export type TypeChecks = [Assert<Equals<Measurements, CoreMeasurements>>, Assert<Equals<ToyPlane, CoreToyPlane>>];
+
 export const TrajectoryResult = z.object({
   requestId: z.number().int(),
   mode: Mode,
@@ -138,9 +143,8 @@ export const MeasurementsResult = z.object({
 });
 export type MeasurementsResult = z.infer<typeof MeasurementsResult>;
 
-/** Fields of one frame at another r (the r slider). */
+/** Fields of one frame at another r (the r slider): the answer to fieldsAt. */
 export const FieldsResult = z.object({
-  requestId: z.number().int(),
   frame: z.number().int(),
   t: z.number(),
   r: z.number(),
@@ -155,7 +159,6 @@ export type FieldsResult = z.infer<typeof FieldsResult>;
 
 /** MeanFlow consistency per frame: |u(z_t, r, t) - mean of v over [r, t]| / |mean of v|. */
 export const ConsistencyResult = z.object({
-  requestId: z.number().int(),
   relativeError: z.array(z.number()),
   fineSteps: z.number().int(),
   ms: z.number(),
@@ -188,10 +191,10 @@ export type ToWebview = z.infer<typeof ToWebview>;
 export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   /** Compute the trajectory for a config and measure it (only measure it again when just the patch size changed). */
-  z.object({ type: z.literal('run'), requestId: z.number().int(), config: VizConfig }),
+  z.object({ type: z.literal('run'), config: VizConfig }),
   /** Fields of frame `frame` of the last trajectory at r = rFraction * t. */
-  z.object({ type: z.literal('fieldsAt'), requestId: z.number().int(), frame: z.number().int().min(0), rFraction: z.number().min(0).max(1) }),
-  z.object({ type: z.literal('consistency'), requestId: z.number().int(), fineSteps: z.number().int().min(2).max(256) }),
+  z.object({ type: z.literal('fieldsAt'), frame: z.number().int().min(0), rFraction: z.number().min(0).max(1) }),
+  z.object({ type: z.literal('consistency'), fineSteps: z.number().int().min(2).max(256) }),
   /** Stop the trajectory, the frames on their way, the measurements and the consistency check. */
   z.object({ type: z.literal('cancel') }),
   /** Switch model (keeps what applies of the config). */

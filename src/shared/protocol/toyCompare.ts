@@ -1,7 +1,7 @@
-// Messages of the toy comparison panel (the paper's Fig. 2 from the bundled toy models).
+// Messages of the toy comparison panel (the paper's Fig. 2 from the bundled toy models),
+// validated on both sides (src/shared/channel.ts).
 import { z } from 'zod';
-
-const f32 = z.custom<Float32Array>((v) => v instanceof Float32Array, 'expected a Float32Array');
+import { f32 } from './common';
 
 export const ToyCell = z.object({
   name: z.string(),

@@ -1,7 +1,14 @@
 // Every message between the extension host and the checkpoint inspector webview, in one
-// place, validated on both sides (zod). The summary mirrors src/core/checkpoint/inspect/types.ts.
+// place, validated on both sides (zod, src/shared/channel.ts). The summary keeps the part of
+// src/core/checkpoint/inspect/types.ts that the panel shows; TypeChecks below proves at compile
+// time that every core summary and statistic passes these schemas (the distances are checked in
+// src/extension/inspector/inspectorEditor.ts: their core module uses Node timers, which the
+// webview's compile does not know).
 import { z } from 'zod';
-import { MAX_BATCH, MAX_BATCH_SIZES, MAX_RUNS } from '../../src/core/benchPlan';
+import { MAX_BATCH, MAX_BATCH_SIZES, MAX_RUNS } from '../../core/benchPlan';
+import type { PmfModelInfo } from '../../core/checkpoint/types';
+import type { CheckpointSummary, TensorStats } from '../../core/checkpoint/inspect/types';
+import type { Assert, Extends } from './common';
 
 /**
  * A float that may be NaN or infinite (the statistics of an all-NaN tensor, the distance to an
@@ -177,6 +184,17 @@ export const BenchResult = z.object({
 });
 export type BenchResult = z.infer<typeof BenchResult>;
 
+/** One tensor of this file against its namesake there (`other`); diff, or why not. */
+export const DiffMessage = z.object({ type: z.literal('diff'), index: z.number().int().nonnegative(), other: z.string(), transposed: z.boolean(),
+  diff: Diff.optional(), error: z.string().optional() });
+
+/** Compile-time: what the core produces always passes the schemas that carry it (src/shared/protocol/common.ts). */
+export type TypeChecks = [
+  Assert<Extends<CheckpointSummary, z.input<typeof Summary>>>,
+  Assert<Extends<PmfModelInfo, z.input<typeof ContractInfo>>>,
+  Assert<Extends<TensorStats, z.input<typeof Stats>>>,
+];
+
 /** Host -> webview. */
 export const ToWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('loading'), fileName: z.string() }),
@@ -192,9 +210,7 @@ export const ToWebview = z.discriminatedUnion('type', [
   /** A comparison with another checkpoint begins: what pairs up, what does not. */
   z.object({ type: z.literal('compare'), fileName: z.string(), pairs: z.number().int().nonnegative(),
     onlyHere: z.array(z.number().int().nonnegative()), onlyThere: z.array(z.string()) }),
-  /** One tensor of this file against its namesake there (`other`); diff, or why not. */
-  z.object({ type: z.literal('diff'), index: z.number().int().nonnegative(), other: z.string(), transposed: z.boolean(),
-    diff: Diff.optional(), error: z.string().optional() }),
+  DiffMessage,
   z.object({ type: z.literal('compareProgress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
     running: z.boolean() }),
   z.object({ type: z.literal('compareError'), message: z.string() }),
