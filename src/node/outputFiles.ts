@@ -5,9 +5,12 @@
 //   earlier or a concurrent run), the whole set takes the next free run number instead:
 //   grid.png, grid-run2.png, grid-run3.png, ... (every file of one run has the same number).
 //   On any failure or cancellation nothing of the run is left: no file, no temporary folder, and
-//   no folder that the run created.
+//   no folder that the run created. A run killed outright (SIGKILL, a power cut) cannot clean up:
+//   its temporary folder names its host and process, and the next run into that folder removes
+//   it once that process has ended.
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 /** An output path that cannot be written; the message names it and says what to do. */
@@ -19,6 +22,38 @@ export class OutputError extends Error {
 }
 
 const TEMP_PREFIX = '.pmf-partial-';
+/** This machine in a temporary folder's name (a folder shared between machines keeps theirs). */
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
+/** .pmf-partial-HOST-PID-XXXXXX, XXXXXX from mkdtemp. */
+const OURS = new RegExp(`^${TEMP_PREFIX.replace('.', '\\.')}${HOST.replace(/\./g, '\\.')}-(\\d+)-[^-]{6}$`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return code(e) !== 'ESRCH'; // EPERM: it runs, as another user
+  }
+}
+
+/**
+ * Removes the temporary folders in `dir` that runs on this machine left when they were killed
+ * outright (their process has ended). Best effort: a folder that cannot be removed stays.
+ */
+export async function sweepAbandoned(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = OURS.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    try {
+      await rm(join(dir, name), { recursive: true, force: true });
+      removed.push(join(dir, name));
+    } catch {
+      /* another run is removing it, or it is not ours to remove */
+    }
+  }
+  return removed;
+}
 
 /** Most run numbers tried in one folder before giving up. */
 const MAX_RUNS = 10_000;
@@ -135,7 +170,8 @@ export class StagedFiles {
           throw new OutputError(dir, `${dir} is a file, not a folder: rename or remove it, or ${hint}.`);
         }
         created = await mkdir(dir, { recursive: true });
-        return new StagedFiles(dir, await mkdtemp(join(dir, TEMP_PREFIX)), created, hint);
+        if (!created) await sweepAbandoned(dir);
+        return new StagedFiles(dir, await mkdtemp(join(dir, `${TEMP_PREFIX}${HOST}-${process.pid}-`)), created, hint);
       } catch (e) {
         // another run that had created the folder removed it (it failed) just now: once more
         if (code(e) === 'ENOENT' && attempt < 2) continue;

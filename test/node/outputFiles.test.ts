@@ -1,13 +1,14 @@
 // Outputs all or nothing on the real file system, and NaN / infinite samples from the real engine.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/engine/client';
 import { cliCommand, NonFiniteOutputError, runGeneration, writeOutputs, type GenerationRequest } from '../../src/node/generation';
 import { countNonFinite, nonFiniteFields } from '../../src/node/nonFinite';
-import { OutputError, runName, StagedFiles, writeFileAtomic } from '../../src/node/outputFiles';
+import { OutputError, runName, StagedFiles, sweepAbandoned, writeFileAtomic } from '../../src/node/outputFiles';
 import { ENGINE, FASHION, requireBuilt } from '../helpers/paths';
 import { expectedNonFinite, nonFiniteModel } from './nonFiniteModels';
 
@@ -46,6 +47,29 @@ test('a set of files: nothing visible before commit; 8 sets committed at once in
     assert.equal(readFileSync(d.files[1], 'utf8'), `g${i}`);
   }
   assert.equal(tree(dir).length, 16);
+});
+
+test('a run killed outright leaves its temporary folder; the next run into that folder removes it, and only it', async () => {
+  const dir = join(tmp, 'abandoned');
+  mkdirSync(dir);
+  const host = hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
+  const ended = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!; // a process that has ended
+  const dead = `.pmf-partial-${host}-${ended}-aB3xYz`;
+  const live = `.pmf-partial-${host}-${process.pid}-Qw12er`; // a run of this process, still going
+  const elsewhere = `.pmf-partial-other_machine-${ended}-Zx98cv`; // another machine's run in a shared folder
+  for (const d of [dead, live, elsewhere]) {
+    mkdirSync(join(dir, d));
+    writeFileSync(join(dir, d, '000.png'), 'x');
+  }
+  const set = await StagedFiles.open(dir);
+  const left = readdirSync(dir);
+  assert.ok(!left.includes(dead), 'the ended run\'s folder is gone');
+  assert.ok(left.includes(live) && left.includes(elsewhere), 'a live run\'s folder and another machine\'s stay');
+  await set.add('grid.png', Buffer.from('g'));
+  const done = await set.commit();
+  assert.deepEqual(done.files, [join(dir, 'grid.png')]);
+  assert.deepEqual(await sweepAbandoned(dir), [], 'nothing more to remove');
+  assert.ok(existsSync(join(dir, live, '000.png')) && existsSync(join(dir, elsewhere, '000.png')));
 });
 
 test('a folder that appears where a file goes: an error naming it, and nothing left, not even the folders it made', async () => {
