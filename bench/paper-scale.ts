@@ -7,7 +7,15 @@
 //   the engine:       first load (empty optimised-model cache) and cached load, RSS after load,
 //                     seconds per image at batch 1 and 4 (one-step generation: noise, forward, step)
 //                     for float32 fused, float32 plain and int8;
-//   PyTorch eager:    the same one-step generation with pmf_trainer's reference model, batch 1 and 4.
+//   PyTorch eager:    the same one-step generation with pmf_trainer's reference model, batch 1 and 4;
+//   VS Code (B/16):   Generate Samples in code-server, the first image after the model is loaded
+//                     (bench/galleryFirstImage.ts; skipped where code-server cannot run).
+//   the ceiling:      this CPU's float32 MatMul rate in onnxruntime at the model's own MLP
+//                     product at batch 4 ([4 x 276 tokens, d] x [d, MLP width]: most of its FLOPs),
+//                     and the model's float32 rate (FLOP per image x img/s) as a share of it.
+//                     A single product's rate depends on its shape (measured here: 270 to 380
+//                     GFLOP/s), so the share is a guide, not a bound: attention's products differ.
+//                     PMF_BENCH_CEILING_ONLY=1 prints only these rates.
 // All with 2 threads. Prints a Markdown table (README.md holds the last run's) and writes
 // tmp/bench-paper/results.json. Usage (after npm run build && npm run compile; about 40 minutes):
 //   node out/bench/paper-scale.js [B/16,L/32,...]      PMF_BENCH_KEEP=1 keeps the ONNX files
@@ -15,13 +23,24 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { costPerImage } from '../src/core/costDefaults';
 import { EngineClient } from '../src/engine/client';
+import { e2eAvailable } from '../test/e2e/harness';
+import { galleryFirstImage, type GalleryFirstImage } from './galleryFirstImage';
 import { ENGINE, REPO } from '../test/helpers/paths';
 
 const PYTHON = process.env.PMF_PYTHON ?? '/usr/bin/python3';
 const TRAINER = join(REPO, 'scripts', 'pmf-trainer');
 const WORK = join(REPO, 'tmp', 'bench-paper');
 const SIZES = ['B/16', 'B/32', 'L/16', 'L/32', 'H/16', 'H/32'];
+/** Width d and MLP width of each size (trainer/pmf_trainer/config.py: OFFICIAL_SIZES, mlp_hidden). */
+const MLP: Record<string, [number, number]> = { B: [768, 2048], L: [1024, 2730], H: [1280, 3416] };
+/** Tokens of one image: 256 patches (16 x 16 at 256 px, 32 x 32 at 512 px) and 20 prefix tokens. */
+const TOKENS = 276;
+
+/** GFLOP/s of `name`'s MLP product at batch 4. */
+const mlpRate = (name: string) => matmulRate(4 * TOKENS, ...MLP[name[0]]);
 const THREADS = 2;
 const MB = 2 ** 20;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -44,6 +63,8 @@ function rssOf(pid: number): number {
 }
 
 interface EngineFigures {
+  /** Floating-point operations of one image (the model's architecture: costPerImage). */
+  flopsPerImage: number;
   firstLoadS: number;
   cachedLoadS: number;
   rssAfterLoadMb: number;
@@ -54,17 +75,18 @@ interface EngineFigures {
 async function engineFigures(model: string, batches: number[], runs: Record<number, number>): Promise<EngineFigures> {
   const cache = mkdtempSync(join(WORK, 'cache-'));
   try {
-    const loadOnce = async (): Promise<{ s: number; client: EngineClient; modelId: string }> => {
+    const loadOnce = async () => {
       const client = new EngineClient({ enginePath: ENGINE, env: { PMF_CACHE_DIR: cache } });
       await client.hello();
       const t0 = performance.now();
       const load = await client.load(model, 'cpu', undefined, THREADS);
-      return { s: (performance.now() - t0) / 1000, client, modelId: load.modelId };
+      return { s: (performance.now() - t0) / 1000, client, modelId: load.modelId, info: load.info };
     };
     const first = await loadOnce();
     await first.client.dispose();
     const cached = await loadOnce();
     const { client, modelId } = cached;
+    const flopsPerImage = costPerImage(cached.info).flops;
     try {
       const rssAfterLoadMb = rssOf(client.pid!) / MB;
       const sPerImage: Record<number, number> = {};
@@ -80,13 +102,46 @@ async function engineFigures(model: string, batches: number[], runs: Record<numb
         }
         sPerImage[b] = median(times);
       }
-      return { firstLoadS: first.s, cachedLoadS: cached.s, rssAfterLoadMb, sPerImage };
+      return { flopsPerImage, firstLoadS: first.s, cachedLoadS: cached.s, rssAfterLoadMb, sPerImage };
     } finally {
       await client.dispose();
     }
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
+}
+
+/** /proc/cpuinfo's model name with its family and model (which generation: os.cpus() says "AMD EPYC"). */
+function cpuName(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+    return `${field('model name') ?? cpus()[0]?.model ?? '?'} (family ${field('cpu family') ?? '?'}, model ${field('model') ?? '?'})`;
+  } catch {
+    return cpus()[0]?.model ?? '?';
+  }
+}
+
+/**
+ * GFLOP/s of one float32 MatMul in onnxruntime-node with THREADS threads: the ceiling a model's
+ * float32 rate is compared with. The benchmark runs onnxruntime itself here (not through the
+ * engine) because the engine runs pMF models only; this is the engine's own onnxruntime build.
+ */
+async function matmulRate(M: number, K: number, N: number): Promise<number> {
+  const file = join(WORK, 'matmul.onnx');
+  run(PYTHON, [join(REPO, 'bench', 'paper_scale.py'), 'matmul', file, String(M), String(K), String(N)]);
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionProviders: ['cpu'] });
+  const a = new ort.Tensor('float32', Float32Array.from({ length: M * K }, (_, i) => Math.sin(i)), [M, K]);
+  for (let i = 0; i < 3; i++) await session.run({ a });
+  const times: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    await session.run({ a });
+    times.push((performance.now() - t0) / 1000);
+  }
+  await session.release();
+  rmSync(file, { force: true });
+  return (2 * M * K * N) / median(times) / 1e9;
 }
 
 function eager(pt: string, batch: number, runs: number): number {
@@ -113,6 +168,10 @@ interface Row {
   fieldsS: number;
   inspectS: number;
   generateSPerImage: number;
+  /** GFLOP/s of this size's MLP MatMul alone at batch 4 (matmulRate). */
+  mlpMatmulGflops: number;
+  /** B/16 only: Generate Samples in VS Code. */
+  gallery?: GalleryFirstImage;
 }
 
 async function measureSize(name: string): Promise<Row> {
@@ -132,6 +191,8 @@ async function measureSize(name: string): Promise<Row> {
   process.stderr.write(`${name}: quantize\n`);
   const q = lastJson(run(TRAINER, ['quantize', '--model', fused, '--out', int8]));
   const big = name.startsWith('H');
+  const mlpMatmulGflops = await mlpRate(name);
+  process.stderr.write(`${name}: its MLP MatMul alone, batch 4: ${mlpMatmulGflops.toFixed(0)} GFLOP/s\n`);
   const runs = { 1: big ? 2 : 4, 4: big ? 2 : 3 };
   const figures: Record<string, EngineFigures> = {};
   for (const [k, m] of [['fused', fused], ['plain', plain], ['int8', int8]] as const) {
@@ -153,6 +214,16 @@ async function measureSize(name: string): Promise<Row> {
   const genOut = run(process.execPath, [join(REPO, 'dist', 'cli.js'), 'generate', '--model', fused, '--n', '8', '--batch-size', '4', '--out', gen]);
   rmSync(gen, { recursive: true, force: true });
   const genS = Number(/ in ([\d.]+) s\n/.exec(genOut)?.[1] ?? NaN) / 8;
+  let gallery: GalleryFirstImage | undefined;
+  if (name === 'B/16' && e2eAvailable().ok) {
+    process.stderr.write(`${name}: Generate Samples in VS Code\n`);
+    try {
+      gallery = await galleryFirstImage(fused);
+      process.stderr.write(`  ${JSON.stringify(gallery)}\n`);
+    } catch (e) {
+      process.stderr.write(`  failed (the other figures stand): ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
   process.stderr.write(`${name}: PyTorch eager\n`);
   const eagerS = { 1: eager(pt, 1, runs[1]), 4: eager(pt, 4, runs[4]) };
   const row: Row = {
@@ -160,7 +231,7 @@ async function measureSize(name: string): Promise<Row> {
     fusedBytes: fileBytes(fused), external: Boolean(conv.external_data), plainConvertS: convPlain.seconds as number,
     int8S: q.seconds as number, int8Bytes: fileBytes(int8),
     int8RelL2: (q.precision as { rel_l2_vs_float32: number }).rel_l2_vs_float32,
-    fused: figures.fused, plain: figures.plain, int8: figures.int8, eager: eagerS, fieldsS, inspectS, generateSPerImage: genS,
+    fused: figures.fused, plain: figures.plain, int8: figures.int8, eager: eagerS, fieldsS, inspectS, generateSPerImage: genS, gallery, mlpMatmulGflops,
   };
   if (!process.env.PMF_BENCH_KEEP) {
     for (const f of [fused, plain, int8]) for (const g of [f, `${f}.data`]) rmSync(g, { force: true });
@@ -172,8 +243,8 @@ function table(rows: Row[]): string {
   const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
   const ips = (s: number) => `${(1 / s).toFixed(2)}`;
   const lines = [
-    '| model | params | convert (fused fp32): time, peak RSS, files | first / cached load, RSS after load | img/s fp32 fused, batch 1 / 4 (pmf generate) | img/s fp32 plain export, batch 1 / 4 | img/s int8, batch 1 / 4 (size, rel L2 vs fp32) | img/s PyTorch eager, batch 1 / 4 | fused / eager, batch 4 | pmf fields (1 step), pmf inspect |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| model | params | convert (fused fp32): time, peak RSS, files | first / cached load, RSS after load | img/s fp32 fused, batch 1 / 4 (pmf generate) | img/s fp32 plain export, batch 1 / 4 | img/s int8, batch 1 / 4 (size, rel L2 vs fp32) | img/s PyTorch eager, batch 1 / 4 | fused / eager, batch 4 | fp32 fused GFLOP/s, batch 4 (its MLP MatMul alone; share) | pmf fields (1 step), pmf inspect |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(`| ${r.name} | ${(r.params / 1e6).toFixed(0)}M | ${r.convertS.toFixed(0)} s, ${(r.convertPeakRssMb / 1024).toFixed(2)} GB, ` +
@@ -181,7 +252,9 @@ function table(rows: Row[]): string {
       `${(r.fused.rssAfterLoadMb / 1024).toFixed(2)} GB | ${ips(r.fused.sPerImage[1])} / **${ips(r.fused.sPerImage[4])}** (${ips(r.generateSPerImage)}) | ` +
       `${ips(r.plain.sPerImage[1])} / ${ips(r.plain.sPerImage[4])} | ${ips(r.int8.sPerImage[1])} / **${ips(r.int8.sPerImage[4])}** ` +
       `(${gb(r.int8Bytes)}, ${r.int8RelL2.toPrecision(2)}) | ${ips(r.eager[1])} / ${ips(r.eager[4])} | ` +
-      `${(r.eager[4] / r.fused.sPerImage[4]).toFixed(2)}x | ${r.fieldsS.toFixed(1)} s, ${r.inspectS.toFixed(1)} s |`);
+      `${(r.eager[4] / r.fused.sPerImage[4]).toFixed(2)}x | ` +
+      `${(r.fused.flopsPerImage / r.fused.sPerImage[4] / 1e9).toFixed(0)} (${r.mlpMatmulGflops.toFixed(0)}; ` +
+      `${((100 * r.fused.flopsPerImage) / r.fused.sPerImage[4] / 1e9 / r.mlpMatmulGflops).toFixed(0)} %) | ${r.fieldsS.toFixed(1)} s, ${r.inspectS.toFixed(1)} s |`);
   }
   return lines.join('\n');
 }
@@ -190,15 +263,27 @@ async function main(): Promise<void> {
   const sizes = process.argv[2] ? process.argv[2].split(',') : SIZES;
   for (const s of sizes) if (!SIZES.includes(s)) throw new Error(`unknown size ${s}: use ${SIZES.join(', ')}`);
   mkdirSync(join(WORK, 'plain'), { recursive: true });
+  if (process.env.PMF_BENCH_CEILING_ONLY) {
+    console.log(`float32 MatMul in onnxruntime-node, ${THREADS} threads, ${cpuName()}, each size's MLP product at batch 4:`);
+    for (const s of sizes) console.log(`  ${s}: [${4 * TOKENS}, ${MLP[s[0]][0]}] x [${MLP[s[0]].join(', ')}]: ${(await mlpRate(s)).toFixed(0)} GFLOP/s`);
+    return;
+  }
   const rows: Row[] = [];
   const t0 = performance.now();
   for (const s of sizes) {
     rows.push(await measureSize(s));
-    writeFileSync(join(WORK, 'results.json'), JSON.stringify(rows, null, 2));
+    writeFileSync(join(WORK, 'results.json'), JSON.stringify({ cpu: cpuName(), rows }, null, 2));
   }
-  console.log(`Official pMF sizes (random weights in the official layout), CPU: ${cpus()[0]?.model ?? '?'}, ${THREADS} threads, ` +
+  console.log(`Official pMF sizes (random weights in the official layout), CPU: ${cpuName()}, ${THREADS} threads, ` +
     `onnxruntime-node; one run, ${((performance.now() - t0) / 60000).toFixed(0)} minutes:\n`);
   console.log(table(rows));
+  for (const r of rows.filter((x) => x.gallery)) {
+    const g = r.gallery!;
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' / ');
+    console.log(`\npMF: Generate Samples on ${r.name} in VS Code (code-server, CPU, ${g.samples} samples): the first image ` +
+      `${list(g.firstImageS)} s after the model was loaded (the last prompt answered), all ${g.samples} ${list(g.allImagesS)} s; ` +
+      'three runs, the first in a fresh VS Code.');
+  }
 }
 
 main().catch((e: unknown) => {

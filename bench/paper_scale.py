@@ -6,6 +6,8 @@
                                 which matches the official forward to 1e-6, trainer/tests/test_official.py):
                                 noise, one forward, the x -> u conversion and the step; prints one JSON
                                 line {"s_per_batch": [...], "batch", "threads", "rss_mb"}
+  matmul OUT M K N              an ONNX model of one float32 MatMul [M, K] x [K, N] (random weights):
+                                the CPU's float32 matmul ceiling in onnxruntime, measured by paper-scale.ts
 """
 import json
 import os
@@ -66,9 +68,23 @@ def eager(ckpt: str, batch: int, runs: int, threads: int) -> None:
     print(json.dumps({"s_per_batch": times, "batch": batch, "threads": threads, "peak_rss_mb": round(rss)}))
 
 
+def matmul(out: str, m: int, k: int, n: int) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.default_rng(0).standard_normal((k, n), dtype=np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "w"], ["y"])], "matmul",
+                          [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [m, n])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), out)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if cmd == "make":
+    if cmd == "matmul":
+        matmul(sys.argv[2], *(int(x) for x in sys.argv[3:6]))
+    elif cmd == "make":
         make(sys.argv[2], sys.argv[3])
     elif cmd == "eager":
         eager(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))

@@ -1,6 +1,8 @@
 // One-step generation throughput of the bundled Fashion-MNIST model: the engine (onnxruntime-node,
 // CPU provider, through the engine process) against PyTorch eager on the same weights, measured
-// in the same run. Usage: npm run bench   (prints a table with the ratio ORT / PyTorch).
+// in the same run, each figure the median of REPEATS measurements taken in turn (engine, PyTorch,
+// engine, ...: a busy or throttled spell of the machine falls on both). Usage: npm run bench
+// (prints a table with the ratio ORT / PyTorch).
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,8 @@ import { ENGINE, REPO } from '../test/helpers/paths';
 const MODEL_ONNX = join(REPO, 'models', 'fashion-mnist', 'model.onnx');
 const MODEL_PT = join(REPO, 'models', 'fashion-mnist', 'model.pt');
 const PYTHON = process.env.PMF_PYTHON ?? '/usr/bin/python3';
+const REPEATS = 3;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function torchEager(batch: number, threads: number, n: number): number {
   const r = spawnSync(PYTHON, [join(REPO, 'bench', 'torch_eager.py'), '--model', MODEL_PT, '--batch', String(batch),
@@ -36,8 +40,14 @@ async function main(): Promise<void> {
       const load = await client.load(MODEL_ONNX, 'cpu', undefined, threads);
       for (const batch of [1, 16, 64]) {
         const n = batch === 1 ? 64 : 512;
-        const ort = await engineThroughput(client, load.modelId, batch, n);
-        const torch = torchEager(batch, threads, n);
+        const ortRuns: number[] = [];
+        const torchRuns: number[] = [];
+        for (let r = 0; r < REPEATS; r++) {
+          ortRuns.push(await engineThroughput(client, load.modelId, batch, n));
+          torchRuns.push(torchEager(batch, threads, n));
+        }
+        const ort = median(ortRuns);
+        const torch = median(torchRuns);
         rows.push(`| ${threads} | ${batch} | ${ort.toFixed(0)} | ${torch.toFixed(0)} | ${(ort / torch).toFixed(2)}x |`);
         process.stderr.write(`threads ${threads} batch ${batch}: engine ${ort.toFixed(0)} img/s, PyTorch ${torch.toFixed(0)} img/s\n`);
       }

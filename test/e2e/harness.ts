@@ -553,7 +553,8 @@ export class VSCodeSession {
     }, 5_000);
   }
 
-  private quickInputBox(): Locator {
+  /** The text field of the open quick input. */
+  quickInputBox(): Locator {
     return this.page.locator('.quick-input-widget .quick-input-box input').filter({ visible: true });
   }
 
