@@ -25,7 +25,8 @@ class DiTConfig:
     num_classes: int = 10         # 0 = unconditional (no y input, no class tokens)
     cfg_inputs: bool = True       # omega / t_min / t_max inputs (needs num_classes > 0)
     aux_head_depth: int = 2       # depth of the u head (official: 8); shared = depth - aux_head_depth
-    v_head: bool = False          # auxiliary v head of the official training code
+    v_head: bool = False          # the official training code's auxiliary v head: not built here
+                                  # (inference needs the u path only); kept so saved configs load
     bottleneck_channels: int = 128
     num_class_tokens: int = 8
     num_time_tokens: int = 4
@@ -169,7 +170,7 @@ OFFICIAL_SAMPLING = {
 }
 
 
-def official_config(name: str, v_head: bool = False) -> DiTConfig:
+def official_config(name: str) -> DiTConfig:
     """DiTConfig of an official pMF model, e.g. 'B/16' or 'H/32'."""
     size, patch = name.split("/")
     patch = int(patch)
@@ -183,7 +184,6 @@ def official_config(name: str, v_head: bool = False) -> DiTConfig:
         num_classes=1000,
         cfg_inputs=True,
         aux_head_depth=8,
-        v_head=v_head,
         bottleneck_channels=128 if s["hidden_size"] <= 1024 else 256,
         num_class_tokens=8,
         num_time_tokens=4,

@@ -32,27 +32,3 @@ def x_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: 
     if prediction == "u":
         return z - bcast(t, z) * raw
     raise ValueError(f"unknown prediction {prediction!r}")
-
-
-class FieldModel:
-    """Wraps a raw network with its prediction type and conditioning.
-
-    Call signature of the net: net(z, t, h, omega, t_min, t_max, y) -> raw.
-    """
-
-    def __init__(self, net, prediction: str, t_eps: float = T_EPS):
-        self.net = net
-        self.prediction = prediction
-        self.t_eps = t_eps
-
-    def raw(self, z, t, r, cond):
-        return self.net(z, t, t - r, *cond)
-
-    def u(self, z, t, r, cond):
-        return u_from_raw(self.raw(z, t, r, cond), z, t, self.prediction, self.t_eps)
-
-    def v(self, z, t, cond):
-        return self.u(z, t, t, cond)
-
-    def x(self, z, t, r, cond):
-        return x_from_raw(self.raw(z, t, r, cond), z, t, self.prediction)

@@ -100,11 +100,8 @@ class FusedAttention(nn.Module):
 
 def fuse_for_onnx(net: PmfDiT) -> PmfDiT:
     """Swap net's blocks for their fused forms in place (see the module docstring); returns net."""
-    blocks = list(net.shared_blocks) + list(net.u_heads) + list(getattr(net, "v_heads", []))
-    for blk in blocks:
+    for blk in list(net.shared_blocks) + list(net.u_heads):
         blk.norm1, blk.norm2 = FusedRMSNorm(blk.norm1), FusedRMSNorm(blk.norm2)
         blk.attn = FusedAttention(blk.attn, net.rope_cos, net.rope_sin, net.prefix_tokens)
-    for head in ("u_final_layer", "v_final_layer"):
-        if hasattr(net, head):
-            getattr(net, head).norm = FusedRMSNorm(getattr(net, head).norm)
+    net.u_final_layer.norm = FusedRMSNorm(net.u_final_layer.norm)
     return net

@@ -55,8 +55,8 @@ def rope_cos_sin(head_dim: int, grid: int, theta: float = 10000.0):
     The first head_dim/4 frequencies rotate by the row index, the next head_dim/4 by
     the column index; channel pairs (2k, 2k+1) are rotated together.
     """
-    quarter_dim = head_dim // 2
-    freqs = 1.0 / (theta ** (torch.arange(0, quarter_dim, 2, dtype=torch.float64) / quarter_dim))
+    half = head_dim // 2  # each axis gets half of the channels: head_dim / 4 frequencies (pairs)
+    freqs = 1.0 / (theta ** (torch.arange(0, half, 2, dtype=torch.float64) / half))
     pos = torch.arange(grid, dtype=torch.float64)
     f_row = torch.outer(pos, freqs)  # [grid, head_dim/4]
     f_col = torch.outer(pos, freqs)
@@ -243,9 +243,6 @@ class PmfDiT(nn.Module):
         self.shared_blocks = nn.ModuleList([TransformerBlock(cfg) for _ in range(shared)])
         self.u_heads = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.aux_head_depth)])
         self.u_final_layer = FinalLayer(cfg)
-        if cfg.v_head:
-            self.v_heads = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.aux_head_depth)])
-            self.v_final_layer = FinalLayer(cfg)
 
     # -- helpers -----------------------------------------------------------
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
@@ -268,21 +265,10 @@ class PmfDiT(nn.Module):
         parts.append(self.x_embedder(z))
         return torch.cat(parts, dim=1) + self.pos_embed
 
-    def forward_heads(self, z, h, omega=None, t_min=None, t_max=None, y=None, with_v: bool = False):
-        seq = self._sequence(z, h, omega, t_min, t_max, y)
-        for blk in self.shared_blocks:
-            seq = blk(seq, self.rope_cos, self.rope_sin)
-        u_seq = seq
-        for blk in self.u_heads:
-            u_seq = blk(u_seq, self.rope_cos, self.rope_sin)
-        out = self.unpatchify(self.u_final_layer(u_seq[:, self.prefix_tokens:]))
-        if not with_v:
-            return out, None
-        v_seq = seq
-        for blk in self.v_heads:
-            v_seq = blk(v_seq, self.rope_cos, self.rope_sin)
-        return out, self.unpatchify(self.v_final_layer(v_seq[:, self.prefix_tokens:]))
-
     def forward(self, z, t, h, omega=None, t_min=None, t_max=None, y=None):
-        # t is accepted for a uniform signature; the transformer conditions on h only.
-        return self.forward_heads(z, h, omega, t_min, t_max, y)[0]
+        """The u path: the shared blocks, then the u head. t is accepted for a uniform signature;
+        the transformer conditions on h only."""
+        seq = self._sequence(z, h, omega, t_min, t_max, y)
+        for blk in list(self.shared_blocks) + list(self.u_heads):
+            seq = blk(seq, self.rope_cos, self.rope_sin)
+        return self.unpatchify(self.u_final_layer(seq[:, self.prefix_tokens:]))

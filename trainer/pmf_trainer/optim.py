@@ -56,7 +56,7 @@ class Muon(torch.optim.Optimizer):
 
 def is_muon_param(name: str, p: torch.Tensor) -> bool:
     """Hidden 2D matrices of the transformer blocks."""
-    return p.ndim == 2 and ("shared_blocks." in name or "u_heads." in name or "v_heads." in name)
+    return p.ndim == 2 and ("shared_blocks." in name or "u_heads." in name)
 
 
 class CombinedOptimizer:
