@@ -26,6 +26,10 @@ export class DisposableStore implements Disposable {
     return d;
   }
 
+  addAll(...ds: Disposable[]): void {
+    for (const d of ds) this.add(d);
+  }
+
   dispose(): void {
     this.disposed = true;
     while (this.items.length) this.items.pop()!.dispose();

@@ -10,12 +10,12 @@ import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { checkBenchPlan, parseBatchList } from '../../src/core/benchPlan';
 import { formatParams, isExporterName, tensorMatches } from '../../src/core/checkpoint/inspect/display';
 import { el, webviewChannel } from '../shared/host';
+import { benchError, benchProgress, benchRunning, installBench, renderBench, setRunnable } from './bench';
 import { formatBytes, h, num, shape } from './dom';
 import { renderMetadata, renderOverview, renderStructure, setDocLinkHandler } from './overview';
-import { type Actions, type BenchResult, FromWebview, type Stats, type Summary, ToWebview } from '../../src/shared/protocol/inspector';
+import { type Actions, FromWebview, type Stats, type Summary, ToWebview } from '../../src/shared/protocol/inspector';
 
 const channel = webviewChannel('pMF inspector', { incoming: ToWebview, outgoing: FromWebview });
 const send = (msg: FromWebview) => void channel.post(msg);
@@ -49,77 +49,9 @@ function renderHeader(s: Summary, actions: Actions, ms: number): void {
     `${s.tensors.length} tensors · read in ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
   el('generate').hidden = !actions.run;
   el('visualize').hidden = !actions.run;
-  runnable = actions.run;
+  setRunnable(actions.run);
   el('benchmark').hidden = !actions.run || benchRunning;
   el('convert').hidden = !actions.convert;
-}
-
-// -- benchmark here ----------------------------------------------------------------------------
-let benchRunning = false;
-/** The file is a runnable pMF checkpoint (its last summary said so). */
-let runnable = false;
-
-/** Seconds with three significant digits (0.00412, 0.153, 2.41, 118). */
-function secs(s: number | undefined): string {
-  if (s === undefined) return '—';
-  return s >= 100 ? s.toFixed(0) : s.toPrecision(3);
-}
-
-function renderBench(r: BenchResult): void {
-  el('bench').hidden = false;
-  el('bench-error').hidden = true;
-  el('bench-facts').textContent = `one step${r.omega !== 1 ? `, ω ${r.omega}` : ''}, median of ${r.runs} run${r.runs === 1 ? '' : 's'} ` +
-    `after a warm-up · onnxruntime-node ${r.onnxruntimeVersion} on ${r.platform}, ${r.cpu}`;
-  const table = el('bench-table') as HTMLTableElement;
-  const body = table.tBodies[0];
-  body.replaceChildren();
-  for (const p of r.providers) {
-    const rows = r.rows.filter((x) => x.provider === p.provider);
-    rows.forEach((x, i) => {
-      const tr = h('tr', undefined, x.ok ? '' : 'bad');
-      tr.dataset.provider = x.provider;
-      tr.dataset.batch = String(x.batch);
-      const first = i === 0;
-      const cache = p.alreadyLoaded ? 'already loaded' : p.modelCache
-        ? { hit: 'optimised model cache hit', written: 'optimised model cache written', unused: 'no cache' }[p.modelCache.state] : '';
-      const load = h('td', first && p.loadS !== undefined ? secs(p.loadS) : '', 'num');
-      if (first && p.modelCache?.reason) load.title = `optimised model cache not used: ${p.modelCache.reason}`;
-      tr.append(h('td', first ? p.provider : '', 'provider'), h('td', String(x.batch), 'num'), load);
-      if (x.ok) {
-        tr.append(h('td', secs(x.medianS), 'num'), h('td', secs(x.minS), 'num'),
-          h('td', x.imagesPerS === undefined ? '—' : x.imagesPerS >= 100 ? x.imagesPerS.toFixed(0) : x.imagesPerS.toPrecision(3), 'num'),
-          h('td', first && p.rssBytes !== undefined ? formatBytes(p.rssBytes) : '', 'num'), h('td', first ? cache : '', 'notes'));
-        if (first && p.modelCache?.reason) tr.cells[7].title = p.modelCache.reason;
-      } else {
-        const err = h('td', x.error ?? 'failed', 'error-text');
-        err.colSpan = 5;
-        tr.append(err);
-      }
-      body.append(tr);
-    });
-  }
-  table.hidden = r.rows.length === 0;
-  const notes = [
-    ...r.notOffered.filter((n) => !r.providers.some((p) => p.provider === n.provider)).map((n) => `${n.provider} not measured: ${n.reason}`),
-    ...r.notes,
-    'Seconds per batch are wall time through the engine process; engine RSS is its memory after that provider\'s runs.',
-  ];
-  el('bench-notes').replaceChildren(...notes.map((n) => h('li', n)));
-}
-
-function benchProgress(msg: Extract<ToWebview, { type: 'benchProgress' }>): void {
-  benchRunning = msg.running;
-  el('bench-running').hidden = !msg.running;
-  el('benchmark').hidden = msg.running || !summary || !runnable;
-  el('bench-again').hidden = msg.running;
-  if (msg.running) {
-    el('bench').hidden = false;
-    el('bench-error').hidden = true;
-    el('bench-progress').textContent = msg.total > 0 ? `${msg.message} (${msg.done} / ${msg.total})` : msg.message;
-  } else if (msg.message === 'stopped' && (el('bench-table') as HTMLTableElement).hidden) {
-    el('bench-error').hidden = false;
-    el('bench-error').textContent = 'Benchmark stopped.';
-  }
 }
 
 // -- tensors -------------------------------------------------------------------------------
@@ -345,7 +277,7 @@ channel.on('error', (msg) => {
   renderFindings({ findings: msg.findings ?? [] });
   el('error').hidden = false;
   el('error').textContent = msg.message;
-  runnable = false;
+  setRunnable(false);
   for (const id of ['generate', 'visualize', 'benchmark', 'convert']) el(id).hidden = true;
 });
 channel.on('stats', (msg) => {
@@ -380,11 +312,7 @@ channel.on('compareError', (msg) => {
 });
 channel.on('benchProgress', (msg) => benchProgress(msg));
 channel.on('bench', (msg) => renderBench(msg.result));
-channel.on('benchError', (msg) => {
-  el('bench').hidden = false;
-  el('bench-error').hidden = false;
-  el('bench-error').textContent = msg.message;
-});
+channel.on('benchError', (msg) => benchError(msg.message));
 channel.on('progress', (msg) => {
   el('stats-cancel').hidden = !msg.running;
   el('stats-all').hidden = msg.running;
@@ -404,28 +332,7 @@ el('compare-cancel').addEventListener('click', () => send({ type: 'cancelCompare
 el('generate').addEventListener('click', () => send({ type: 'action', action: 'generate' }));
 el('visualize').addEventListener('click', () => send({ type: 'action', action: 'visualize' }));
 el('convert').addEventListener('click', () => send({ type: 'action', action: 'copyConvert' }));
-/** Starts a benchmark with the batch sizes and runs in the panel's fields (the defaults until changed). */
-function startBench(): void {
-  let batches: number[];
-  let runs: number;
-  try {
-    batches = parseBatchList((el('bench-batches') as HTMLInputElement).value ?? '');
-    const runsText = ((el('bench-runs') as HTMLInputElement).value ?? '').trim();
-    runs = /^\d+$/.test(runsText) ? Number(runsText) : NaN;
-    checkBenchPlan(batches, runs);
-  } catch (e) {
-    el('bench').hidden = false;
-    el('bench-error').hidden = false;
-    el('bench-error').textContent = (e as Error).message.replace('got NaN', 'got nothing usable');
-    return;
-  }
-  (el('bench-table') as HTMLTableElement).hidden = true;
-  el('bench-notes').replaceChildren();
-  send({ type: 'benchmark', batches, runs });
-}
-el('benchmark').addEventListener('click', startBench);
-el('bench-again').addEventListener('click', startBench);
-el('bench-cancel').addEventListener('click', () => send({ type: 'cancelBenchmark' }));
+installBench(send, () => summary !== undefined);
 el('reload').addEventListener('click', () => send({ type: 'action', action: 'reload' }));
 window.addEventListener('scroll', () => {
   if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 400) showMore();

@@ -19,6 +19,7 @@ import {
 import { encodePng } from '../../node/png';
 import { OutputError } from '../../node/outputFiles';
 import { type Channel, messageOf } from '../../shared/channel';
+import { DisposableStore } from '../../shared/dispose';
 import { FromWebview, type PlannedSample, type RunStatus, type SampleView, ToWebview } from '../../shared/protocol/gallery';
 import { hostChannel, webviewOptions } from '../panelChannel';
 import { webviewHtml } from '../webviewHtml';
@@ -62,7 +63,7 @@ export class GalleryPanel implements vscode.Disposable {
   static readonly viewType = 'pmf.gallery';
   private readonly panel: vscode.WebviewPanel;
   private readonly channel: Channel<FromWebview, ToWebview>;
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposables = new DisposableStore();
   private ready = false;
   private disposed = false;
   private nextSeed: number;
@@ -88,9 +89,9 @@ export class GalleryPanel implements vscode.Disposable {
     this.panel.webview.html = webviewHtml(this.panel.webview, deps.extensionUri,
       { title: 'pMF samples', script: 'gallery.js', style: 'gallery.css', body: BODY });
     this.channel = hostChannel('gallery', this.panel.webview, { incoming: FromWebview, outgoing: ToWebview }, { log: deps.log });
-    this.disposables.push(this.channel);
+    this.disposables.add(this.channel);
     this.registerHandlers();
-    this.panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+    this.disposables.add(this.panel.onDidDispose(() => this.dispose()));
   }
 
   /** The panel's webview, for tests. */
@@ -210,7 +211,7 @@ export class GalleryPanel implements vscode.Disposable {
   private registerHandlers(): void {
     // every message ends with the busy indicator off, after the error it may have had
     const on = <K extends FromWebview['type']>(type: K, fn: (msg: Extract<FromWebview, { type: K }>) => Promise<void>) =>
-      this.disposables.push(this.channel.on(type, async (msg) => {
+      this.disposables.add(this.channel.on(type, async (msg) => {
         try {
           await fn(msg);
         } catch (e) {
@@ -287,6 +288,6 @@ export class GalleryPanel implements vscode.Disposable {
     this.disposed = true;
     // a run in progress ends after its current batch
     this.stopper.abort();
-    while (this.disposables.length) this.disposables.pop()?.dispose();
+    this.disposables.dispose();
   }
 }

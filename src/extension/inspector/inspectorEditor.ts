@@ -10,6 +10,7 @@ import { InspectError } from '../../core/checkpoint/inspect/types';
 import type { CheckpointSummary } from '../../core/checkpoint/inspect';
 import type { z } from 'zod';
 import { type Channel, Jobs, messageOf } from '../../shared/channel';
+import { DisposableStore } from '../../shared/dispose';
 import type { Assert, Extends } from '../../shared/protocol/common';
 import type { PairResult, TensorDiff } from '../../core/checkpoint/inspect/compare';
 import { type Actions, type BenchResult as BenchView, type Diff, type DiffMessage, FromWebview, ToWebview } from '../../shared/protocol/inspector';
@@ -117,7 +118,7 @@ class InspectorSession implements vscode.Disposable {
   private readonly jobs = new Jobs<'stats' | 'loading' | 'compare' | 'benchmark'>();
   private readonly reader: CheckpointReader;
   private readonly channel: Channel<FromWebview, ToWebview>;
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposables = new DisposableStore();
 
   constructor(private readonly deps: InspectorDeps, readonly uri: vscode.Uri, readonly panel: vscode.WebviewPanel) {
     panel.webview.options = webviewOptions(deps.extensionUri);
@@ -129,9 +130,9 @@ class InspectorSession implements vscode.Disposable {
       log: deps.log,
       onError: (e) => this.deps.log.warn(`inspector ${this.uri.fsPath}: ${messageOf(e)}`),
     });
-    this.disposables.push(this.channel);
+    this.disposables.add(this.channel);
     const c = this.channel;
-    this.disposables.push(
+    this.disposables.addAll(
       c.on('ready', () => this.inspect()),
       c.on('stats', (msg) => this.stats(msg.indices)),
       c.on('cancel', () => this.jobs.abort('stats')),
@@ -143,8 +144,7 @@ class InspectorSession implements vscode.Disposable {
     if (uri.scheme === 'file') {
       const watcher = vscode.workspace.createFileSystemWatcher(
         new vscode.RelativePattern(vscode.Uri.file(dirname(uri.fsPath)), basename(uri.fsPath)));
-      watcher.onDidChange(() => void this.inspect(), undefined, this.disposables);
-      this.disposables.push(watcher);
+      this.disposables.addAll(watcher, watcher.onDidChange(() => void this.inspect()));
     }
   }
 
@@ -318,7 +318,7 @@ class InspectorSession implements vscode.Disposable {
   dispose(): void {
     // a panel closed mid-run stops its jobs (a benchmark: the engine cancels its generation)
     this.jobs.dispose();
-    for (const d of this.disposables) d.dispose();
+    this.disposables.dispose();
   }
 }
 

@@ -14,6 +14,7 @@ import { listBundledModels } from '../../node/bundled';
 import { decodeImageForModel } from '../../node/imageInput';
 import { nonFiniteFields } from '../../node/nonFinite';
 import { type Channel, Jobs, type MessageOf, messageOf } from '../../shared/channel';
+import { DisposableStore } from '../../shared/dispose';
 import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../shared/protocol/visualizer';
 import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
@@ -47,7 +48,7 @@ export interface VisualizerDeps {
 export class VisualizerPanel implements vscode.Disposable {
   static readonly viewType = 'pmf.fieldVisualizer';
   private static readonly all = new Set<VisualizerPanel>();
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly disposables = new DisposableStore();
   private readonly channel: Channel<FromWebview, ToWebview>;
   private readonly jobs = new Jobs<'run' | 'measure' | 'consistency'>();
   private readonly exports: VisualizerExports;
@@ -98,10 +99,10 @@ export class VisualizerPanel implements vscode.Disposable {
         this.post({ type: 'error', message });
       },
     });
-    this.disposables.push(this.channel);
+    this.disposables.add(this.channel);
     this.exports = new VisualizerExports(deps.engine, (m) => this.post(m));
     this.registerHandlers();
-    panel.onDidDispose(() => this.dispose(), undefined, this.disposables);
+    this.disposables.add(panel.onDidDispose(() => this.dispose()));
   }
 
   /** Validates and posts a message; resolves when the webview has taken it. */
@@ -278,7 +279,7 @@ export class VisualizerPanel implements vscode.Disposable {
 
   private registerHandlers(): void {
     const c = this.channel;
-    this.disposables.push(
+    this.disposables.addAll(
       c.on('ready', () => this.work(() => this.init())),
       c.on('run', (msg, ctx) => this.work(() => this.run(ctx.seq, msg.config))),
       // the slider's fast path: no busy indicator
@@ -356,7 +357,7 @@ export class VisualizerPanel implements vscode.Disposable {
     VisualizerPanel.all.delete(this);
     // stops the trajectory (and the frames still on their way), the measurements and the consistency check
     this.jobs.dispose();
-    while (this.disposables.length) this.disposables.pop()?.dispose();
+    this.disposables.dispose();
   }
 }
 
