@@ -41,7 +41,7 @@ if [ $CHECK -eq 1 ]; then
 fi
 . /etc/os-release
 if [ $need_mesa -eq 1 ] && [ "${VERSION_CODENAME:-}" = "bookworm" ] &&
-   ! pmf_apt_sources | grep -q " bookworm-backports$"; then
+   ! pmf_apt_sources | grep " bookworm-backports$" > /dev/null; then
   # The backports suite on the machine's own Debian mirror (a proxy in apt.conf still applies).
   mirror=$(pmf_debian_mirror bookworm) ||
     { echo "setup-system: no Debian mirror in the apt sources; add bookworm-backports to them and rerun" >&2; exit 1; }
