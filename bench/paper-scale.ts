@@ -8,8 +8,9 @@
 //                     seconds per image at batch 1 and 4 (one-step generation: noise, forward, step)
 //                     for float32 fused, float32 plain and int8;
 //   PyTorch eager:    the same one-step generation with pmf_trainer's reference model, batch 1 and 4;
-//   VS Code (B/16):   Generate Samples in code-server, the first image after the model is loaded
-//                     (bench/galleryFirstImage.ts; skipped where code-server cannot run).
+//   VS Code (B/16):   Generate Samples and the Field Visualizer in code-server, the first image
+//                     after the model is loaded (bench/firstImageInVSCode.ts; skipped where
+//                     code-server cannot run).
 //   the ceiling:      this CPU's float32 MatMul rate in onnxruntime at the model's own MLP
 //                     product at batch 4 ([4 x 276 tokens, d] x [d, MLP width]: most of its FLOPs),
 //                     and the model's float32 rate (FLOP per image x img/s) as a share of it.
@@ -27,7 +28,7 @@ import * as ort from 'onnxruntime-node';
 import { costPerImage } from '../src/core/costDefaults';
 import { EngineClient } from '../src/engine/client';
 import { e2eAvailable } from '../test/e2e/harness';
-import { galleryFirstImage, type GalleryFirstImage } from './galleryFirstImage';
+import { galleryFirstImage, visualizerFirstPanel, type GalleryFirstImage, type VisualizerFirstPanel } from './firstImageInVSCode';
 import { ENGINE, REPO } from '../test/helpers/paths';
 
 const PYTHON = process.env.PMF_PYTHON ?? '/usr/bin/python3';
@@ -170,8 +171,9 @@ interface Row {
   generateSPerImage: number;
   /** GFLOP/s of this size's MLP MatMul alone at batch 4 (matmulRate). */
   mlpMatmulGflops: number;
-  /** B/16 only: Generate Samples in VS Code. */
+  /** B/16 only: Generate Samples and the Field Visualizer in VS Code. */
   gallery?: GalleryFirstImage;
+  visualizer?: VisualizerFirstPanel;
 }
 
 async function measureSize(name: string): Promise<Row> {
@@ -215,11 +217,14 @@ async function measureSize(name: string): Promise<Row> {
   rmSync(gen, { recursive: true, force: true });
   const genS = Number(/ in ([\d.]+) s\n/.exec(genOut)?.[1] ?? NaN) / 8;
   let gallery: GalleryFirstImage | undefined;
+  let visualizer: VisualizerFirstPanel | undefined;
   if (name === 'B/16' && e2eAvailable().ok) {
     process.stderr.write(`${name}: Generate Samples in VS Code\n`);
     try {
       gallery = await galleryFirstImage(fused);
       process.stderr.write(`  ${JSON.stringify(gallery)}\n`);
+      visualizer = await visualizerFirstPanel(fused);
+      process.stderr.write(`  ${JSON.stringify(visualizer)}\n`);
     } catch (e) {
       process.stderr.write(`  failed (the other figures stand): ${e instanceof Error ? e.message : String(e)}\n`);
     }
@@ -231,7 +236,7 @@ async function measureSize(name: string): Promise<Row> {
     fusedBytes: fileBytes(fused), external: Boolean(conv.external_data), plainConvertS: convPlain.seconds as number,
     int8S: q.seconds as number, int8Bytes: fileBytes(int8),
     int8RelL2: (q.precision as { rel_l2_vs_float32: number }).rel_l2_vs_float32,
-    fused: figures.fused, plain: figures.plain, int8: figures.int8, eager: eagerS, fieldsS, inspectS, generateSPerImage: genS, gallery, mlpMatmulGflops,
+    fused: figures.fused, plain: figures.plain, int8: figures.int8, eager: eagerS, fieldsS, inspectS, generateSPerImage: genS, gallery, visualizer, mlpMatmulGflops,
   };
   if (!process.env.PMF_BENCH_KEEP) {
     for (const f of [fused, plain, int8]) for (const g of [f, `${f}.data`]) rmSync(g, { force: true });
@@ -283,6 +288,12 @@ async function main(): Promise<void> {
     console.log(`\npMF: Generate Samples on ${r.name} in VS Code (code-server, CPU, ${g.samples} samples): the first image ` +
       `${list(g.firstImageS)} s after the model was loaded (the last prompt answered), all ${g.samples} ${list(g.allImagesS)} s; ` +
       'three runs, the first in a fresh VS Code.');
+  }
+  for (const r of rows.filter((x) => x.visualizer)) {
+    const v = r.visualizer!;
+    console.log(`pMF: Open Field Visualizer on ${r.name} in VS Code (its defaults): the first panels ` +
+      `${v.afterLoadMs.map((x) => (x / 1000).toFixed(2)).join(' / ')} s after the model was loaded, ` +
+      `${v.afterPickS.map((x) => x.toFixed(2)).join(' / ')} s after it was picked; three openings, the first in a fresh engine.`);
   }
 }
 
