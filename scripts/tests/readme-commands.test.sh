@@ -13,6 +13,7 @@ install=$(section Install)
 commands=$(printf '%s\n' "$install" | grep -E '^    [^ ]' | sed -E 's/^    //; s/ +#.*//')
 [ "$commands" = "$(printf 'scripts/setup.sh start\nscripts/setup.sh test')" ] &&
   ok "README Install gives exactly the two commands" || bad "README Install commands are: $commands"
+[ -x scripts/setup.sh ] && ok "scripts/setup.sh is executable (README runs it as a command)" || bad "scripts/setup.sh is not executable"
 grep -qx 'bash scripts/setup.sh test' .ci/run && ok ".ci/run runs README's second command" ||
   bad ".ci/run does not run \`bash scripts/setup.sh test\`"
 grep -qx 'exec npm "$mode"' scripts/setup.sh && ok "setup.sh ends in npm start / npm test" || bad "setup.sh does not exec npm \$mode"
