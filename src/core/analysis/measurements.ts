@@ -95,10 +95,10 @@ export class FrameMeasurer {
   /** The measurements of one frame, [4, n, ...sampleShape]. */
   measure(frame: Float32Array): FrameMeasurement {
     const { n, per } = this;
-    if (frame.length !== 4 * n * per) throw new RangeError(`a frame holds ${frame.length} values, expected 4 * n * per = ${4 * n * per}`);
+    const layout = new FieldLayout(n, per);
+    if (frame.length !== layout.frameSize) throw new RangeError(`a frame holds ${frame.length} values, expected 4 * n * per = ${layout.frameSize}`);
     const sample = (block: Float32Array, i: number): Float32Array => block.subarray(i * per, (i + 1) * per);
     const offPlane = this.opts.kind === 'toy' ? toyPlaneView(frame, 1, n, per, this.opts.embedding!).offPlane : undefined;
-    const layout = new FieldLayout(n, per);
     const out: FrameMeasurement = { rms: perField(), participationRatio: perField(), components95: perField(),
       highFrequencyShare: perField(), ...(offPlane ? { offPlaneNorm: perField() } : {}) };
     FIELDS.forEach((name, k) => {
