@@ -27,7 +27,7 @@ mkdirSync('dist/webview', { recursive: true });
 for (const f of ['codicon.css', 'codicon.ttf']) {
   cpSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
 }
-cpSync('webview/shared/base.css', 'dist/webview/base.css');
+cpSync('media/base.css', 'dist/webview/base.css');
 cpSync('webview/gallery/gallery.css', 'dist/webview/gallery.css');
 cpSync('webview/visualizer/visualizer.css', 'dist/webview/visualizer.css');
 cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
