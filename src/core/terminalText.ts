@@ -4,8 +4,7 @@
 // written as a visible \uXXXX escape, which also reads back as the same character in JSON, so
 // escaped JSON output still parses to the original strings.
 
-/** C0 controls but tab and newline, DEL, C1 controls, and the invisible format characters that reorder or hide text. */
-// eslint-disable-next-line no-control-regex
+/** C0 controls but tab and newline, DEL, C1 controls, and the invisible format characters that reorder or hide text (control characters in a regex on purpose). */
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** `s` with every unsafe character as \uXXXX. */

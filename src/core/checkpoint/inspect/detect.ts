@@ -54,7 +54,7 @@ function textOrBinary(head: Uint8Array): string {
   } catch {
     return 'unrecognised binary data';
   }
-  // eslint-disable-next-line no-control-regex
+  // control characters other than whitespace: binary, not text
   if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) return 'unrecognised binary data';
   const first = text.trimStart()[0];
   if (first === '{' || first === '[') return 'a JSON file';
