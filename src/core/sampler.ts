@@ -3,6 +3,7 @@
 //   z_1 = noise_scale * e;  for consecutive (t, r) on linspace(1, 0, N + 1):
 //   z_r = z_t - (t - r) u(z_t, r, t)
 import type { InputName, PmfModelInfo, SamplingSettings } from './checkpoint/types';
+import { CancelledError } from './cancel';
 import { stepFromU, timeSteps, uFromRaw } from './fields';
 
 export type FeedTensor =
@@ -12,12 +13,7 @@ export type Feeds = Partial<Record<InputName, FeedTensor>>;
 /** Runs the network on one batch; resolves to its raw output (x or u), flat. */
 export type Evaluate = (feeds: Feeds) => Promise<Float32Array>;
 
-export class CancelledError extends Error {
-  constructor(message = 'Cancelled') {
-    super(message);
-    this.name = 'CancelledError';
-  }
-}
+export { CancelledError };
 
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new CancelledError();

@@ -3,7 +3,7 @@
 // The last few trajectories stay here so follow-up requests do not resend them.
 import { randomUUID } from 'node:crypto';
 import { appendFrame, FrameMeasurer, type FrameMeasurement, projectToPlane } from '../core/analysis';
-import { gaussian } from '../core/noise';
+import { initialNoise } from '../core/noise';
 import { type Conditioning, type Evaluate, type Feeds, perSample, validateSampling } from '../core/sampler';
 import { consistency, evaluateAt, type Frame, packFrames, trajectory } from '../core/trajectory';
 import { EngineFailure } from './errors';
@@ -60,11 +60,7 @@ export class Visualizer {
     }
     if (labels && labels.length !== n) throw new EngineFailure('bad-request', `${labels.length} labels for ${n} samples`);
     const per = perSample(info);
-    const noise = new Float32Array(n * per);
-    p.seeds.forEach((seed, i) => {
-      const e = gaussian(seed, per);
-      for (let j = 0; j < per; j++) noise[i * per + j] = e[j] * info.noiseScale;
-    });
+    const noise = initialNoise(p.seeds, per, info.noiseScale);
     let image: { x: Float32Array; e: Float32Array; tStart: number; path: 'straight' | 'model' } | undefined;
     if (p.mode === 'image') {
       if (!p.image || p.image.x.length !== per) {

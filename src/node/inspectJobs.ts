@@ -3,6 +3,7 @@
 // cancelling a job ends its thread. One worker per job; starting one costs a few tens of ms.
 // Workers are threads of the extension host (or the CLI), so they end with it, however it ends.
 import { Worker } from 'node:worker_threads';
+import { CancelledError } from '../core/cancel';
 import { InspectError, type CheckpointSummary, type Finding, type Matching, type PairResult, type StatsResult, type TensorEntry, type TensorStats } from '../core/checkpoint/inspect';
 
 export type JobRequest =
@@ -41,9 +42,7 @@ export type JobMessage =
 const WORKER_HEAP_MB = 4096;
 
 function cancelled(): Error {
-  const err = new Error('Cancelled.');
-  err.name = 'AbortError';
-  return err;
+  return new CancelledError('Cancelled.', 'AbortError');
 }
 
 /** Runs one job; `onMessage` sees each message; resolves on the job's last message. */
@@ -65,7 +64,8 @@ function runJob(workerPath: string, req: JobRequest, onMessage: (m: JobMessage) 
     worker.on('message', (m: JobMessage) => {
       if (settled) return;
       if (m.type === 'error') {
-        finish(m.name === 'InspectError' && m.code ? new InspectError(m.code as InspectError['code'], m.message, m.findings) : new Error(m.message));
+        finish(m.name === 'InspectError' && m.code ? new InspectError(m.code as InspectError['code'], m.message, m.findings)
+          : m.name === 'AbortError' || m.name === 'CancelledError' ? new CancelledError(m.message, 'AbortError') : new Error(m.message));
       } else if (onMessage(m)) finish();
     });
     worker.on('error', (e) => finish(new Error(`The checkpoint inspector's worker failed: ${e.message}`)));

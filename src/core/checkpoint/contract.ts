@@ -2,6 +2,7 @@
 // section 5) and turns it into a PmfModelInfo. Stops at the first violation, with the
 // documented message. Order: the pmf.* metadata (is this a pMF checkpoint, which version,
 // what kind of model), then the graph signature (output, inputs, input groups), then shapes.
+import { DEFAULT_T_EPS } from '../fields';
 import { IMAGENET_CLASS_NAMES, isImagenetPlaceholder } from '../imagenetClasses';
 import type { OnnxHeader } from './onnxReader';
 import { parsePrecision } from './precision';
@@ -18,7 +19,6 @@ import {
 } from './types';
 
 const DEFAULT_NOISE_SCALE = 1;
-const DEFAULT_T_EPS = 0.05;
 const DEFAULT_SAMPLING: SamplingSettings = { steps: 1, omega: 1, tMin: 0, tMax: 1 };
 const ORTHONORMAL_TOLERANCE = 1e-3;
 const CFG_INPUTS: readonly InputName[] = ['omega', 't_min', 't_max'];

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
+import { isCancelled } from '../../core/cancel';
 import { costDefaults } from '../../core/costDefaults';
 import { valuesPerSample } from '../../core/fieldLayout';
 import { quantise8 } from '../../core/frameEncoding';
@@ -93,7 +94,7 @@ export class VisualizerPanel implements vscode.Disposable {
     this.channel = hostChannel('visualizer', panel.webview, { incoming: FromWebview, outgoing: ToWebview }, {
       log: deps.log,
       onError: (e) => {
-        if (e instanceof Error && /Cancelled/.test(e.message)) return;
+        if (isCancelled(e)) return;
         const message = messageOf(e);
         this.deps.log.error(`visualizer: ${message}`);
         this.post({ type: 'error', message });

@@ -5,6 +5,7 @@
 // second for the histogram over [min, max]. A tensor whose values fit in holdBytes (64 MB) is read
 // once and kept for the second pass (every weight of a pMF-B/16); a larger one is read twice, so memory
 // stays bounded whatever the tensor's size.
+import { CancelledError } from '../../cancel';
 import { itemSize } from './dtypes';
 import { InspectError, type ByteSource, type StatsOptions, type TensorEntry, type TensorStats } from './types';
 
@@ -219,11 +220,7 @@ export function tensorElements(source: ByteSource, tensor: TensorEntry, what: st
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const err = new Error('Tensor statistics were cancelled.');
-    err.name = 'AbortError';
-    throw err;
-  }
+  if (signal?.aborted) throw new CancelledError('Tensor statistics were cancelled.', 'AbortError');
 }
 
 /**
