@@ -1,17 +1,9 @@
 // Frames of one field along a trajectory as RGB images (samples side by side), for the
 // animated GIF / WebP export. z and x are images (data range); u and v use a diverging
 // colormap symmetric around 0 with one scale for the whole trajectory.
-import { interpolateRdBu } from 'd3-scale-chromatic';
+import { DIVERGING } from '../../core/colormap';
 import { FIELD_NAMES, type FieldName, FieldLayout } from '../../core/fieldLayout';
 import type { RgbFrame } from '../../node/animation';
-
-function rgbOf(css: string): [number, number, number] {
-  const m = css.match(/\d+/g);
-  return m ? [Number(m[0]), Number(m[1]), Number(m[2])] : [0, 0, 0];
-}
-
-/** A 256-entry lookup table of RdBu reversed (blue negative, red positive). */
-const DIVERGING: Array<[number, number, number]> = Array.from({ length: 256 }, (_, i) => rgbOf(interpolateRdBu(1 - i / 255)));
 
 export function fieldFrames(fields: Float32Array, frames: number, n: number, sampleShape: number[], field: FieldName,
   dataRange: readonly [number, number], pad = 2): RgbFrame[] {
@@ -38,7 +30,8 @@ export function fieldFrames(fields: Float32Array, frames: number, n: number, sam
             let v = 0;
             for (let c = 0; c < C; c++) v += a[c * H * W + y * W + x];
             const i = Math.round(((v / C / scale) * 0.5 + 0.5) * 255);
-            px.set(DIVERGING[Math.min(255, Math.max(0, i))], o);
+            const j = Math.min(255, Math.max(0, i)) * 3; // the panels' diverging map (src/core/colormap.ts)
+            px.set(DIVERGING.rgb.subarray(j, j + 3), o);
           } else {
             for (let c = 0; c < 3; c++) {
               const v = a[(C === 1 ? 0 : c) * H * W + y * W + x];
