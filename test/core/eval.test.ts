@@ -9,6 +9,7 @@ import {
   frechetDistance,
   inceptionScore,
   pivotedCholesky,
+  rowProducts,
   traceSqrtProduct,
 } from '../../src/core/eval';
 import { gaussian } from '../../src/core/noise';
@@ -272,6 +273,25 @@ describe('frechetDistance', () => {
       err = Math.max(err, Math.abs(s - a[perm[i] * d + perm[j]]));
     }
     assert.ok(err < 1e-12, `${err}`);
+  });
+
+  test('rowProducts matches the plain sums, with triangular starts and lower-only output', () => {
+    for (const [rx, ry, len] of [[1, 1, 1], [5, 7, 3], [37, 70, 300], [70, 70, 513]] as const) {
+      const x = Float64Array.from(gaussian(rx + ry, rx * len));
+      const y = Float64Array.from(gaussian(len, ry * len));
+      // zero the leading entries of x's rows (a lower-trapezoidal operand's stored zeros)
+      const sx = (a: number): number => Math.min(len, a * 3);
+      for (let a = 0; a < rx; a++) for (let t = 0; t < sx(a); t++) x[a * len + t] = 0;
+      for (const lowerOnly of [false, true]) {
+        const out = rowProducts(x, rx, y, ry, len, { startX: sx, lowerOnly });
+        for (let a = 0; a < rx; a++) for (let b = 0; b < ry; b++) {
+          let s = 0;
+          for (let t = 0; t < len; t++) s += x[a * len + t] * y[b * len + t];
+          const want = lowerOnly && b > a ? 0 : s;
+          assert.ok(Math.abs(out[a * ry + b] - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${rx}x${ry}x${len} lower=${lowerOnly} [${a}][${b}]: ${out[a * ry + b]} vs ${want}`);
+        }
+      }
+    }
   });
 
   test('refuses mismatched shapes and non-finite covariances', () => {
