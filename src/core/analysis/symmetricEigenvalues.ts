@@ -65,7 +65,69 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
       reflector(a, n, c, vNext, e);
       for (let i = c + 1; i < n; i++) pNext[i] = 0;
       // rows/columns c+1..n-1: the update of step k and the product for step c in one pass
-      for (let i = c + 1; i < n; i++) {
+      // four rows at a time (they share the loads of v, w, vNext and pNext), then the 4 x 4
+      // corner on the diagonal
+      let i = c + 1;
+      for (; i + 4 <= n; i += 4) {
+        const r0 = i * n;
+        const r1 = r0 + n;
+        const r2 = r1 + n;
+        const r3 = r2 + n;
+        const v0 = 2 * v[i];
+        const v1 = 2 * v[i + 1];
+        const v2 = 2 * v[i + 2];
+        const v3 = 2 * v[i + 3];
+        const w0 = 2 * w[i];
+        const w1 = 2 * w[i + 1];
+        const w2 = 2 * w[i + 2];
+        const w3 = 2 * w[i + 3];
+        const u0 = vNext[i];
+        const u1 = vNext[i + 1];
+        const u2 = vNext[i + 2];
+        const u3 = vNext[i + 3];
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        for (let j = c + 1; j < i; j++) {
+          const vj = v[j];
+          const wj = w[j];
+          const uj = vNext[j];
+          const a0 = a[r0 + j] - (v0 * wj + w0 * vj);
+          const a1 = a[r1 + j] - (v1 * wj + w1 * vj);
+          const a2 = a[r2 + j] - (v2 * wj + w2 * vj);
+          const a3 = a[r3 + j] - (v3 * wj + w3 * vj);
+          a[r0 + j] = a0;
+          a[r1 + j] = a1;
+          a[r2 + j] = a2;
+          a[r3 + j] = a3;
+          s0 += a0 * uj;
+          s1 += a1 * uj;
+          s2 += a2 * uj;
+          s3 += a3 * uj;
+          pNext[j] += a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3;
+        }
+        pNext[i] += s0;
+        pNext[i + 1] += s1;
+        pNext[i + 2] += s2;
+        pNext[i + 3] += s3;
+        for (let r = i; r < i + 4; r++) {
+          const row = r * n;
+          const vr2 = 2 * v[r];
+          const wr2 = 2 * w[r];
+          const ur = vNext[r];
+          for (let j = i; j < r; j++) {
+            const arj = a[row + j] - (vr2 * w[j] + wr2 * v[j]);
+            a[row + j] = arj;
+            pNext[r] += arj * vNext[j];
+            pNext[j] += arj * ur;
+          }
+          const arr = a[row + r] - (vr2 * w[r] + wr2 * v[r]);
+          a[row + r] = arr;
+          pNext[r] += arr * ur;
+        }
+      }
+      for (; i < n; i++) {
         const row = i * n;
         const vi2 = 2 * v[i];
         const wi2 = 2 * w[i];
