@@ -10,6 +10,7 @@ import {
   inceptionScore,
   pivotedCholesky,
   rowProducts,
+  shardRange,
   traceSqrtProduct,
 } from '../../src/core/eval';
 import { gaussian } from '../../src/core/noise';
@@ -141,6 +142,21 @@ describe('FeatureStatistics', () => {
       strided[1].merge(strided[0]);
       assert.ok(sameBits(strided[1].finish().covariance, ref.covariance));
     }
+  });
+
+  test('shardRange: contiguous whole-block ranges covering every sample once', () => {
+    for (const [total, n, b] of [[101, 7, 8], [50000, 3, 1024], [10, 4, 1024], [0, 2, 8], [2048, 2, 1024]] as const) {
+      let next = 0;
+      for (let k = 0; k < n; k++) {
+        const { start, end } = shardRange(total, k, n, b);
+        assert.equal(start, next);
+        assert.ok(end >= start);
+        if (end < total) assert.equal(end % b, 0);
+        next = end;
+      }
+      assert.equal(next, total);
+    }
+    assert.throws(() => shardRange(10, 3, 3), /shard 4\/3 does not exist/);
   });
 
   test('finish leaves the statistics mergeable', () => {

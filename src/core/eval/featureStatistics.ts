@@ -188,6 +188,21 @@ export class FeatureStatistics {
   }
 }
 
+/**
+ * The sample indices [start, end) of shard k of n (k = 0..n-1) for a run of `total` samples:
+ * contiguous ranges of whole blocks, as even as whole blocks allow, so no shard leaves a block
+ * pending but the run's last, short one. (Any split merges exactly; this one keeps the shard
+ * files small: a strided split, say, would leave every block pending with its features.)
+ */
+export function shardRange(total: number, k: number, n: number, blockSize = DEFAULT_BLOCK_SIZE): { start: number; end: number } {
+  if (!Number.isSafeInteger(total) || total < 0) throw new RangeError(`the sample count must be a non-negative integer, got ${total}`);
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(k) || k < 0 || k >= n) throw new RangeError(`shard ${k + 1}/${n} does not exist`);
+  const blocks = Math.ceil(total / blockSize);
+  const first = Math.floor((k * blocks) / n);
+  const last = Math.floor(((k + 1) * blocks) / n);
+  return { start: Math.min(total, first * blockSize), end: Math.min(total, last * blockSize) };
+}
+
 /** Packed lower-triangle index of (i, j), j <= i. */
 export function packedIndex(i: number, j: number): number {
   return (i * (i + 1)) / 2 + j;

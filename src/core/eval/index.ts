@@ -8,6 +8,7 @@ export {
   featureMoments,
   momentsFromSums,
   packedIndex,
+  shardRange,
   type FeatureMoments,
   type StatisticsSnapshot,
 } from './featureStatistics';
