@@ -7,6 +7,7 @@
 // images are never read. Stored and deflated entries are read (np.savez, np.savez_compressed);
 // writing makes stored entries, all or nothing (writeFileAtomic).
 import { constants, promises as fs } from 'node:fs';
+import { FeatureStatistics, type StatisticsSnapshot } from '../core/eval';
 import { decodeNpy, encodeNpyArray, type NpyArray } from './npy';
 import { describeFsError, writeFileAtomic } from './outputFiles';
 
@@ -222,4 +223,63 @@ export function crc32(data: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** The marker array of a shard statistics file, and its format version. */
+const SHARD_MARKER = 'pmf_shard_statistics';
+const SHARD_VERSION = 1;
+
+/**
+ * Writes a shard's feature statistics (its snapshot()) as a .npz file, all or nothing: the exact
+ * limbs, the summed blocks and the pending samples, beside `extra` arrays (the protocol, say).
+ * readShardStatistics restores them exactly.
+ */
+export async function writeShardStatistics(path: string, stats: FeatureStatistics, extra: Record<string, NpzEntry> = {}): Promise<void> {
+  const s = stats.snapshot();
+  await writeNpz(path, {
+    ...extra,
+    [SHARD_MARKER]: { data: Float64Array.of(SHARD_VERSION), shape: [] },
+    dim: { data: Float64Array.of(s.dim), shape: [] },
+    block_size: { data: Float64Array.of(s.blockSize), shape: [] },
+    summed_count: { data: Float64Array.of(s.summedCount), shape: [] },
+    summed_blocks: { data: s.summedBlocks, shape: [s.summedBlocks.length] },
+    sum_limbs: { data: s.sumLimbs, shape: [s.sumLimbs.length] },
+    product_limbs: { data: s.productLimbs, shape: [s.productLimbs.length] },
+    pending_indices: { data: s.pendingIndices, shape: [s.pendingIndices.length] },
+    pending_features: { data: s.pendingFeatures, shape: [s.pendingIndices.length, s.dim] },
+  });
+}
+
+/** Reads a file written by writeShardStatistics; errors name the file. */
+export async function readShardStatistics(path: string): Promise<FeatureStatistics> {
+  const names = [SHARD_MARKER, 'dim', 'block_size', 'summed_count', 'summed_blocks', 'sum_limbs', 'product_limbs', 'pending_indices', 'pending_features'];
+  let a: Map<string, NpyArray>;
+  try {
+    a = await readNpz(path, names);
+  } catch (e) {
+    if (e instanceof NpzError && e.message.includes(`no '${SHARD_MARKER}' array`)) {
+      throw new NpzError(path, `${path} is not a pMF Lab shard statistics file (pmf eval --shard writes those).`);
+    }
+    throw e;
+  }
+  const scalar = (name: string): number => a.get(name)!.values[0];
+  if (scalar(SHARD_MARKER) !== SHARD_VERSION) throw new NpzError(path, `${path} is a shard statistics file of format ${scalar(SHARD_MARKER)}; this pMF Lab reads format ${SHARD_VERSION}.`);
+  const dim = scalar('dim');
+  const features = a.get('pending_features')!;
+  const snapshot: StatisticsSnapshot = {
+    dim,
+    blockSize: scalar('block_size'),
+    summedCount: scalar('summed_count'),
+    summedBlocks: a.get('summed_blocks')!.values,
+    sumLimbs: a.get('sum_limbs')!.values,
+    productLimbs: a.get('product_limbs')!.values,
+    pendingIndices: a.get('pending_indices')!.values,
+    pendingFeatures: Float32Array.from(features.values),
+  };
+  if (features.dtype !== 'f4') throw new NpzError(path, `${path}: 'pending_features' holds ${features.dtype} values; float32 was expected.`);
+  try {
+    return FeatureStatistics.fromSnapshot(snapshot); // validates the limbs, counts and indices
+  } catch (e) {
+    throw new NpzError(path, `${path} is damaged: ${(e as Error).message}.`);
+  }
 }

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { decodeNpy, encodeNpyArray } from '../../src/node/npy';
-import { crc32, encodeNpz, readNpz, readReferenceStatistics, writeNpz, writeReferenceStatistics } from '../../src/node/npz';
+import { FeatureStatistics } from '../../src/core/eval';
+import { gaussian } from '../../src/core/noise';
+import { crc32, encodeNpz, readNpz, readReferenceStatistics, readShardStatistics, writeNpz, writeReferenceStatistics, writeShardStatistics } from '../../src/node/npz';
 
 const PYTHON = '/usr/bin/python3';
 const probe = spawnSync(PYTHON, ['-c', 'import numpy'], { encoding: 'utf8' });
@@ -139,6 +141,31 @@ np.savez(sys.argv[1], m=np.asfortranarray(m), b=m.astype('>f4'), i=np.arange(3, 
     const ok = join(dir, 'ok.npz');
     await writeReferenceStatistics(ok, stats(2));
     assert.ok(readFileSync(ok).length > 0);
+  });
+
+  test('shard statistics files: shards written and merged from files equal one run bit for bit', async () => {
+    const d = 5;
+    const n = 2600;
+    const f = gaussian(77, n * d).map((x, i) => x + (i % d));
+    const whole = new FeatureStatistics(d);
+    whole.addBatch(0, f);
+    const ref = whole.finish();
+    const cuts = [0, 1000, 1500, 2049, n]; // none on a block boundary (1024)
+    const paths: string[] = [];
+    for (let k = 0; k + 1 < cuts.length; k++) {
+      const st = new FeatureStatistics(d);
+      st.addBatch(cuts[k], f.subarray(cuts[k] * d, cuts[k + 1] * d));
+      paths.push(join(dir, `shard-${k}.npz`));
+      await writeShardStatistics(paths[k], st);
+    }
+    const merged = await readShardStatistics(paths[3]);
+    for (const p of [paths[1], paths[0], paths[2]]) merged.merge(await readShardStatistics(p));
+    const m = merged.finish();
+    assert.ok(Buffer.from(m.covariance.buffer).equals(Buffer.from(ref.covariance.buffer)));
+    assert.ok(Buffer.from(m.mean.buffer).equals(Buffer.from(ref.mean.buffer)));
+    await assert.rejects(readShardStatistics(join(dir, 'ref.npz')), /ref\.npz is not a pMF Lab shard statistics file/);
+    const again = await readShardStatistics(paths[0]);
+    assert.throws(() => merged.merge(again), /overlap/);
   });
 
   test('decodeNpy reads what encodeNpyArray writes', () => {

@@ -10,8 +10,8 @@
 // so the eigenvalues of s1·s2 (real, non-negative for covariances) are those of M, and
 //     tr(sqrt(s1·s2)) = Σ sqrt(λ_i(M)).
 // M's eigenvalues come from a Householder tridiagonalization and implicit QL without
-// eigenvectors (symmetricEigenvalues.ts); the whole is about 3·d³ multiply-adds (Cholesky d³/3,
-// the two products about d³/2 + d³/6 with the triangular zeros skipped, the reduction 4/3·d³),
+// eigenvectors (symmetricEigenvalues.ts); the whole is about 1.5·d³ multiply-adds (Cholesky
+// d³/6, the two products d³/2 + d³/6 with the triangular zeros skipped, the reduction 2/3·d³),
 // far fewer than a complex Schur decomposition, and the symmetric eigenvalue problem is perfectly
 // conditioned (no imaginary parts to discard).
 // Near-singular covariances (fewer samples than dimensions, dead features): the pivoted Cholesky
