@@ -11,16 +11,21 @@ export type JobRequest =
   | { op: 'stats'; path: string; tensors: Array<{ index: number; tensor: TensorEntry }> }
   | { op: 'compare'; path: string; fileName: string; other: string; otherName: string };
 
-/** A comparison's outline: the pairs, and the tensors of either file without a namesake in the other. */
+/**
+ * A comparison's outline: the pairs, the tensors of either file without a namesake in the other,
+ * and the other file's danger and warning findings (a checkpoint compared with is judged too).
+ */
 export interface CompareStart {
   pairs: number;
   onlyHere: number[];
   onlyThere: string[];
+  otherFindings: Finding[];
 }
 
 /** The outline the webview gets of a pairing (the other file's unpaired tensors by name). */
 export function compareOutline(m: Matching, other: CheckpointSummary): CompareStart {
-  return { pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => other.tensors[j].name) };
+  return { pairs: m.pairs.length, onlyHere: m.onlyA, onlyThere: m.onlyB.map((j) => other.tensors[j].name),
+    otherFindings: other.findings.filter((f) => f.severity !== 'info') };
 }
 
 /** One tensor of this file against its namesake in the other (indices into this file's summary). */
@@ -113,7 +118,7 @@ export async function compareInWorker(
   signal?: AbortSignal,
 ): Promise<void> {
   await runJob(workerPath, { op: 'compare', ...files }, (m) => {
-    if (m.type === 'compareStart') onStart({ pairs: m.pairs, onlyHere: m.onlyHere, onlyThere: m.onlyThere });
+    if (m.type === 'compareStart') onStart({ pairs: m.pairs, onlyHere: m.onlyHere, onlyThere: m.onlyThere, otherFindings: m.otherFindings });
     else if (m.type === 'diff') {
       const { type: _type, ...result } = m;
       onResult(result);

@@ -156,7 +156,17 @@ test('Compare with…: the ONNX export against its PyTorch weights, every tensor
     for (const c of cells) assert.match(c, /^identical( ⇄)?$/);
     assert.ok(cells.some((c) => c === 'identical ⇄'), 'MatMul weights are compared with the Linear weights transposed');
     assert.match(await wv.locator('#vs-head').innerText(), /vs fashion\.pt/);
+    assert.equal(await wv.locator('#compare-findings .finding').count(), 0, 'the bundled weights hold nothing to warn of');
     await s.screenshotAs('inspector-compare.png', workspace);
+
+    // compared with a malicious pickle: its DANGER is shown with the comparison, not only when it is opened
+    await wv.locator('#compare').click();
+    await s.answerFileDialog(join(workspace, EVIL));
+    await summary.filter({ hasText: new RegExp(`against ${EVIL.replace('.', '\\.')}`) }).waitFor({ timeout: 60_000 });
+    const danger = wv.locator('#compare-findings .finding.danger');
+    await danger.first().waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match(await danger.first().innerText(), new RegExp(`${EVIL.replace('.', '\\.')}: .*(os\\.system|posix\\.system)`));
+    assert.ok(!readdirSync(workspace).some((f) => f.startsWith('pwned')), 'the payload must not have run');
   });
 });
 

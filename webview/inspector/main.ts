@@ -30,13 +30,12 @@ let filtered: number[] = [];
 // -- findings and header --------------------------------------------------------------------
 const ICON: Record<string, string> = { danger: 'error', warning: 'warning', info: 'info' };
 
-function renderFindings(s: Pick<Summary, 'findings'>): void {
-  const list = el('findings');
+function renderFindings(s: Pick<Summary, 'findings'>, list = el('findings'), prefix = ''): void {
   list.replaceChildren(...s.findings.map((f) => {
     const li = h('li', undefined, `finding ${f.severity}`);
     const icon = h('span', undefined, `codicon codicon-${ICON[f.severity]}`);
     icon.setAttribute('aria-label', f.severity);
-    li.append(icon, h('span', f.message));
+    li.append(icon, h('span', prefix + f.message));
     return li;
   }));
   list.hidden = s.findings.length === 0;
@@ -155,6 +154,7 @@ interface Comparison {
   pairs: number;
   onlyHere: Set<number>;
   onlyThere: string[];
+  otherFindings: Summary['findings'];
   results: Map<number, Extract<ToWebview, { type: 'diff' }>>;
 }
 let comparison: Comparison | undefined;
@@ -187,9 +187,12 @@ function renderComparison(): void {
   (el('tensors') as HTMLTableElement).classList.toggle('comparing', !!comparison);
   if (!comparison) {
     el('compare-summary').textContent = '';
+    renderFindings({ findings: [] }, el('compare-findings'));
     return;
   }
   const c = comparison;
+  // what the other file holds that matters (a Python load of it would run code, ...): said here too
+  renderFindings({ findings: c.otherFindings }, el('compare-findings'), `${c.fileName}: `);
   el('vs-head').textContent = `vs ${c.fileName}`;
   el('vs-head').title = 'Δ: relative L2 distance ||a - b|| / ||a|| to the same-named tensor there; ⇄: stored transposed there';
   const same = [...c.results.values()].filter((r) => r.diff?.identical).length;
@@ -289,7 +292,8 @@ channel.on('statsError', (msg) => {
   refillStats(msg.index);
 });
 channel.on('compare', (msg) => {
-  comparison = { fileName: msg.fileName, pairs: msg.pairs, onlyHere: new Set(msg.onlyHere), onlyThere: msg.onlyThere, results: new Map() };
+  comparison = { fileName: msg.fileName, pairs: msg.pairs, onlyHere: new Set(msg.onlyHere), onlyThere: msg.onlyThere,
+    otherFindings: msg.otherFindings, results: new Map() };
   for (const [i, tr] of rows) fillDiff(i, tr);
   renderComparison();
 });

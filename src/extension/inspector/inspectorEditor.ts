@@ -73,6 +73,7 @@ const BODY = `
           title="Pair every tensor with its namesake in another checkpoint and show how far apart they are">Compare with…</vscode-button>
         <vscode-button id="compare-cancel" icon="debug-stop" secondary hidden>Stop comparing</vscode-button>
         <span class="meta" id="compare-summary"></span>
+        <ul id="compare-findings" class="findings" aria-label="Findings of the file compared with" hidden></ul>
         <span class="meta" id="tensor-count"></span>
       </div>
       <table id="tensors" aria-label="Tensors">

@@ -209,7 +209,9 @@ export const ToWebview = z.discriminatedUnion('type', [
     running: z.boolean() }),
   /** A comparison with another checkpoint begins: what pairs up, what does not. */
   z.object({ type: z.literal('compare'), fileName: z.string(), pairs: z.number().int().nonnegative(),
-    onlyHere: z.array(z.number().int().nonnegative()), onlyThere: z.array(z.string()) }),
+    onlyHere: z.array(z.number().int().nonnegative()), onlyThere: z.array(z.string()),
+    /** The other file's danger and warning findings, shown with the comparison. */
+    otherFindings: z.array(Finding) }),
   DiffMessage,
   z.object({ type: z.literal('compareProgress'), done: z.number().int().nonnegative(), total: z.number().int().nonnegative(),
     running: z.boolean() }),
