@@ -291,15 +291,18 @@ describe('frechetDistance', () => {
     assert.ok(err < 1e-12, `${err}`);
   });
 
-  test('rowProducts matches the plain sums, with triangular starts and lower-only output', () => {
+  test('rowProducts matches the plain sums, with triangular starts and ends and lower-only output', () => {
     for (const [rx, ry, len] of [[1, 1, 1], [5, 7, 3], [37, 70, 300], [70, 70, 513]] as const) {
       const x = Float64Array.from(gaussian(rx + ry, rx * len));
       const y = Float64Array.from(gaussian(len, ry * len));
       // zero the leading entries of x's rows (a lower-trapezoidal operand's stored zeros)
       const sx = (a: number): number => Math.min(len, a * 3);
       for (let a = 0; a < rx; a++) for (let t = 0; t < sx(a); t++) x[a * len + t] = 0;
+      // and the trailing entries of y's rows (an upper-trapezoidal operand's)
+      const ey = (b: number): number => Math.max(0, len - 2 * b);
+      for (let b = 0; b < ry; b++) for (let t = ey(b); t < len; t++) y[b * len + t] = 0;
       for (const lowerOnly of [false, true]) {
-        const out = rowProducts(x, rx, y, ry, len, { startX: sx, lowerOnly });
+        const out = rowProducts(x, rx, y, ry, len, { startX: sx, endY: ey, lowerOnly });
         for (let a = 0; a < rx; a++) for (let b = 0; b < ry; b++) {
           let s = 0;
           for (let t = 0; t < len; t++) s += x[a * len + t] * y[b * len + t];

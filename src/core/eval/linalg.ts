@@ -97,11 +97,11 @@ export function pivotedCholesky(a: Float64Array, n: number, tol?: number): { lt:
 }
 
 /**
- * out[a][b] = Σ_{t = from(a, b)}^{len-1} x[a][t]·y[b][t] for a < rowsX, b < rowsY (out rowsX x
- * rowsY, row-major), where from(a, b) = max(startX[a], startY[b]) skips the leading zeros of
- * triangular operands (startX/startY: the first column that may be non-zero in each row; the
- * entries before it must be stored zeros, since neighbouring rows are summed together from the
- * smallest of their starts; pass undefined for 0). With `lowerOnly`, only b <= a is computed (out's
+ * out[a][b] = Σ_{t = from(a, b)}^{to(b)-1} x[a][t]·y[b][t] for a < rowsX, b < rowsY (out rowsX x
+ * rowsY, row-major), where from(a, b) = max(startX[a], startY[b]) and to(b) = endY[b] skip the
+ * zeros of triangular operands (startX/startY: the first column that may be non-zero in each
+ * row, endY: one past the last; the entries outside must be stored zeros, since neighbouring rows
+ * are summed together over the union of their ranges; undefined: the whole row). With `lowerOnly`, only b <= a is computed (out's
  * upper triangle stays 0). The micro-kernel takes 2 rows of x against 4 rows of y (8 sums in
  * registers, 6 loads per 8 multiply-adds); tiles of 32 x 64 rows by 256 columns stay in cache.
  */
@@ -111,22 +111,24 @@ export function rowProducts(
   y: Float64Array,
   rowsY: number,
   len: number,
-  opts: { startX?: (a: number) => number; startY?: (b: number) => number; lowerOnly?: boolean } = {},
+  opts: { startX?: (a: number) => number; startY?: (b: number) => number; endY?: (b: number) => number; lowerOnly?: boolean } = {},
 ): Float64Array {
   const out = new Float64Array(rowsX * rowsY);
   const sx = opts.startX ?? (() => 0);
   const sy = opts.startY ?? (() => 0);
+  const ey = opts.endY ?? (() => len);
   const lower = opts.lowerOnly === true;
   const TA = 32; // rows of x per tile
   const TB = 64; // rows of y per tile
   const TT = 256; // columns per tile: (TA + TB)·TT·8 bytes = 192 KiB
   const single = (a: number, b: number, t0: number, t1: number): void => {
     const from = Math.max(t0, sx(a), sy(b));
-    if (from >= t1) return;
+    const to = Math.min(t1, ey(b));
+    if (from >= to) return;
     const xa = a * len;
     const yb = b * len;
     let c = 0;
-    for (let t = from; t < t1; t++) c += x[xa + t] * y[yb + t];
+    for (let t = from; t < to; t++) c += x[xa + t] * y[yb + t];
     out[a * rowsY + b] += c;
   };
   for (let t0 = 0; t0 < len; t0 += TT) {
@@ -145,7 +147,8 @@ export function rowProducts(
           let b = b0;
           for (; b + 4 <= jointEnd; b += 4) {
             const from = Math.max(t0, fa, Math.min(sy(b), sy(b + 1), sy(b + 2), sy(b + 3)));
-            if (from >= t1) continue;
+            const to = Math.min(t1, Math.max(ey(b), ey(b + 1), ey(b + 2), ey(b + 3)));
+            if (from >= to) continue;
             const y0 = b * len;
             const y1 = y0 + len;
             const y2 = y1 + len;
@@ -158,7 +161,7 @@ export function rowProducts(
             let c11 = 0;
             let c12 = 0;
             let c13 = 0;
-            for (let t = from; t < t1; t++) {
+            for (let t = from; t < to; t++) {
               const u = x[x0 + t];
               const v = x[x1 + t];
               const w0 = y[y0 + t];
