@@ -211,7 +211,10 @@ export function packedIndex(i: number, j: number): number {
 /**
  * The float64 sums of one block's samples (in the given order): s1[i] = Σ x_i, s2 = packed lower
  * triangle of Σ x xᵀ. A fixed routine: the same samples give bit-identical sums. The samples are
- * transposed to float64 columns and taken in chunks of 128, so the working set stays in cache.
+ * transposed to float64 columns and taken in chunks of 128, so the working set stays in cache;
+ * two rows of the triangle go against four columns at a time. The routine is part of the shard
+ * file format (a shard summed by another routine would not merge bit-identically): changing it
+ * needs a new shard format version (src/node/npz.ts).
  */
 export function blockSums(samples: readonly Float32Array[], dim: number): { s1: Float64Array; s2: Float64Array } {
   const m = samples.length;
@@ -226,34 +229,73 @@ export function blockSums(samples: readonly Float32Array[], dim: number): { s1: 
       for (let i = 0; i < dim; i++) xt[i * c + s] = x[i];
     }
     for (let i = 0; i < dim; i++) {
-      const ai = i * c;
       let t = 0;
-      for (let s = 0; s < c; s++) t += xt[ai + s];
+      for (let s = 0; s < c; s++) t += xt[i * c + s];
       s1[i] += t;
-      const row = (i * (i + 1)) / 2;
+    }
+    // rows i, i+1 of the lower triangle together against four columns j at a time
+    let i = 0;
+    for (; i + 2 <= dim; i += 2) {
+      const a0 = i * c;
+      const a1 = a0 + c;
+      const row0 = (i * (i + 1)) / 2;
+      const row1 = row0 + i + 1;
       let j = 0;
-      for (; j + 3 <= i; j += 4) {
+      for (; j + 4 <= i + 1; j += 4) {
         const b0 = j * c;
         const b1 = b0 + c;
         const b2 = b1 + c;
         const b3 = b2 + c;
+        let t00 = 0;
+        let t01 = 0;
+        let t02 = 0;
+        let t03 = 0;
+        let t10 = 0;
+        let t11 = 0;
+        let t12 = 0;
+        let t13 = 0;
+        for (let s = 0; s < c; s++) {
+          const u = xt[a0 + s];
+          const v = xt[a1 + s];
+          const y0 = xt[b0 + s];
+          const y1 = xt[b1 + s];
+          const y2 = xt[b2 + s];
+          const y3 = xt[b3 + s];
+          t00 += u * y0;
+          t01 += u * y1;
+          t02 += u * y2;
+          t03 += u * y3;
+          t10 += v * y0;
+          t11 += v * y1;
+          t12 += v * y2;
+          t13 += v * y3;
+        }
+        s2[row0 + j] += t00; // j + 3 <= i: all four columns are in row i's part of the triangle
+        s2[row0 + j + 1] += t01;
+        s2[row0 + j + 2] += t02;
+        s2[row0 + j + 3] += t03;
+        s2[row1 + j] += t10;
+        s2[row1 + j + 1] += t11;
+        s2[row1 + j + 2] += t12;
+        s2[row1 + j + 3] += t13;
+      }
+      for (; j <= i + 1; j++) {
+        const b = j * c;
         let t0 = 0;
         let t1 = 0;
-        let t2 = 0;
-        let t3 = 0;
         for (let s = 0; s < c; s++) {
-          const a = xt[ai + s];
-          t0 += a * xt[b0 + s];
-          t1 += a * xt[b1 + s];
-          t2 += a * xt[b2 + s];
-          t3 += a * xt[b3 + s];
+          const y = xt[b + s];
+          t0 += xt[a0 + s] * y;
+          t1 += xt[a1 + s] * y;
         }
-        s2[row + j] += t0;
-        s2[row + j + 1] += t1;
-        s2[row + j + 2] += t2;
-        s2[row + j + 3] += t3;
+        if (j <= i) s2[row0 + j] += t0;
+        s2[row1 + j] += t1;
       }
-      for (; j <= i; j++) {
+    }
+    for (; i < dim; i++) {
+      const ai = i * c;
+      const row = (i * (i + 1)) / 2;
+      for (let j = 0; j <= i; j++) {
         const b = j * c;
         let t0 = 0;
         for (let s = 0; s < c; s++) t0 += xt[ai + s] * xt[b + s];
