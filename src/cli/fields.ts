@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MeasurementSeries } from '../core/analysis';
 import type { PmfModelInfo } from '../core/checkpoint/types';
+import { FieldLayout } from '../core/fieldLayout';
 import { parseClasses } from '../core/generationPlan';
 import { parseSeeds } from '../core/seeds';
 import { TOY_TRAJECTORY_POINTS, trajectorySeeds } from '../core/trajectory';
@@ -90,11 +91,11 @@ export async function cmdFields(args: string[]): Promise<number> {
     }
     if (values.npy) {
       const frames = tr.times.length;
-      const per = info.sampleShape.reduce((a, b) => a * b, 1);
+      const layout = FieldLayout.of(seeds.length, info.sampleShape);
       let fields = tr.fields;
       if (!fields) { // toys: the trajectory reply holds their data-plane view only
-        fields = new Float32Array(frames * 4 * seeds.length * per);
-        for (let f = 0; f < frames; f++) fields.set((await client.frameData(tr.trajectoryId, f)).fields, f * 4 * seeds.length * per);
+        fields = new Float32Array(frames * layout.frameSize);
+        for (let f = 0; f < frames; f++) layout.frames(fields, f).set((await client.frameData(tr.trajectoryId, f)).fields);
       }
       const file = resolve(values.npy);
       await writeFileAtomic(file, encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]), 'pass another --npy FILE');

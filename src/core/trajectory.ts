@@ -11,6 +11,7 @@
 // network rows).
 import type { PmfModelInfo } from './checkpoint/types';
 import { stepFromU, uFromRaw, xFromRaw } from './fields';
+import { FieldLayout } from './fieldLayout';
 import { buildFeeds, type Conditioning, type Evaluate, perSample, throwIfAborted } from './sampler';
 
 export interface FrameFields {
@@ -149,10 +150,10 @@ export function straight(x: Float32Array, e: Float32Array, t: number): Float32Ar
 
 /** Packs frames into the protocol's [frames, 4, n, per] layout (z, x, u, v). */
 export function packFrames(frames: Frame[], n: number, per: number): Float32Array {
-  const block = n * per;
-  const out = new Float32Array(frames.length * 4 * block);
+  const layout = new FieldLayout(n, per);
+  const out = new Float32Array(frames.length * layout.frameSize);
   frames.forEach((f, i) => {
-    [f.z, f.fields.x, f.fields.u, f.fields.v].forEach((a, k) => out.set(a, (i * 4 + k) * block));
+    [f.z, f.fields.x, f.fields.u, f.fields.v].forEach((a, k) => layout.field(out, i, k).set(a));
   });
   return out;
 }

@@ -3,6 +3,7 @@
 // The last few trajectories stay here so follow-up requests do not resend them.
 import { randomUUID } from 'node:crypto';
 import { appendFrame, FrameMeasurer, type FrameMeasurement, projectToPlane } from '../core/analysis';
+import { FieldLayout } from '../core/fieldLayout';
 import { initialNoise } from '../core/noise';
 import { type Conditioning, type Evaluate, type Feeds, perSample, validateSampling } from '../core/sampler';
 import { consistency, evaluateAt, type Frame, packFrames, trajectory } from '../core/trajectory';
@@ -115,13 +116,15 @@ export class Visualizer {
 
   /** The data-plane view of frames: [frames, 4, n, 2] and [frames, 4, n]. */
   private plane(frames: Frame[], n: number, P: number[][]): { plane: Float32Array; offPlane: Float32Array } {
-    const plane = new Float32Array(frames.length * 4 * n * 2);
-    const offPlane = new Float32Array(frames.length * 4 * n);
+    const planeLayout = new FieldLayout(n, 2); // the data plane: per = 2
+    const offLayout = new FieldLayout(n, 1); // off-plane norms: per = 1
+    const plane = new Float32Array(frames.length * planeLayout.frameSize);
+    const offPlane = new Float32Array(frames.length * offLayout.frameSize);
     frames.forEach((f, i) => {
       [f.z, f.fields.x, f.fields.u, f.fields.v].forEach((a, k) => {
         const pr = projectToPlane(a, P);
-        plane.set(pr.plane, (i * 4 + k) * n * 2);
-        offPlane.set(pr.offPlane, (i * 4 + k) * n);
+        planeLayout.field(plane, i, k).set(pr.plane);
+        offLayout.field(offPlane, i, k).set(pr.offPlane);
       });
     });
     return { plane, offPlane };
