@@ -406,7 +406,7 @@ export const DEFAULTS: FuzzOptions = {
 /** A crash's kind, for deduplication: the error and where it was thrown, numbers left out. */
 function signature(o: Outcome | Result): string {
   if (!('problems' in o)) return o.code;
-  const out = o as Outcome;
+  const out = o;
   const frame = /\((?:[^()]*[\\/])?(src[\\/][^()]+?):\d+:\d+\)/.exec(out.stack ?? '')?.[1] ?? '';
   const first = (out.problems[0] ?? out.code)
     .replace(/fz-[\w-]+\.\w+/g, 'FILE')

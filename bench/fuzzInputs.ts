@@ -1076,7 +1076,7 @@ const ST_MUTATIONS: ReadonlyArray<readonly [number, StMutation]> = [
     const e = st.header[k] as Record<string, unknown> | undefined;
     if (!e || typeof e !== 'object') return 'nothing';
     const [b, en] = Array.isArray(e.data_offsets) ? (e.data_offsets as number[]) : [0, 0];
-    e.data_offsets = rng.chance(0.2) ? (Object.values(st.header).find((x) => x && typeof x === 'object' && 'data_offsets' in (x as object) && x !== e) as Record<string, unknown> | undefined)?.data_offsets ?? [0, 4] : offsetsVariant(rng, b, en, st.data.length);
+    e.data_offsets = rng.chance(0.2) ? (Object.values(st.header).find((x) => x && typeof x === 'object' && 'data_offsets' in x && x !== e) as Record<string, unknown> | undefined)?.data_offsets ?? [0, 4] : offsetsVariant(rng, b, en, st.data.length);
     return `data_offsets of ${k} set to ${JSON.stringify(e.data_offsets)}`;
   }],
   [2, (st, rng) => {

@@ -10,6 +10,6 @@ export function installEscapingWriters(): void {
       if (typeof chunk !== 'string') return write(chunk, ...rest);
       const lead = chunk.startsWith('\r') ? '\r' : '';
       return write(lead + escapeControl(chunk.slice(lead.length)), ...rest);
-    }) as typeof stream.write;
+    });
   }
 }

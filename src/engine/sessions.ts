@@ -297,7 +297,7 @@ export class SessionCache {
     } catch (e) {
       throw new EngineFailure('runtime', `onnxruntime (${model.provider}) failed: ${errorText(e)}`);
     }
-    const out = result[model.session.outputNames[0]] as ort.Tensor;
+    const out = result[model.session.outputNames[0]];
     const data = out.data as Float32Array;
     // Copy out of onnxruntime's buffer so the caller owns (and may transfer) it.
     return { data: new Float32Array(data), dims: out.dims.map(Number) };

@@ -235,12 +235,12 @@ describe('PyTorch zip checkpoints', () => {
     assert.equal(s.pickle?.protocol, 2);
     assert.equal(s.pickle?.tensorPath, 'state_dict');
     for (const [k, v] of Object.entries(expected.topLevel!)) assert.equal(s.pickle?.topLevel[k], v, k);
-    assert.match(s.pickle!.topLevel.model_config_json, /^str \(JSON, \d+ chars\)$/);
+    assert.match(s.pickle.topLevel.model_config_json, /^str \(JSON, \d+ chars\)$/);
     assert.deepEqual(s.tensors.map((t) => t.name), expected.tensors!.map((t) => t.name));
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length);
-    assert.ok(s.pickle!.globals.every((g) => g.allowed), JSON.stringify(s.pickle!.globals));
+    assert.ok(s.pickle.globals.every((g) => g.allowed), JSON.stringify(s.pickle.globals));
     assert.deepEqual(
-      s.pickle!.globals.map((g) => `${g.module}.${g.name}`).sort(),
+      s.pickle.globals.map((g) => `${g.module}.${g.name}`).sort(),
       ['collections.OrderedDict', 'torch.FloatStorage', 'torch._utils._rebuild_tensor_v2'],
     );
     // the configuration travels as JSON text; the architecture comes from it
@@ -292,11 +292,11 @@ describe('PyTorch zip checkpoints', () => {
     assert.equal(s.pickle?.tensorPath, 'model');
     assert.deepEqual(s.tensors.map((t) => t.name), expected.tensors!.map((t) => t.name));
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length);
-    assert.match(s.pickle!.topLevel.optimizer, /^list \(1, \d+ tensors\)$/);
-    assert.equal(s.pickle!.topLevel.gen_state, 'tensor uint8 [5056]');
-    assert.equal(s.pickle!.topLevel.step, 'int 1');
-    assert.equal(s.pickle!.topLevel.train_seconds, 'float 0.5');
-    assert.equal(s.pickle!.topLevel.model, undefined);
+    assert.match(s.pickle.topLevel.optimizer, /^list \(1, \d+ tensors\)$/);
+    assert.equal(s.pickle.topLevel.gen_state, 'tensor uint8 [5056]');
+    assert.equal(s.pickle.topLevel.step, 'int 1');
+    assert.equal(s.pickle.topLevel.train_seconds, 'float 0.5');
+    assert.equal(s.pickle.topLevel.model, undefined);
     assert.ok(s.findings.some((f) => /^Also holds optimizer state \('optimizer'\)/.test(f.message)));
     assert.ok(s.findings.some((f) => /^Also holds EMA weights \('ema'/.test(f.message)));
     assert.equal(s.architecture.family, 'toy-mlp');
@@ -406,7 +406,7 @@ describe('other pickle layouts', () => {
     assert.equal(s.pickle?.protocol, 4);
     assert.ok(!s.findings.some((f) => f.severity === 'danger'));
     assert.ok(s.findings.some((f) => f.severity === 'warning' && /numpy globals \(numpy\.core\.multiarray\._reconstruct/.test(f.message)));
-    assert.ok(s.pickle!.globals.every((g) => !g.allowed));
+    assert.ok(s.pickle.globals.every((g) => !g.allowed));
     const w = tensor(s, 'w');
     assert.deepEqual([w.dtype, w.shape], ['float32', [2, 3]]);
     const st = await tensorStats(source, w);
@@ -519,7 +519,7 @@ describe('ONNX', () => {
     const st = await tensorStats(source, w);
     assert.deepEqual([st.min, st.max, st.mean, st.zeros], [-1, 8, 12.5 / 6, 1]);
     assert.deepEqual(w.usedBy, ['Add', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7']);
-    assert.equal(w.usedBy!.length, MAX_USED_BY);
+    assert.equal(w.usedBy.length, MAX_USED_BY);
     assert.equal(tensor(s, 'typed').usedBy, undefined);
     assert.deepEqual(tensor(s, 'ext').data, { offset: 128, byteLength: 64, file: 'weights.bin' });
     assert.ok(s.findings.some((f) => /external data file beside the model: weights\.bin/.test(f.message)));

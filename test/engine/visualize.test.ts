@@ -35,14 +35,14 @@ test('a 16-step pMF trajectory has 17 frames of z, x, u, v; its first x is the o
   assert.equal(tr.times[0], 1);
   assert.equal(tr.times[16], 0);
   assert.ok(tr.fields instanceof Float32Array);
-  assert.equal(tr.fields!.length, 17 * 4 * 4 * PER);
+  assert.equal(tr.fields.length, 17 * 4 * 4 * PER);
   const g = await client.generate({ modelId: fm.modelId, seeds: [0, 1, 2, 3], labels: [0, 1, 7, 9], steps: 1, omega: 3,
     tMin: 0, tMax: 1, batchSize: 4 });
-  const x0 = block(tr.fields!, 0, 1, 4, PER);
+  const x0 = block(tr.fields, 0, 1, 4, PER);
   let d = 0;
   for (let i = 0; i < x0.length; i++) d = Math.max(d, Math.abs(x0[i] - g.samples[i]));
   assert.ok(d < 1e-4, `x(z_1, 0, 1) vs the one-step sample: ${d}`);
-  const z1 = block(tr.fields!, 0, 0, 4, PER);
+  const z1 = block(tr.fields, 0, 0, 4, PER);
   const e = gaussian(2, PER);
   assert.ok(Math.abs(z1[2 * PER + 5] - e[5]) < 1e-6, 'z_1 is the seeded noise of sample 2');
 });

@@ -52,12 +52,12 @@ test('CPU at batch 1 and 2, two runs each: one row per provider x batch, positiv
     for (const row of r.rows.filter((x) => x.provider === 'cpu')) {
       assert.equal(row.ok, true, row.error);
       assert.equal(row.runsS?.length, 2);
-      for (const s of row.runsS!) positive(s, 'a run');
+      for (const s of row.runsS) positive(s, 'a run');
       positive(row.medianS, 'median');
       positive(row.minS, 'min');
       positive(row.engineMedianS, 'engine median');
       assert.ok(row.minS! <= row.medianS!, `min ${row.minS} <= median ${row.medianS}`);
-      assert.equal(row.minS, Math.min(...row.runsS!));
+      assert.equal(row.minS, Math.min(...row.runsS));
       positive(row.imagesPerS, 'images/s');
       assert.ok(Math.abs(row.imagesPerS! * row.medianS! - row.batch) < 1e-9 * row.batch, 'images/s = batch / median s');
       assert.equal(row.loadS, cpu.loadS);

@@ -53,7 +53,7 @@ test('a run killed outright leaves its temporary folder; the next run into that 
   const dir = join(tmp, 'abandoned');
   mkdirSync(dir);
   const host = hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
-  const ended = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid!; // a process that has ended
+  const ended = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid; // a process that has ended
   const dead = `.pmf-partial-${host}-${ended}-aB3xYz`;
   const live = `.pmf-partial-${host}-${process.pid}-Qw12er`; // a run of this process, still going
   const elsewhere = `.pmf-partial-other_machine-${ended}-Zx98cv`; // another machine's run in a shared folder

@@ -338,7 +338,7 @@ export class Plots {
     const idx = this.rank[this.frame];
     const xs = u.data[0];
     if (idx === undefined || xs[idx] === undefined) return;
-    const x = Math.round(u.valToPos(xs[idx] as number, 'x', true));
+    const x = Math.round(u.valToPos(xs[idx], 'x', true));
     const ctx = u.ctx;
     ctx.save();
     ctx.setLineDash([]);

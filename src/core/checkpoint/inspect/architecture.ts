@@ -48,7 +48,7 @@ function guess(family: ArchitectureGuess['family'], config: Config, basis: strin
  * 66.7 GFLOP. Undefined when the configuration lacks a size it needs.
  */
 export function ditFlopsPerImage(c: Config): number | undefined {
-  const num = (k: string) => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+  const num = (k: string) => (typeof c[k] === 'number' ? c[k] : undefined);
   const d = num('hidden_size');
   const depth = num('depth');
   const h = num('mlp_hidden');

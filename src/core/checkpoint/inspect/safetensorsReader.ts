@@ -103,7 +103,7 @@ function readEntry(
     return { tensor: { name, dtype: 'unknown', shape: [], numel: 0, ...known, note: why } };
   };
   if (!isObject(value)) return bad('its header entry is not an object');
-  const { dtype: code, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  const { dtype: code, shape, data_offsets: offsets } = value;
   if (typeof code !== 'string') return bad('no dtype');
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return bad('its shape is not a list of sizes');
   const dims = shape as number[];

@@ -230,7 +230,7 @@ function ndArray(v: unknown): NdArray | undefined {
   const descr = d.args[0].replace(/^[<>|=]/, '');
   const order = Array.isArray(d.state) && typeof d.state[1] === 'string' ? d.state[1] : '<';
   const dtype = NUMPY_DTYPES[descr] ?? `numpy ${descr}`;
-  return new NdArray(dtype, shape as number[], fortran === true, order === '>', data instanceof Uint8Array ? data : undefined);
+  return new NdArray(dtype, shape, fortran === true, order === '>', data instanceof Uint8Array ? data : undefined);
 }
 
 function isJsonText(s: string): boolean {
