@@ -204,6 +204,10 @@ if (require.main === module) {
   installEscapingWriters();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
+  }, (e: unknown) => {
+    // main() answers every failure with an exit code; this is a bug in that answer itself
+    process.stderr.write(`pmf: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exitCode = EXIT.runtime;
   });
 }
 

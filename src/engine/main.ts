@@ -47,8 +47,13 @@ const connection = createMessageConnection(new IPCMessageReader(process), new IP
 const cache = new SessionCache();
 const visualizer = new Visualizer(cache);
 
+/** A ResponseError that already carries an engine error code (others are answered as 'runtime'). */
+function isCodedResponseError(e: unknown): e is ResponseError<EngineErrorData> {
+  return e instanceof ResponseError && typeof (e.data as Partial<EngineErrorData> | undefined)?.code === 'string';
+}
+
 function toResponseError(e: unknown): ResponseError<EngineErrorData> {
-  if (e instanceof ResponseError) return e;
+  if (isCodedResponseError(e)) return e;
   if (e instanceof CancelledError) {
     return new ResponseError(REQUEST_CANCELLED, 'Cancelled', { code: 'cancelled' });
   }

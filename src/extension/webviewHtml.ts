@@ -20,7 +20,7 @@ export interface WebviewPage {
 
 export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, page: WebviewPage): string {
   const n = nonce();
-  const asset = (f: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', f));
+  const asset = (f: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', f)).toString();
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} blob: data:`,

@@ -232,14 +232,14 @@ export class Plots {
         series: [
           ...pick(m.participationRatio, ['x', 'u', 'v'], {}, ' PR'),
           ...pick(m.components95, ['x', 'u', 'v'], { dash: [5, 3], width: 1.25 }, ' 95%'),
-          { label: 'patch dim', color: cssVar('--plot-ref', '#888888'), values: new Array(F).fill(m.patchDim), dash: [2, 3], width: 1, points: false },
+          { label: 'patch dim', color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(m.patchDim), dash: [2, 3], width: 1, points: false },
         ],
         yMin: 0,
       };
       out.hf = {
         series: [
           ...pick(m.highFrequencyShare, FIELD_NAMES),
-          { label: 'white noise', color: cssVar('--plot-ref', '#888888'), values: new Array(F).fill(0.8), dash: [2, 3], width: 1, points: false },
+          { label: 'white noise', color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(0.8), dash: [2, 3], width: 1, points: false },
         ],
         yMin: 0, yMax: 1,
       };

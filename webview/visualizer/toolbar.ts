@@ -79,7 +79,7 @@ export class Toolbar {
       h('span', { class: 'spacer' }), this.busy, this.autoRun, this.runButton);
 
     // Row 2: sampling settings.
-    this.mode = select('mode', 'Mode', Object.entries(MODE_LABELS) as [string, string][]);
+    this.mode = select('mode', 'Mode', Object.entries(MODE_LABELS));
     this.mode.addEventListener('change', () => ev.config({ mode: this.mode.value as Mode }, true));
     this.seeds = textfield('seeds', 'Seeds, one per sample', { placeholder: '0, 1, 2, 3' });
     this.seeds.classList.add('seeds');

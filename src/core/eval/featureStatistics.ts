@@ -86,7 +86,7 @@ export class FeatureStatistics {
     const block = Math.floor(index / this.blockSize);
     if (this.summedBlocks.has(block)) throw new RangeError(`sample ${index} is counted twice`);
     let members = this.pending.get(block);
-    if (!members) this.pending.set(block, (members = new Map()));
+    if (!members) this.pending.set(block, (members = new Map<number, Float32Array>()));
     if (members.has(index)) throw new RangeError(`sample ${index} is counted twice`);
     members.set(index, Float32Array.from(features));
     if (members.size === this.blockSize) this.sumBlock(block);
@@ -118,7 +118,7 @@ export class FeatureStatistics {
     for (const b of other.summedBlocks) this.summedBlocks.add(b);
     for (const [b, members] of other.pending) {
       let mine = this.pending.get(b);
-      if (!mine) this.pending.set(b, (mine = new Map()));
+      if (!mine) this.pending.set(b, (mine = new Map<number, Float32Array>()));
       for (const [i, f] of members) mine.set(i, f);
       if (mine.size === this.blockSize) this.sumBlock(b);
     }

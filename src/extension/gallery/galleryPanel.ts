@@ -83,7 +83,7 @@ export class GalleryPanel implements vscode.Disposable {
     const info = load.info;
     const plan = planSamples(req.n, req.seed, req.classes);
     this.planned = plan.seeds.map((seed, index) => ({ index, seed, className: className(info, plan.labels[index]) }));
-    this.samples = new Array(req.n).fill(undefined);
+    this.samples = new Array<GeneratedSample | undefined>(req.n).fill(undefined);
     this.panel = vscode.window.createWebviewPanel(GalleryPanel.viewType, `pMF: ${this.title()}`,
       vscode.ViewColumn.Active, webviewOptions(deps.extensionUri));
     this.panel.webview.html = webviewHtml(this.panel.webview, deps.extensionUri,

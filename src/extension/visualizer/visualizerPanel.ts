@@ -101,7 +101,7 @@ export class VisualizerPanel implements vscode.Disposable {
       },
     });
     this.disposables.add(this.channel);
-    this.exports = new VisualizerExports(deps.engine, (m) => this.post(m));
+    this.exports = new VisualizerExports(deps.engine, (m) => void this.post(m));
     this.registerHandlers();
     this.disposables.add(panel.onDidDispose(() => this.dispose()));
   }
