@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import type { BenchResult } from '../../src/node/benchmarkHere';
 import { CLI, requireBuilt } from '../helpers/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-bench-'));
@@ -51,7 +52,7 @@ test('pmf bench prints a table; an unavailable provider is a row with its error,
     // only the unavailable provider: nothing measured, exit 4
     const only = pmf('bench', 'fashion-mnist', '--provider', absent, '--batch', '1', '--runs', '1', '--json', '--quiet');
     assert.equal(only.code, 4, only.err);
-    assert.equal(JSON.parse(only.out).rows[0].errorCode, 'provider');
+    assert.equal((JSON.parse(only.out) as BenchResult).rows[0].errorCode, 'provider');
   }
 });
 

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
+import type { MeasurementSeries } from '../../src/core/analysis';
+import type { PmfModelInfo } from '../../src/core/checkpoint/types';
 import { readPngSettings } from '../../src/node/png';
 import { imageSpec, makeModel, withChanges } from '../core/onnxFixtures';
 import { CLI, FIXTURE, requireBuilt } from '../helpers/paths';
@@ -71,7 +73,7 @@ test('info describes the contract; --json is machine-readable', () => {
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /image model, x-prediction/);
   assert.match(r.out, /z\s+float32\s+\[N, 1, 28, 28\]/);
-  const j = JSON.parse(pmf('info', 'fashion-mnist', '--json').out);
+  const j = JSON.parse(pmf('info', 'fashion-mnist', '--json').out) as PmfModelInfo;
   assert.equal(j.numClasses, 10);
   assert.deepEqual(j.inputs, ['z', 'h', 'y', 'omega', 't_min', 't_max']);
 });
@@ -85,7 +87,7 @@ test('info of a 1000-class model lists the first class names and how many more; 
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /classes: 1000: class-0, class-1, .*, class-11, \.\.\. \(988 more; `--json` lists all\)\n/);
   assert.doesNotMatch(r.out, /class-12\b/);
-  assert.deepEqual(JSON.parse(pmf('info', path, '--json').out).classNames, names);
+  assert.deepEqual((JSON.parse(pmf('info', path, '--json').out) as PmfModelInfo).classNames, names);
 });
 
 test('a 1000-class model with convert-official\'s placeholder names gets ImageNet-1k\'s built in: 207 is golden retriever', () => {
@@ -96,7 +98,7 @@ test('a 1000-class model with convert-official\'s placeholder names gets ImageNe
   const r = pmf('info', path);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /classes: 1000: tench, goldfish, great white shark, tiger shark, hammerhead, /);
-  const names = JSON.parse(pmf('info', path, '--json').out).classNames as string[];
+  const names = (JSON.parse(pmf('info', path, '--json').out) as PmfModelInfo).classNames;
   assert.equal(names[207], 'golden retriever');
   assert.equal(new Set(names).size, 1000, 'no two classes share a name (crane, maillot)');
   // a name picks its class, as an index does
@@ -104,6 +106,13 @@ test('a 1000-class model with convert-official\'s placeholder names gets ImageNe
   assert.equal(gen.code, 0, gen.err);
   assert.ok(readdirSync(join(tmp, 'gr')).filter((f) => /golden-retriever/.test(f)).length === 2, readdirSync(join(tmp, 'gr')).join(' '));
 });
+
+/** What the checks below read of `pmf fields --json` (src/cli/fields.ts). */
+interface FieldsJson {
+  times: number[];
+  settings: { labels: number[] };
+  measurements: MeasurementSeries;
+}
 
 test('fields measures a trajectory without VS Code: x low-dimensional, u and v not; JSON, .npy, toys, a bad patch', () => {
   const r = pmf('fields', 'fashion-mnist', '--steps', '4', '--seeds', '0-3', '--class', 'T-shirt/top,Trouser,Sneaker,Ankle boot',
@@ -114,7 +123,7 @@ test('fields measures a trajectory without VS Code: x low-dimensional, u and v n
   const rows = r.out.trim().split('\n').filter((l) => /^\d\.\d{3} /.test(l));
   assert.equal(rows.length, 5);
   const json = JSON.parse(pmf('fields', 'fashion-mnist', '--steps', '4', '--seeds', '0-3', '--class', '0,1,7,9', '--json', '--quiet',
-    '--npy', join(tmp, 'fields.npy')).out);
+    '--npy', join(tmp, 'fields.npy')).out) as FieldsJson;
   assert.deepEqual(json.times, [1, 0.75, 0.5, 0.25, 0]);
   assert.deepEqual(json.settings.labels, [0, 1, 7, 9]);
   const m = json.measurements;

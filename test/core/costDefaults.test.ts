@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { costDefaults, costPerImage, formatFlops, trajectoryFlops, VIZ_BUDGET_FLOP } from '../../src/core/costDefaults';
 import { dequantise8, quantisationError, quantise8 } from '../../src/core/frameEncoding';
+import type { Evaluate } from '../../src/core/sampler';
 import { evaluateDistinctRows } from '../../src/engine/visualize';
 import { B16, FASHION } from './costFixtures';
 
@@ -95,18 +96,18 @@ test('the visualizer runs each distinct row of a batch once (v rows that repeat 
     y: { type: 'int64' as const, dims: [4], data: BigInt64Array.from([3n, 3n, 3n, 3n]) },
   };
   const seen: number[] = [];
-  const net = async (f: typeof feeds | Record<string, any>) => {
+  const net: Evaluate = async (f) => {
     const rows = f.z!.dims[0];
     seen.push(rows);
-    return Float32Array.from({ length: rows * 2 }, (_, k) => f.z!.data[k] * 10 + Number(f.h!.data[Math.floor(k / 2)]));
+    return Float32Array.from({ length: rows * 2 }, (_, k) => Number(f.z!.data[k]) * 10 + Number(f.h!.data[Math.floor(k / 2)]));
   };
-  const out = await evaluateDistinctRows(net as never, feeds);
+  const out = await evaluateDistinctRows(net, feeds);
   assert.deepEqual(seen, [3], 'rows 0 and 1 are the same: 3 rows run');
   assert.deepEqual([...out], [10, 20, 10, 20, 10.5, 20.5, 50, 60]);
   const full = await net(feeds);
   assert.deepEqual([...out], [...full], 'the same answer as running every row');
   seen.length = 0;
   const distinct = { ...feeds, h: { ...feeds.h, data: Float32Array.from([0, 0.1, 0.5, 0]) } };
-  await evaluateDistinctRows(net as never, distinct);
+  await evaluateDistinctRows(net, distinct);
   assert.deepEqual(seen, [4], 'all distinct: the batch as it is');
 });

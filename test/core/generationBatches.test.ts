@@ -12,7 +12,7 @@ test('pMF-B/16: the first batch is one image, the rest the normal batch size (it
   const suggested = costDefaults(B16).generateBatch;
   assert.equal(suggested, 2);
   assert.equal(firstBatchSize(suggested, cost), 1);
-  assert.deepEqual(planBatches(30, suggested, cost), [1, ...Array(14).fill(2), 1]);
+  assert.deepEqual(planBatches(30, suggested, cost), [1, ...Array<number>(14).fill(2), 1]);
   assert.deepEqual(planBatches(40, 16, cost), [1, 16, 16, 7]);
   assert.deepEqual(planBatches(1, 16, cost), [1]);
   // more steps make one image costlier still: still at least one
@@ -48,7 +48,7 @@ test('the batches always sum to n, none empty; bad input is refused', () => {
         const plan = planBatches(n, batch, { flopsPerImage: flops, steps: 1 });
         assert.equal(sum(plan), n);
         assert.ok(plan.every((k) => k >= 1 && k <= batch));
-        assert.ok(plan.slice(1, -1).every((k) => k === batch), `middle batches are full: ${plan}`);
+        assert.ok(plan.slice(1, -1).every((k) => k === batch), `middle batches are full: ${plan.join(', ')}`);
       }
     }
   }

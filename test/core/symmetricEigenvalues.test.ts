@@ -76,8 +76,8 @@ describe('symmetricEigenvalues', () => {
 
     const eye = new Float64Array(n * n);
     for (let i = 0; i < n; i++) eye[i * n + i] = 1;
-    assertClose(sorted(symmetricEigenvalues(eye, n)), new Array(n).fill(1), 1, 'identity');
-    assertClose(sorted(symmetricEigenvalues(new Float64Array(n * n), n)), new Array(n).fill(0), 1, 'zero');
+    assertClose(sorted(symmetricEigenvalues(eye, n)), new Array<number>(n).fill(1), 1, 'identity');
+    assertClose(sorted(symmetricEigenvalues(new Float64Array(n * n), n)), new Array<number>(n).fill(0), 1, 'zero');
 
     const diag = [1e6, 3, 1e-6, -2, 0.5];
     const dm = new Float64Array(25);

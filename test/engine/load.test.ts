@@ -12,7 +12,7 @@ import { readCheckpoint } from '../../src/core/checkpoint';
 import { scanOnnxLayout } from '../../src/core/checkpoint/onnxReader';
 import { EngineClient, EngineError } from '../../src/engine/client';
 import type { LoadProgressParams, LoadResult } from '../../src/engine/protocol';
-import { fileRecord, ModelCache } from '../../src/node/modelCache';
+import { type FileRecord, fileRecord, ModelCache } from '../../src/node/modelCache';
 import { openModelFile } from '../../src/node/modelFile';
 import { ENGINE, FASHION, FIXTURE, requireBuilt, TOY } from '../helpers/paths';
 import { writeExternalDataModel } from './externalData';
@@ -209,7 +209,7 @@ describe('the optimised model cache', () => {
       }],
       ['a graph that is not ONNX, with its manifest', () => {
         writeFileSync(join(entry, 'model.onnx'), 'not a model');
-        const m = JSON.parse(readFileSync(join(entry, 'entry.json'), 'utf8'));
+        const m = JSON.parse(readFileSync(join(entry, 'entry.json'), 'utf8')) as { files: Record<string, FileRecord> };
         m.files['model.onnx'] = { size: 11, hash: fileRecord(join(entry, 'model.onnx')).hash };
         writeFileSync(join(entry, 'entry.json'), JSON.stringify(m));
       }],

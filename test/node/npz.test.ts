@@ -55,7 +55,7 @@ describe('npz', () => {
 import sys, json, numpy as np
 z = np.load(sys.argv[1])
 print(json.dumps({k: {'dtype': str(z[k].dtype), 'shape': list(z[k].shape), 'v': z[k].ravel().tolist()} for k in sorted(z.files)}))
-`, path));
+`, path)) as Record<string, { dtype: string; shape: number[]; v: number[] }>;
     assert.deepEqual(out.mu, { dtype: 'float64', shape: [5], v: [...s.mu] });
     assert.deepEqual(out.sigma, { dtype: 'float64', shape: [5, 5], v: [...s.sigma] });
     assert.deepEqual(out.f, { dtype: 'float32', shape: [2], v: [1.5, -2] });
@@ -75,7 +75,7 @@ np.${save}(sys.argv[1], arr_0=rng.integers(0, 255, (4, 8, 8, 3), dtype=np.uint8)
            mu_s=np.zeros(3, np.float32), sigma_s=np.eye(3, dtype=np.float32))
 np.${save}(sys.argv[2], mu=mu, sigma=np.asfortranarray(sigma))
 print(json.dumps({'mu32': mu.astype(np.float32).tolist(), 'sigma32': sigma.astype(np.float32).ravel().tolist(), 'mu': mu.tolist(), 'sigma': sigma.ravel().tolist()}))
-`, p32, p64));
+`, p32, p64)) as Record<'mu32' | 'sigma32' | 'mu' | 'sigma', number[]>;
       const r32 = await readReferenceStatistics(p32);
       assert.equal(r32.dim, 6);
       assert.deepEqual([...r32.mu], values.mu32);
