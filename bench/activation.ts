@@ -39,7 +39,7 @@ function findActivation(root: string, logName: string): number | undefined {
     if (!f.endsWith(`${logName}.log`)) continue;
     const text = readFileSync(f, "utf8");
     const m = text.match(/activated in ([\d.]+) ms/);
-    if (m && process.env.PMF_BENCH_VERBOSE) process.stderr.write(text.split("\n").find((l) => l.includes("activated in")) + "\n");
+    if (m && process.env.PMF_BENCH_VERBOSE) process.stderr.write((text.split("\n").find((l) => l.includes("activated in")) ?? "") + "\n");
     if (m) return Number(m[1]);
   }
   return undefined;
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 });

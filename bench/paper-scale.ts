@@ -246,7 +246,7 @@ async function measureSize(name: string): Promise<Row> {
 
 function table(rows: Row[]): string {
   const gb = (b: number) => `${(b / 1e9).toFixed(2)} GB`;
-  const ips = (s: number) => `${(1 / s).toFixed(2)}`;
+  const ips = (s: number) => (1 / s).toFixed(2);
   const lines = [
     '| model | params | convert (fused fp32): time, peak RSS, files | first / cached load, RSS after load | img/s fp32 fused, batch 1 / 4 (pmf generate) | img/s fp32 plain export, batch 1 / 4 | img/s int8, batch 1 / 4 (size, rel L2 vs fp32) | img/s PyTorch eager, batch 1 / 4 | fused / eager, batch 4 | fp32 fused GFLOP/s, batch 4 (its MLP MatMul alone; share) | pmf fields (1 step), pmf inspect |',
     '|---|---|---|---|---|---|---|---|---|---|---|',

@@ -10,7 +10,7 @@ const DISAMBIGUATED: Readonly<Record<number, string>> = { 134: 'crane (bird)', 5
 /** The 1000 ImageNet-1k class names, index i the name of class i. */
 export const IMAGENET_CLASS_NAMES: readonly string[] = Array.from(
   { length: 1000 },
-  (_, i) => DISAMBIGUATED[i] ?? String((IMAGENET_CLASSES as Record<number, string>)[i]).split(',')[0].trim(),
+  (_, i) => DISAMBIGUATED[i] ?? (IMAGENET_CLASSES as Record<number, string>)[i].split(',')[0].trim(),
 );
 
 /** Whether `names` are convert-official's placeholders, imagenet-0 ... imagenet-999 (a model with other names, or none, keeps them). */

@@ -24,8 +24,8 @@ function pmfAsync(args: string[], onStart?: (p: ChildProcess) => void): Promise<
     const p = spawn(process.execPath, [CLI, ...args], { cwd: tmp });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, out, err }));
     onStart?.(p);

@@ -232,7 +232,7 @@ test('a real image picked through VS Code runs image mode; the fields of a step 
       // z at t0 = 0.7 holds the image: its centre is brighter than its corner on average over samples
       const zCentreMinusCorner = await wv.locator('canvas.field[data-field="z"]').evaluateAll((cs: any[]) => cs.map((c) => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const at = (fx: number, fy: number) => d[(Math.floor(fy * c.height) * c.width + Math.floor(fx * c.width)) * 4];
+        const at = (fx: number, fy: number): number => d[(Math.floor(fy * c.height) * c.width + Math.floor(fx * c.width)) * 4];
         let centre = 0;
         let corner = 0;
         for (let i = 0; i < 9; i++) {

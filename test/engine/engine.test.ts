@@ -130,7 +130,10 @@ describe('engine', () => {
     const bad = join(tmp, 'wrong-shape.onnx');
     const bytes = makeModel({ ...spec, inputs: [h, ...spec.inputs.filter((i) => i !== h)] });
     writeFileSync(bad, bytes);
-    const r = await client.load(bad, 'cpu').catch((e: EngineError) => e);
+    const r = await client.load(bad, 'cpu').catch((e: unknown) => {
+      if (e instanceof EngineError) return e;
+      throw e;
+    });
     if (r instanceof EngineError) {
       assert.equal(r.code, 'checkpoint'); // the reader may already refuse it
       return;

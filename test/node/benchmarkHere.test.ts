@@ -66,7 +66,7 @@ test('CPU at batch 1 and 2, two runs each: one row per provider x batch, positiv
     if (unavailable) {
       const p = r.providers.find((x) => x.provider === unavailable)!;
       assert.equal(p.ok, false);
-      assert.match(p.error!, new RegExp(`${unavailable}`));
+      assert.match(p.error!, new RegExp(unavailable));
       assert.equal(p.errorCode, 'provider');
       for (const row of r.rows.filter((x) => x.provider === unavailable)) {
         assert.equal(row.ok, false);

@@ -304,11 +304,11 @@ export class Plots {
         axis({ size: 40 }),
       ],
       series: [
-        { label: 't', value: (_u, v) => (v == null ? '\u2013' : (+v).toFixed(4)) },
+        { label: 't', value: (_u, v) => (v == null ? '\u2013' : v.toFixed(4)) },
         ...spec.series.map((s): uPlot.Series => ({
           label: s.label, stroke: s.color, width: s.width ?? 1.75, dash: s.dash,
           points: { show: s.points ?? (inp.times.length <= 33), size: 4, fill: s.color },
-          value: (_u, v) => (v == null ? '\u2013' : fmt(+v, 3)),
+          value: (_u, v) => (v == null ? '\u2013' : fmt(v, 3)),
         })),
       ],
       cursor: {
