@@ -25,8 +25,9 @@ class DiTConfig:
     num_classes: int = 10         # 0 = unconditional (no y input, no class tokens)
     cfg_inputs: bool = True       # omega / t_min / t_max inputs (needs num_classes > 0)
     aux_head_depth: int = 2       # depth of the u head (official: 8); shared = depth - aux_head_depth
-    v_head: bool = False          # the official training code's auxiliary v head: not built here
-                                  # (inference needs the u path only); kept so saved configs load
+    # the official training code's auxiliary v head: not built here (inference needs the u path
+    # only); kept so saved configs load
+    v_head: bool = False
     bottleneck_channels: int = 128
     num_class_tokens: int = 8
     num_time_tokens: int = 4

@@ -485,13 +485,13 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
         raise RuntimeError(f"exported graph declares inputs {graph_inputs}, expected {inputs}")
     src_dir = os.path.dirname(os.path.abspath(raw))
 
-    def numeric_tensors() -> List[Tuple[onnx.TensorProto, bool]]:
+    def numeric_tensors(model: onnx.ModelProto) -> List[Tuple[onnx.TensorProto, bool]]:
         """(tensor, is an initializer) for every numeric tensor of the model."""
-        out = [(t, True) for t in m.graph.initializer]
-        out += [(t, False) for t in _graph_tensors(m.graph, initializers=False)]
+        out = [(t, True) for t in model.graph.initializer]
+        out += [(t, False) for t in _graph_tensors(model.graph, initializers=False)]
         return [(t, init) for t, init in out if _nbytes(t) is not None]
 
-    src = _Source(src_dir, [t for t, _ in numeric_tensors()], consume=consume_source)
+    src = _Source(src_dir, [t for t, _ in numeric_tensors(m)], consume=consume_source)
     half: Set[str] = set()
     quantized: Optional[Dict[str, int]] = None
     if dtype == "float16":
@@ -500,7 +500,7 @@ def write_onnx(raw: str, dest: str, metadata: Dict[str, str], inputs: List[str],
     elif dtype == "int8":
         _say(progress, "quantizing the MatMul weights to int8 (one scale per output column; DynamicQuantizeMatMul)")
         quantized = to_int8(m, src.read, smoothing)
-    tensors = numeric_tensors()
+    tensors = numeric_tensors(m)
     final_size = [(_nbytes(t) // 2 if init and t.name in half else _nbytes(t)) for t, init in tensors]
     total = sum(final_size)
     # PyTorch wrote loose tensor files when the float32 model passed 2 GB: such a model keeps its

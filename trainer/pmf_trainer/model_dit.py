@@ -15,7 +15,6 @@ Field conversions live in `fields.py` (and, at inference, in the runtime).
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn as nn

@@ -34,4 +34,3 @@ class ToyMLP(nn.Module):
 
     def forward(self, z, t, h, omega=None, t_min=None, t_max=None, y=None):
         return self.net(torch.cat([z, self._features(t), self._features(h)], dim=-1))
-

@@ -7,7 +7,7 @@ activations (as LPIPS does, without the learned linear heads).
 """
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Callable
 
 import torch
 import torch.nn as nn

@@ -8,12 +8,10 @@ onnxruntime, renders a sample grid, and writes metrics.json and README.md.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
-import numpy as np
 import torch
 
 from .data import embedding_matrix, swiss_roll_curve

@@ -7,7 +7,6 @@ checking that something merely runs.
 import json
 import os
 
-import pytest
 import torch
 
 from conftest import needs_cuda, needs_ort, randomize_zero_inits
@@ -100,7 +99,7 @@ def test_a_cpu_run_moves_to_cuda_and_back(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PMF_DEVICE", "cpu")
     assert train(d, None, quiet=True)["step"] == 9
     losses = [json.loads(line)["loss_v"] for line in open(os.path.join(d, "log.jsonl"))]
-    assert len(losses) >= 4 and all(l == l and l < 1e3 for l in losses)  # finite throughout
+    assert len(losses) >= 4 and all(v == v and v < 1e3 for v in losses)  # finite throughout
 
 
 @needs_ort

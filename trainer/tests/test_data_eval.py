@@ -108,7 +108,7 @@ def test_muon_optimizer_groups_and_ema():
 
 
 def test_perceptual_term_is_a_distance_and_enters_the_loss(tmp_path):
-    from pmf_trainer.config import LossConfig, MLPConfig
+    from pmf_trainer.config import LossConfig
     from pmf_trainer.evaluate import FMNISTClassifier
     from pmf_trainer.loss import pmf_loss
     from pmf_trainer.perceptual import FeatureDistance

@@ -126,8 +126,8 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tmp_path):
     for sa, sb in zip(ca["ema"]["shadows"], cb["ema"]["shadows"]):
         for k in sa:
             assert torch.equal(sa[k], sb[k]), k
-    lines = [json.loads(l) for l in open(os.path.join(split, "log.jsonl"))]
-    assert [l["step"] for l in lines] == [2, 3, 4, 6] and all(np.isfinite(l["loss_v"]) for l in lines)
+    records = [json.loads(line) for line in open(os.path.join(split, "log.jsonl"))]
+    assert [r["step"] for r in records] == [2, 3, 4, 6] and all(np.isfinite(r["loss_v"]) for r in records)
 
 
 def test_a_run_moved_to_another_device_resumes_deterministically(tmp_path, capsys):

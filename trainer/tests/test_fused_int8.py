@@ -13,7 +13,6 @@ import os
 
 import numpy as np
 import onnx
-import pytest
 import torch
 from onnx import TensorProto, numpy_helper
 

@@ -7,8 +7,6 @@ with sig_t^2 = (1 - t)^2 s^2 + t^2. Then
     ODE flow     z_r = (1 - r) mu + sig_r / sig_t (z_t - (1 - t) mu)
     u(z_t, r, t) = (z_t - z_r) / (t - r),   x(z_t, r, t) = z_t - t u
 """
-import math
-
 import pytest
 import torch
 

@@ -152,7 +152,9 @@ def build(dir_):
     files["benign-plain-pickle.pkl"] = (pickle.dumps({"a": [1, 2, 3], "b": "text"}, protocol=2), False)
 
     # -- hostile: zip archives
-    evil = lambda name: save_zip({"w": torch.ones(2), "x": Exec(marker_code(dir_, name))})
+    def evil(name):
+        return save_zip({"w": torch.ones(2), "x": Exec(marker_code(dir_, name))})
+
     files["evil-reduce.pt"] = (evil("evil-reduce.pt"), True)
     np_name = "evil-numpy-runstring.pt"
     np_pkl = proto2(
@@ -161,6 +163,7 @@ def build(dir_):
     )
     benign_entries = zip_entries(save_zip(sd))
     folder = benign_entries[0][0].split("/")[0]
+
     def with_pkl(pkl, entries=benign_entries):
         return [(n, pkl if n.endswith("/data.pkl") else d) for n, d in entries]
     files[np_name] = (write_zip(with_pkl(np_pkl)), True)

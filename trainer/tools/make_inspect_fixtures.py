@@ -24,7 +24,6 @@ import os
 import pickle
 import struct
 import sys
-import types
 import zipfile
 
 import numpy as np
