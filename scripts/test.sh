@@ -5,7 +5,7 @@
 # skipping (test/e2e/harness.ts e2eAvailable(), scripts/check-torch2.sh). A test file run by hand
 # (node --test out/test/e2e/x.test.js) still skips, with its reason, where a tool is missing.
 #
-#   scripts/tests/*.test.sh   the scripts' own checks (apt sources, README commands)
+#   scripts/tests/*.test.sh   the scripts' own checks (apt sources, README commands, every test folder run)
 #   test:trainer              the trainer's pytest suite on Debian 12's PyTorch 1.13
 #   test:torch2               the same on PyTorch 2.x in a Debian 13 root (scripts/check-torch2.sh; root)
 #   test:ts                   build, core/node/engine/CLI tests, then the end-to-end tests in VS Code
