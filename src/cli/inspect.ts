@@ -44,13 +44,13 @@ function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorS
   out.push(`  architecture: ${a.family}${a.label ? ` ${a.label}` : ''}${typeof gflops === 'number' ? `, ${gflops} GFLOP per image` : ''} (from ${a.basis})`);
   const config = Object.entries(a.config).map(([k, v]) => `${k} ${typeof v === 'number' && k.startsWith('params') ? formatParams(v) : v}`);
   for (let i = 0; i < config.length; i += 6) out.push(`    ${config.slice(i, i + 6).join(', ')}`);
-  if (s.onnx) {
+  if (s.format === 'onnx') {
     const c = s.onnx.contract;
     out.push(c.ok ? `  pMF contract: ok (${String(c.info.prediction)}-prediction ${String(c.info.kind)} model)`
       : `  pMF contract: not runnable (${c.code}): ${c.message}`);
     out.push(`  graph: ${s.onnx.nodeCount} nodes, opsets ${s.onnx.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`);
   }
-  if (s.pickle) {
+  if (s.format === 'pytorch') {
     out.push(`  pickle: ${s.pickle.layout}, protocol ${s.pickle.protocol}, tensors at '${s.pickle.tensorPath}'`);
     const bad = s.pickle.globals.filter((g) => !g.allowed);
     out.push(`  globals: ${s.pickle.globals.length} (${bad.length} not expected in a state dict` +

@@ -128,7 +128,7 @@ describe('format detection by content', () => {
         assert.equal(s.format, format, as);
         assert.equal(s.fileName, as);
         assert.equal(s.fileSize, fs.statSync(from).size);
-        assert.equal(s.pickle?.layout, layout, as);
+        assert.equal(s.format === 'pytorch' ? s.pickle.layout : undefined, layout, as);
       } finally {
         await src.close();
       }
@@ -231,10 +231,10 @@ describe('PyTorch zip checkpoints', () => {
     const expected = EXPECTED['pmfdit.pt'];
     const { summary: s, source } = await inspectBytes(fixture('pmfdit.pt'), 'pmfdit.pt');
     assert.equal(s.format, 'pytorch');
-    assert.equal(s.pickle?.layout, 'zip');
-    assert.equal(s.pickle?.protocol, 2);
-    assert.equal(s.pickle?.tensorPath, 'state_dict');
-    for (const [k, v] of Object.entries(expected.topLevel!)) assert.equal(s.pickle?.topLevel[k], v, k);
+    assert.equal(s.pickle.layout, 'zip');
+    assert.equal(s.pickle.protocol, 2);
+    assert.equal(s.pickle.tensorPath, 'state_dict');
+    for (const [k, v] of Object.entries(expected.topLevel!)) assert.equal(s.pickle.topLevel[k], v, k);
     assert.match(s.pickle.topLevel.model_config_json, /^str \(JSON, \d+ chars\)$/);
     assert.deepEqual(s.tensors.map((t) => t.name), expected.tensors!.map((t) => t.name));
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length);
@@ -269,7 +269,8 @@ describe('PyTorch zip checkpoints', () => {
   test('an official-style state dict: official rule, sizes as official.py infer_config finds them, conversion advice', async () => {
     const expected = EXPECTED['official-tiny.pt'];
     const { summary: s, source } = await inspectBytes(fixture('official-tiny.pt'), 'official-tiny.pt');
-    assert.equal(s.pickle?.tensorPath, '');
+    assert.equal(s.format, 'pytorch');
+    assert.equal(s.pickle.tensorPath, '');
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length - 1); // all but the complex rope table
     assert.equal(s.architecture.family, 'pmfDiT-official');
     for (const [k, v] of Object.entries(expected.config!)) assert.equal(s.architecture.config[k], v, k);
@@ -289,7 +290,8 @@ describe('PyTorch zip checkpoints', () => {
   test('a training checkpoint: the model weights are listed, optimizer and EMA state reported, config from the run', async () => {
     const expected = EXPECTED['training.pt'];
     const { summary: s, source } = await inspectBytes(fixture('training.pt'), 'training.pt');
-    assert.equal(s.pickle?.tensorPath, 'model');
+    assert.equal(s.format, 'pytorch');
+    assert.equal(s.pickle.tensorPath, 'model');
     assert.deepEqual(s.tensors.map((t) => t.name), expected.tensors!.map((t) => t.name));
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length);
     assert.match(s.pickle.topLevel.optimizer, /^list \(1, \d+ tensors\)$/);
@@ -317,13 +319,14 @@ describe('PyTorch zip checkpoints', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     });
     const { summary: s, source } = await inspectBytes(fixture('malicious.pt'), 'malicious.pt');
-    assert.deepEqual(s.pickle?.globals.find((g) => g.name === 'system'), { module: 'posix', name: 'system', allowed: false });
+    assert.equal(s.format, 'pytorch');
+    assert.deepEqual(s.pickle.globals.find((g) => g.name === 'system'), { module: 'posix', name: 'system', allowed: false });
     const danger = s.findings.filter((f) => f.severity === 'danger');
     assert.equal(danger.length, 1);
     assert.equal(s.findings[0], danger[0], 'danger first');
     assert.match(danger[0].message, /posix\.system \(os\.system: runs a shell command\)/);
     assert.match(danger[0].message, /loading this file with torch\.load\(weights_only=False\) would call it; pMF Lab only parsed it, nothing ran\./);
-    assert.equal(s.pickle?.topLevel.payload, 'posix.system(...)');
+    assert.equal(s.pickle.topLevel.payload, 'posix.system(...)');
     assert.equal(await matchesExpected(s, source, EXPECTED['malicious.pt'].tensors!), 1);
     for (const where of [dir, cwd, FIXTURES, REPO, __dirname]) assert.ok(!fs.existsSync(path.join(where, 'pwned')), `pwned in ${where}`);
   });
@@ -331,12 +334,13 @@ describe('PyTorch zip checkpoints', () => {
   test('views: a transposed view has no in-place data; slices with storage offsets and a Parameter read right', async () => {
     const expected = EXPECTED['views.pt'];
     const { summary: s, source } = await inspectBytes(fixture('views.pt'), 'views.pt');
+    assert.equal(s.format, 'pytorch');
     assert.equal(await matchesExpected(s, source, expected.tensors!), expected.tensors!.length - 1);
     const tail = tensor(s, 'tail');
     const head = tensor(s, 'head');
     assert.equal(tail.data!.offset, head.data!.offset + 8 * 4, 'tail starts 8 floats into the shared storage');
     assert.match(tensor(s, 'transposed').note!, /^non-contiguous \(strides \[1, 6\]\)/);
-    assert.ok(s.pickle!.globals.some((g) => g.name === '_rebuild_parameter' && g.allowed));
+    assert.ok(s.pickle.globals.some((g) => g.name === '_rebuild_parameter' && g.allowed));
   });
 
   test('a truncated zip checkpoint is an error that says so; a zip without data.pkl is not a checkpoint', async () => {
@@ -350,8 +354,9 @@ describe('other pickle layouts', () => {
   test('legacy torch.save: tensors located after the pickles, statistics equal numpy', async () => {
     const expected = EXPECTED['legacy.pt'];
     const { summary: s, source } = await inspectBytes(fixture('legacy.pt'), 'legacy.pt');
-    assert.equal(s.pickle?.layout, 'legacy');
-    assert.equal(s.pickle?.tensorPath, '');
+    assert.equal(s.format, 'pytorch');
+    assert.equal(s.pickle.layout, 'legacy');
+    assert.equal(s.pickle.tensorPath, '');
     assert.deepEqual(s.tensors.map((t) => t.name), expected.tensors!.map((t) => t.name));
     assert.equal(await matchesExpected(s, source, expected.tensors!), 3);
     assert.ok(s.findings.some((f) => /legacy torch\.save format/.test(f.message)));
@@ -367,7 +372,8 @@ describe('other pickle layouts', () => {
   test('TorchScript archive: module tensors by their state_dict names, a danger: loading it runs its code', async () => {
     const expected = EXPECTED['scripted.pt'];
     const { summary: s, source } = await inspectBytes(fixture('scripted.pt'), 'scripted.pt');
-    assert.equal(s.pickle?.layout, 'torchscript');
+    assert.equal(s.format, 'pytorch');
+    assert.equal(s.pickle.layout, 'torchscript');
     assert.deepEqual(s.tensors.map((t) => t.name), ['lin.weight', 'lin.bias']);
     assert.equal(await matchesExpected(s, source, expected.tensors!), 2);
     assert.ok(s.findings.some((f) => f.severity === 'danger' && /TorchScript archive: torch\.load passes it to torch\.jit\.load, which compiles/.test(f.message)));
@@ -402,8 +408,9 @@ describe('other pickle layouts', () => {
 
   test('a plain pickle with a numpy array: numpy globals are a warning, the array is located in the pickle', async () => {
     const { summary: s, source } = await inspectBytes(fixture('numpy.pkl'), 'numpy.pkl');
-    assert.equal(s.pickle?.layout, 'legacy');
-    assert.equal(s.pickle?.protocol, 4);
+    assert.equal(s.format, 'pytorch');
+    assert.equal(s.pickle.layout, 'legacy');
+    assert.equal(s.pickle.protocol, 4);
     assert.ok(!s.findings.some((f) => f.severity === 'danger'));
     assert.ok(s.findings.some((f) => f.severity === 'warning' && /numpy globals \(numpy\.core\.multiarray\._reconstruct/.test(f.message)));
     assert.ok(s.pickle.globals.every((g) => !g.allowed));
@@ -411,7 +418,7 @@ describe('other pickle layouts', () => {
     assert.deepEqual([w.dtype, w.shape], ['float32', [2, 3]]);
     const st = await tensorStats(source, w);
     assert.deepEqual([st.min, st.max, st.mean], [0, 5, 2.5]);
-    assert.equal(s.pickle?.topLevel.step, 'int 3');
+    assert.equal(s.pickle.topLevel.step, 'int 3');
   });
 });
 
@@ -425,7 +432,7 @@ describe('ONNX', () => {
       const bytes = fs.readFileSync(FASHION);
       const { summary: s, source } = await inspectBytes(bytes, 'model.onnx');
       assert.equal(s.format, 'onnx');
-      const onnx = s.onnx ?? assert.fail('no onnx details');
+      const onnx = s.onnx;
       assert.equal(onnx.contract.ok, true);
       const arch = JSON.parse(s.metadata['pmf.architecture']) as { params: number; hidden_size: number };
       assert.equal(s.architecture.family, 'pmfDiT');
@@ -493,7 +500,8 @@ describe('ONNX', () => {
   test('a valid ONNX model that breaks the contract: ok false with the code, as a warning', async () => {
     const bytes = makeModel(withChanges(imageSpec(), { metadata: { 'pmf.format_version': undefined } }));
     const { summary: s } = await inspectBytes(bytes, 'plain.onnx');
-    const c = s.onnx!.contract;
+    assert.equal(s.format, 'onnx');
+    const c = s.onnx.contract;
     assert.equal(c.ok, false);
     assert.equal(c.ok === false && c.code, 'no-pmf-metadata');
     const w = s.findings.find((f) => f.severity === 'warning') ?? assert.fail('no warning');

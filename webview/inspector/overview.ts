@@ -13,7 +13,7 @@ export function setDocLinkHandler(fn: () => void): void {
 }
 
 function contractCard(s: Summary): HTMLElement | undefined {
-  const c = s.onnx?.contract;
+  const c = s.format === 'onnx' ? s.onnx.contract : undefined;
   if (!c) {
     const p = h('p', s.architecture.family === 'pmfDiT-official'
       ? 'An official pMF checkpoint (PyTorch weights). The extension runs ONNX files that follow the pMF ' +
@@ -116,7 +116,7 @@ export function renderMetadata(s: Summary): void {
 
 export function renderStructure(s: Summary): void {
   const parts: HTMLElement[] = [];
-  if (s.onnx) {
+  if (s.format === 'onnx') {
     const o = s.onnx;
     parts.push(section('Graph', facts([
       ['IR version', String(o.irVersion)],
@@ -129,7 +129,7 @@ export function renderStructure(s: Summary): void {
     const ops = Object.entries(o.opCounts).sort((a, b) => b[1] - a[1]);
     parts.push(section('Operators', facts(ops.map(([k, n]) => [k, String(n)]), 'Operators')));
   }
-  if (s.pickle) {
+  if (s.format === 'pytorch') {
     const p = s.pickle;
     const layout = { zip: 'torch.save zip archive (PyTorch ≥ 1.6)', torchscript: 'TorchScript archive (torch.jit.save)',
       legacy: 'legacy torch.save format (PyTorch < 1.6)' }[p.layout];

@@ -335,7 +335,7 @@ function describeBench(r: BenchResult): string {
 }
 
 function actionsFor(s: CheckpointSummary): Actions {
-  return { run: s.format === 'onnx' && s.onnx?.contract.ok === true, convert: s.architecture.family === 'pmfDiT-official' };
+  return { run: s.format === 'onnx' && s.onnx.contract.ok, convert: s.architecture.family === 'pmfDiT-official' };
 }
 
 /** The trainer command that converts an official checkpoint, quoted for a POSIX shell. */

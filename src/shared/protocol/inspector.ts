@@ -68,8 +68,8 @@ export const ContractInfo = z.object({
 });
 export type ContractInfo = z.infer<typeof ContractInfo>;
 
-export const Summary = z.object({
-  format: z.enum(['onnx', 'safetensors', 'pytorch']),
+/** What every summary holds, whatever the format (SummaryCommon of the core). */
+const SummaryCommon = {
   fileName: z.string(),
   fileSize: z.number(),
   tensors: z.array(TensorEntry),
@@ -83,31 +83,36 @@ export const Summary = z.object({
     basis: z.string(),
   }),
   findings: z.array(Finding),
-  onnx: z
-    .object({
-      irVersion: z.number(),
-      producer: z.string(),
-      opsets: z.array(z.object({ domain: z.string(), version: z.number() })),
-      nodeCount: z.number(),
-      opCounts: z.record(z.string(), z.number()),
-      inputs: z.array(TensorSpec),
-      outputs: z.array(TensorSpec),
-      contract: z.union([
-        z.object({ ok: z.literal(true), info: ContractInfo }),
-        z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
-      ]),
-    })
-    .optional(),
-  pickle: z
-    .object({
-      layout: z.enum(['zip', 'torchscript', 'legacy']),
-      protocol: z.number(),
-      globals: z.array(z.object({ module: z.string(), name: z.string(), allowed: z.boolean() })),
-      tensorPath: z.string(),
-      topLevel: z.record(z.string(), z.string()),
-    })
-    .optional(),
+};
+
+const OnnxDetails = z.object({
+  irVersion: z.number(),
+  producer: z.string(),
+  opsets: z.array(z.object({ domain: z.string(), version: z.number() })),
+  nodeCount: z.number(),
+  opCounts: z.record(z.string(), z.number()),
+  inputs: z.array(TensorSpec),
+  outputs: z.array(TensorSpec),
+  contract: z.union([
+    z.object({ ok: z.literal(true), info: ContractInfo }),
+    z.object({ ok: z.literal(false), code: z.string(), message: z.string() }),
+  ]),
 });
+
+const PickleDetails = z.object({
+  layout: z.enum(['zip', 'torchscript', 'legacy']),
+  protocol: z.number(),
+  globals: z.array(z.object({ module: z.string(), name: z.string(), allowed: z.boolean() })),
+  tensorPath: z.string(),
+  topLevel: z.record(z.string(), z.string()),
+});
+
+/** A checkpoint's summary, keyed on its format as CheckpointSummary is (FormatDetails of the core). */
+export const Summary = z.discriminatedUnion('format', [
+  z.object({ format: z.literal('onnx'), ...SummaryCommon, onnx: OnnxDetails }),
+  z.object({ format: z.literal('safetensors'), ...SummaryCommon }),
+  z.object({ format: z.literal('pytorch'), ...SummaryCommon, pickle: PickleDetails }),
+]);
 export type Summary = z.infer<typeof Summary>;
 
 export const Stats = z.object({

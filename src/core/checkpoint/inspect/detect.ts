@@ -1,23 +1,25 @@
 // Which reader a file needs, from its first bytes (never from its extension), and what a file
-// that no reader takes looks like, for the error message.
-import { looksLikeOnnx } from './onnxInspector';
-import { looksLikeSafetensors } from './safetensorsReader';
+// that no reader takes looks like, for the error message. The formats and their signatures are
+// in formats.ts; the signatures here are those of common files that are not checkpoints.
+import { FORMATS } from './formats';
+import type { FormatReader } from './readerResult';
 
-export type Detected = 'zip' | 'pickle' | 'safetensors' | 'onnx' | { unknown: string };
+export type Detected = FormatReader | { unknown: string };
 
 /** Bytes needed by detect(). */
 export const HEAD_BYTES = 512;
 
+/**
+ * The format whose signature the file starts with ('magic' ones first, in the order of
+ * FORMATS); else, unless it is a known kind of file that is no checkpoint, the first 'weak' one
+ * that allows its first bytes; else what the file looks like.
+ */
 export function detect(head: Uint8Array): Detected {
-  const starts = (...sig: number[]) => sig.every((b, i) => head[i] === b);
-  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'zip';
-  // PROTO opcode with a protocol torch.save and pickle use (2 to 5).
-  if (head[0] === 0x80 && head[1] >= 2 && head[1] <= 5) return 'pickle';
-  if (looksLikeSafetensors(head)) return 'safetensors';
+  const magic = FORMATS.find((f) => f.signature === 'magic' && f.sniff(head));
+  if (magic) return magic;
   const other = knownOther(head);
   if (other) return { unknown: other };
-  if (looksLikeOnnx(head)) return 'onnx';
-  return { unknown: textOrBinary(head) };
+  return FORMATS.find((f) => f.signature === 'weak' && f.sniff(head)) ?? { unknown: textOrBinary(head) };
 }
 
 /** Common files that are not checkpoints, by their signatures. */

@@ -1,18 +1,18 @@
 // pMF: Inspect Checkpoint, the core: explains a checkpoint file (.onnx, .safetensors, PyTorch
-// .pt/.pth/.ckpt) without executing anything in it. The format is told by the file's first bytes;
-// one reader per format lists the tensors and format-specific facts; this module adds parameter
-// counts, the architecture and the findings that hold for every format. Pure TypeScript: bytes
-// come through a ByteSource (src/node/fileSource.ts for files, bufferSource for memory).
-import { CheckpointError } from '../types';
+// .pt/.pth/.ckpt) without executing anything in it. The format is told by the file's first bytes
+// (detect.ts); one reader per format (formats.ts) lists the tensors and format-specific facts; this
+// module reads every file as torch.load would first, and adds parameter counts, the architecture
+// and the findings that hold for every format. Pure TypeScript: bytes come through a ByteSource
+// (src/node/fileSource.ts for files, bufferSource for memory).
 import { inferArchitecture } from './architecture';
-import { detect, describeUnknown, HEAD_BYTES } from './detect';
+import { describeUnknown, detect, HEAD_BYTES } from './detect';
 import { formatParams } from './display';
-import { readOnnx } from './onnxInspector';
-import { pickleBudget } from './pickleMachine';
-import { dangerFindings, pickleError, readPickleFile, readPytorchZip, readTorchPickles } from './pytorchReader';
-import type { ReaderResult } from './readerResult';
-import { readSafetensors } from './safetensorsReader';
+import { pickleBudget, type PickleBudget } from './pickleMachine';
+import { isWholePickle, pytorchPickleFormat, readTorchPickles, type TorchPickles } from './pytorchPickle';
+import { dangerFindings } from './pytorchTensors';
+import type { ReadContext, ReaderResult } from './readerResult';
 import { InspectError, type ArchitectureGuess, type ByteSource, type CheckpointSummary, type Finding } from './types';
+import { isZipArchive } from './zipArchive';
 
 export * from './types';
 export { bufferSource, plainView } from './byteSource';
@@ -53,29 +53,29 @@ export async function inspectCheckpoint(source: ByteSource, fileName: string, op
   if (source.size === 0) throw new InspectError('empty', `${fileName} is empty (0 bytes): there is nothing to inspect.`);
   const budget = pickleBudget(source.size, opts.budgetMs ?? DEFAULT_BUDGET_MS);
   const head = await source.read(0, Math.min(source.size, HEAD_BYTES));
-  const kind = detect(head);
-  if (kind === 'zip') return summarise(await readPytorchZip(source, fileName, budget), fileName, source.size);
+  const detected = detect(head);
 
-  const pickles = await readTorchPickles(source, budget);
-  if (pickles.kind === 'tar') {
-    throw new InspectError(
-      'dangerous',
-      `${fileName} is a PyTorch checkpoint in the tar format of PyTorch before 0.4: torch.load would unpickle its members, ` +
-        'and pMF Lab does not read that format, so it cannot vouch for them. Load it only if you trust its source.',
-      [{ severity: 'danger', message: 'A pre-0.4 tar checkpoint: its pickles were not checked.' }],
-    );
-  }
-  const isPickle = pickles.kind === 'plain' || pickles.kind === 'legacy';
-  if (isPickle && (kind === 'pickle' || typeof kind === 'object')) {
-    return summarise(await readPickleFile(source, fileName, pickles), fileName, source.size);
-  }
-  if (kind === 'pickle') throw pickleError(pickles.error, 'its pickle', fileName, pickles.log);
+  // First, for every file, what torch.load would unpickle from it. This is not a property of one
+  // format but of what a Python user may do with any file called .pt or .bin: a safetensors or
+  // ONNX file, or none at all, can also be a pickle that runs code when loaded.
+  const torch = await torchLoadPass(source, head, budget);
+  if (torch?.kind === 'tar') throw tarRefused(fileName);
+  // Pickles of protocols 0 and 1 have no signature: a file no format claims that torch.load reads
+  // whole is a pickle.
+  const reader = 'unknown' in detected ? (torch && isWholePickle(torch) ? pytorchPickleFormat : undefined) : detected;
+  const ctx: ReadContext = { head, budget, torch, notThisFormat: () => unknownFormat(fileName, describeUnknown(head)) };
+  if (reader?.readsTorchPickles) return summarise(await reader.read(source, fileName, ctx), fileName, source.size);
+
   // Not a pickle for torch.load, or a file of another format that also parses as one: what
   // torch.load would run before failing still counts.
-  const danger = dangerFindings(pickles.log, 'zip');
+  const danger = torch ? dangerFindings(torch.log, 'zip') : [];
   let result: ReaderResult;
   try {
-    result = await readFormat(source, fileName, head, kind, pickles.tarWithoutStorages);
+    if (!reader) {
+      const what = 'unknown' in detected ? detected.unknown : describeUnknown(head);
+      throw unknownFormat(fileName, torch?.tarWithoutStorages ? 'a tar archive: extract the checkpoint from it first' : what);
+    }
+    result = await reader.read(source, fileName, ctx);
   } catch (e) {
     if (danger.length) {
       const why = e instanceof Error ? e.message : String(e);
@@ -87,23 +87,24 @@ export async function inspectCheckpoint(source: ByteSource, fileName: string, op
   return summarise(result, fileName, source.size);
 }
 
-async function readFormat(
-  source: ByteSource,
-  fileName: string,
-  head: Uint8Array,
-  kind: Exclude<ReturnType<typeof detect>, 'zip' | 'pickle'>,
-  tar?: boolean,
-): Promise<ReaderResult> {
-  if (kind === 'safetensors') return readSafetensors(source, fileName);
-  if (kind === 'onnx') {
-    try {
-      return await readOnnx(source, fileName);
-    } catch (e) {
-      if (e instanceof CheckpointError && e.code === 'not-onnx') throw unknownFormat(fileName, describeUnknown(head));
-      throw e;
-    }
-  }
-  throw unknownFormat(fileName, tar ? 'a tar archive: extract the checkpoint from it first' : kind.unknown);
+/**
+ * What torch.load unpickles from the file. torch.load opens a file that starts as a ZIP archive
+ * as one and unpickles its data.pkl: the pytorch-zip reader reads that, and every other pickle of
+ * the archive, itself (undefined here). Any other file goes through torch.load's legacy path.
+ * (A format of other ZIP archives, such as .npz, would need torch.load's ZIP path here: its
+ * data.pkl, if any, read as pytorchZip.ts reads it.)
+ */
+async function torchLoadPass(source: ByteSource, head: Uint8Array, budget: PickleBudget): Promise<TorchPickles | undefined> {
+  return isZipArchive(head) ? undefined : readTorchPickles(source, budget);
+}
+
+function tarRefused(fileName: string): InspectError {
+  return new InspectError(
+    'dangerous',
+    `${fileName} is a PyTorch checkpoint in the tar format of PyTorch before 0.4: torch.load would unpickle its members, ` +
+      'and pMF Lab does not read that format, so it cannot vouch for them. Load it only if you trust its source.',
+    [{ severity: 'danger', message: 'A pre-0.4 tar checkpoint: its pickles were not checked.' }],
+  );
 }
 
 function unknownFormat(fileName: string, what: string): InspectError {
@@ -119,19 +120,10 @@ function summarise(r: ReaderResult, fileName: string, fileSize: number): Checkpo
   }
   const architecture = inferArchitecture(r.tensors, r.metadata, r.format);
   const findings = sortFindings([...r.findings, ...generalFindings(r, architecture, paramsByDtype, fileName)]);
-  return {
-    format: r.format,
-    fileName,
-    fileSize,
-    tensors: r.tensors,
-    totalParams,
-    paramsByDtype,
-    metadata: r.metadata,
-    architecture,
-    findings,
-    ...(r.onnx ? { onnx: r.onnx } : {}),
-    ...(r.pickle ? { pickle: r.pickle } : {}),
-  };
+  // The keys in the order `pmf inspect --json` prints them: the common ones, then the format's
+  // details (onnx, pickle, ...) from the reader's result.
+  const common = { format: r.format, fileName, fileSize, tensors: r.tensors, totalParams, paramsByDtype, metadata: r.metadata, architecture, findings };
+  return { ...common, ...r, findings };
 }
 
 /** Findings about the weights and what to do with them, whatever the format. */

@@ -9,7 +9,7 @@ import { elemTypeName, fullModelType, type Int64, type OnnxModel, type OnnxTenso
 import { CheckpointError } from '../types';
 import { readOnnxStructure, type InitializerData, type OnnxStructure } from './onnxLazy';
 import { itemSize, ONNX_EXTRA_TYPES, product } from './dtypes';
-import type { ReaderResult } from './readerResult';
+import type { FormatReader, ReaderResult } from './readerResult';
 import { InspectError, MAX_USED_BY, type ByteSource, type ContractResult, type Finding, type OnnxDetails, type TensorEntry } from './types';
 
 /** Protobuf's own limit on a message's size; larger models keep their weights in external data files. */
@@ -19,6 +19,25 @@ const MAX_ONNX_BYTES = 2 ** 31 - 1;
 const MODEL_FIELDS: ReadonlyMap<number, number> = new Map([
   [1, 0], [2, 2], [3, 2], [4, 2], [5, 0], [6, 2], [7, 2], [8, 2], [14, 2], [20, 2], [21, 2], [25, 2],
 ]);
+
+/**
+ * ONNX has no signature: a file that starts with the tag of a ModelProto field may be one, so it is
+ * tried after the signatures of other files. One that does not decode as ONNX is no checkpoint.
+ */
+export const onnxFormat: FormatReader = {
+  name: 'onnx',
+  format: 'onnx',
+  signature: 'weak',
+  sniff: looksLikeOnnx,
+  read: async (source, fileName, ctx) => {
+    try {
+      return await readOnnx(source, fileName);
+    } catch (e) {
+      if (e instanceof CheckpointError && e.code === 'not-onnx') throw ctx.notThisFormat();
+      throw e;
+    }
+  },
+};
 
 /** True when the first byte is the tag of a ModelProto field (ONNX files written by onnx start with 0x08). */
 export function looksLikeOnnx(head: Uint8Array): boolean {

@@ -4,10 +4,18 @@
 // what can be wrong is the layout, which is checked here the way the reference loader does.
 import { readRange, truncatedError } from './byteSource';
 import { itemSize, product, SAFETENSORS_DTYPES } from './dtypes';
-import type { ReaderResult } from './readerResult';
+import type { FormatReader, ReaderResult } from './readerResult';
 import { InspectError, type ByteSource, type Finding, type TensorEntry } from './types';
 
 const MAX_HEADER = 100 * 1024 * 1024;
+
+export const safetensorsFormat: FormatReader = {
+  name: 'safetensors',
+  format: 'safetensors',
+  signature: 'magic',
+  sniff: looksLikeSafetensors,
+  read: (source, fileName) => readSafetensors(source, fileName),
+};
 
 /** True when the first bytes are a plausible safetensors header start (length, then '{'). */
 export function looksLikeSafetensors(head: Uint8Array): boolean {

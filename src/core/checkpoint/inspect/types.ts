@@ -2,8 +2,6 @@
 // .safetensors, PyTorch .pt/.pth/.ckpt), read without running anything in it.
 import type { CheckpointErrorCode, PmfModelInfo, TensorSpec } from '../types';
 
-export type CheckpointFormat = 'onnx' | 'safetensors' | 'pytorch';
-
 /** Random access to a file's bytes (a Node file handle, a buffer in memory, ...). */
 export interface ByteSource {
   readonly size: number;
@@ -90,8 +88,8 @@ export interface PickleDetails {
   topLevel: Record<string, string>;
 }
 
-export interface CheckpointSummary {
-  format: CheckpointFormat;
+/** What every summary holds, whatever the format. */
+export interface SummaryCommon {
   fileName: string;
   fileSize: number;
   tensors: TensorEntry[];
@@ -103,9 +101,22 @@ export interface CheckpointSummary {
   architecture: ArchitectureGuess;
   /** Safety, consistency and contract findings, most severe first. */
   findings: Finding[];
-  onnx?: OnnxDetails;
-  pickle?: PickleDetails;
 }
+
+/**
+ * What one format tells beyond the tensors, keyed on the format: every ONNX file has its graph's
+ * details, every PyTorch file (zip, TorchScript, legacy or plain pickle) its pickle's, and
+ * safetensors has nothing more than its header's tensors and metadata.
+ */
+export type FormatDetails =
+  | { format: 'onnx'; onnx: OnnxDetails }
+  | { format: 'safetensors' }
+  | { format: 'pytorch'; pickle: PickleDetails };
+
+export type CheckpointFormat = FormatDetails['format'];
+
+/** The summary of a checkpoint; narrow on `format` for the format's details. */
+export type CheckpointSummary = SummaryCommon & FormatDetails;
 
 export interface TensorStats {
   count: number;

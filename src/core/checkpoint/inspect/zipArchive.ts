@@ -28,6 +28,14 @@ export interface TorchArchive {
 
 const EOCD_SIGNATURE = 0x06054b50;
 
+/**
+ * The file starts with a ZIP local file header (PK\x03\x04): torch.load's test (_is_zipfile) for
+ * opening a file as a ZIP archive rather than through its legacy path.
+ */
+export function isZipArchive(head: Uint8Array): boolean {
+  return head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+}
+
 function ambiguous(fileName: string, why: string): InspectError {
   return new InspectError(
     'ambiguous',
