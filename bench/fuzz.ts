@@ -26,6 +26,7 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { bufferSource, InspectError, inspectCheckpoint, tensorStats, type CheckpointSummary } from '../src/core/checkpoint/inspect';
+import { Summary } from '../src/shared/protocol/inspector';
 import { FORMATS, inputName, loadFixtures, makeInput, type Fixtures, type Format } from './fuzzInputs';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -125,10 +126,19 @@ function checkSummary(s: CheckpointSummary, fileName: string, size: number, prob
       checkText(`finding ${i}`, f.message, problems, suspects);
     }
   }
+  let json: string;
   try {
-    JSON.stringify(s);
+    json = JSON.stringify(s);
   } catch (e) {
     bad(`it does not serialise to JSON (what pmf inspect --json prints): ${describeError(e).message}`);
+    return;
+  }
+  // What the inspector's webview gets: the summary as JSON, which must pass its schema (the
+  // format's details included: an ONNX summary has its graph's, a PyTorch one its pickle's).
+  const parsed = Summary.safeParse(JSON.parse(json));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    bad(`it does not pass the inspector's schema: ${issue.path.join('.')}: ${issue.message}`);
   }
 }
 

@@ -112,12 +112,14 @@ function unknownFormat(fileName: string, what: string): InspectError {
 }
 
 function summarise(r: ReaderResult, fileName: string, fileSize: number): CheckpointSummary {
-  const paramsByDtype: Record<string, number> = {};
+  const byDtype = new Map<string, number>();
   let totalParams = 0;
   for (const t of r.tensors) {
     totalParams += t.numel;
-    paramsByDtype[t.dtype] = (paramsByDtype[t.dtype] ?? 0) + t.numel;
+    byDtype.set(t.dtype, (byDtype.get(t.dtype) ?? 0) + t.numel);
   }
+  // Counted in a Map: a dtype the file names "constructor" or "__proto__" starts from 0 like any other.
+  const paramsByDtype: Record<string, number> = Object.fromEntries(byDtype);
   const architecture = inferArchitecture(r.tensors, r.metadata, r.format);
   const findings = sortFindings([...r.findings, ...generalFindings(r, architecture, paramsByDtype, fileName)]);
   // The keys in the order `pmf inspect --json` prints them: the common ones, then the format's

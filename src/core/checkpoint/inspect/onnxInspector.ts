@@ -78,11 +78,12 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
   const findings: Finding[] = [];
   const tensors = (graph.initializer ?? []).map((t, i) => initializerEntry(t, structure.data[i] ?? {}, findings));
 
-  const opCounts: Record<string, number> = {};
+  // Counted in a Map: an operator the file names "constructor" or "__proto__" starts from 0 like any other.
+  const ops = new Map<string, number>();
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const node of graph.node ?? []) {
     const op = node.domain && node.domain !== 'ai.onnx' ? `${node.domain}.${node.op_type ?? '?'}` : (node.op_type ?? '?');
-    opCounts[op] = (opCounts[op] ?? 0) + 1;
+    ops.set(op, (ops.get(op) ?? 0) + 1);
     for (const input of new Set(node.input ?? [])) {
       const t = byName.get(input);
       if (t && (t.usedBy ??= []).length < MAX_USED_BY) t.usedBy.push(node.name || op);
@@ -116,7 +117,7 @@ export async function readOnnx(source: ByteSource, fileName: string): Promise<Re
     producer: [header.producerName, header.producerVersion].filter(Boolean).join(' '),
     opsets: header.opsets,
     nodeCount: (graph.node ?? []).length,
-    opCounts,
+    opCounts: Object.fromEntries(ops),
     inputs: header.inputs,
     outputs: header.outputs,
     contract,
