@@ -303,7 +303,7 @@ describe('PyTorch zip checkpoints', () => {
     assert.ok(s.findings.some((f) => /^Also holds EMA weights \('ema'/.test(f.message)));
     assert.equal(s.architecture.family, 'toy-mlp');
     assert.match(s.architecture.basis, /'run'/);
-    assert.deepEqual(JSON.parse(s.metadata.run).model, expected.model_config);
+    assert.deepEqual((JSON.parse(s.metadata.run) as { model: unknown }).model, expected.model_config);
     // the key-name rule agrees with the configuration
     const byKeys = inferArchitecture(s.tensors, {}, 'pytorch');
     assert.equal(byKeys.family, 'toy-mlp');

@@ -28,7 +28,7 @@ export function renderBench(r: BenchResult): void {
   el('bench-error').hidden = true;
   el('bench-facts').textContent = `one step${r.omega !== 1 ? `, ω ${r.omega}` : ''}, median of ${r.runs} run${r.runs === 1 ? '' : 's'} ` +
     `after a warm-up · onnxruntime-node ${r.onnxruntimeVersion} on ${r.platform}, ${r.cpu}`;
-  const table = el('bench-table') as HTMLTableElement;
+  const table = el<HTMLTableElement>('bench-table');
   const body = table.tBodies[0];
   body.replaceChildren();
   for (const p of r.providers) {
@@ -74,7 +74,7 @@ export function benchProgress(msg: Extract<ToWebview, { type: 'benchProgress' }>
     el('bench').hidden = false;
     el('bench-error').hidden = true;
     el('bench-progress').textContent = msg.total > 0 ? `${msg.message} (${msg.done} / ${msg.total})` : msg.message;
-  } else if (msg.message === 'stopped' && (el('bench-table') as HTMLTableElement).hidden) {
+  } else if (msg.message === 'stopped' && el<HTMLTableElement>('bench-table').hidden) {
     el('bench-error').hidden = false;
     el('bench-error').textContent = 'Benchmark stopped.';
   }
@@ -92,8 +92,8 @@ function startBench(send: (msg: FromWebview) => void): void {
   let batches: number[];
   let runs: number;
   try {
-    batches = parseBatchList((el('bench-batches') as HTMLInputElement).value ?? '');
-    const runsText = ((el('bench-runs') as HTMLInputElement).value ?? '').trim();
+    batches = parseBatchList(el<HTMLInputElement>('bench-batches').value ?? '');
+    const runsText = (el<HTMLInputElement>('bench-runs').value ?? '').trim();
     runs = /^\d+$/.test(runsText) ? Number(runsText) : NaN;
     checkBenchPlan(batches, runs);
   } catch (e) {
@@ -102,7 +102,7 @@ function startBench(send: (msg: FromWebview) => void): void {
     el('bench-error').textContent = (e as Error).message.replace('got NaN', 'got nothing usable');
     return;
   }
-  (el('bench-table') as HTMLTableElement).hidden = true;
+  el<HTMLTableElement>('bench-table').hidden = true;
   el('bench-notes').replaceChildren();
   send({ type: 'benchmark', batches, runs });
 }

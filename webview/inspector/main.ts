@@ -184,7 +184,7 @@ function fillDiff(index: number, tr: HTMLTableRowElement): void {
 }
 
 function renderComparison(): void {
-  (el('tensors') as HTMLTableElement).classList.toggle('comparing', !!comparison);
+  el<HTMLTableElement>('tensors').classList.toggle('comparing', !!comparison);
   if (!comparison) {
     el('compare-summary').textContent = '';
     renderFindings({ findings: [] }, el('compare-findings'));
@@ -207,10 +207,10 @@ let shown = 0;
 
 function renderTensors(): void {
   const s = summary!;
-  const match = matcher((el('filter') as HTMLInputElement).value ?? '');
+  const match = matcher(el<HTMLInputElement>('filter').value ?? '');
   filtered = s.tensors.map((_, i) => i).filter((i) => tensorMatches(s.tensors[i], match));
   shown = Math.min(PAGE, filtered.length);
-  const body = (el('tensors') as HTMLTableElement).tBodies[0];
+  const body = el<HTMLTableElement>('tensors').tBodies[0];
   body.replaceChildren(...filtered.slice(0, shown).map((i) => rowFor(i)));
   updateCount();
 }
@@ -226,7 +226,7 @@ function rowFor(i: number): HTMLTableRowElement {
 
 function showMore(): void {
   if (shown >= filtered.length) return;
-  const body = (el('tensors') as HTMLTableElement).tBodies[0];
+  const body = el<HTMLTableElement>('tensors').tBodies[0];
   const next = Math.min(filtered.length, shown + PAGE);
   body.append(...filtered.slice(shown, next).map((i) => rowFor(i)));
   shown = next;

@@ -55,7 +55,8 @@ function contractCard(s: Summary): HTMLElement | undefined {
   const training = info.training;
   if (Object.keys(training).length) {
     card.append(h('h3', 'Training'), facts(Object.entries(training).map(([k, v]) =>
-      [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]), 'Training'));
+      // JSON values (the message came as JSON): strings as they are, anything else as JSON
+      [k, typeof v === 'string' ? v : JSON.stringify(v)]), 'Training'));
   }
   return card;
 }

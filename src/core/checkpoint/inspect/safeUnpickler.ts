@@ -285,7 +285,7 @@ function builder(module: string, name: string, budget: PickleBudget): Builder | 
     return (a) => {
       const [func, , args] = a;
       if (typeof func !== 'function' || !Array.isArray(args) || !isBuilder(func)) return undefined;
-      const t = (func as (...x: unknown[]) => unknown)(...args);
+      const t = (func as (...x: unknown[]) => unknown)(...(args as unknown[]));
       return t instanceof TensorRef ? t : undefined;
     };
   }
@@ -306,7 +306,7 @@ function builder(module: string, name: string, budget: PickleBudget): Builder | 
     case 'builtins.frozenset':
     case '__builtin__.set':
     case '__builtin__.frozenset':
-      return (a) => (Array.isArray(a[0]) ? a[0] : []);
+      return (a) => (Array.isArray(a[0]) ? (a[0] as unknown[]) : []);
     case '_codecs.encode': // protocol 2 pickles bytes as _codecs.encode(text, 'latin1')
       return (a) => {
         if (typeof a[0] !== 'string') return undefined;
@@ -361,7 +361,7 @@ function dtypeOf(v: unknown): string | undefined {
 
 function persistent(pid: unknown, storages: Map<string, StorageRef>): unknown {
   if (Array.isArray(pid) && pid[0] === 'storage' && pid.length >= 5) {
-    const [, type, key, location, numel, view] = pid;
+    const [, type, key, location, numel, view] = pid as unknown[];
     const g = calleeGlobal(opaqueInfo(type));
     const n = toInt(numel);
     if (g && (typeof key === 'string' || typeof key === 'number') && n !== undefined && n >= 0) {
@@ -373,7 +373,7 @@ function persistent(pid: unknown, storages: Map<string, StorageRef>): unknown {
         : g.name === 'UntypedStorage' ? 'uint8'
         : g.module === 'torch' ? TORCH_DTYPES[g.name]
         : undefined;
-      const ref = new StorageRef(k, dtype, `${g.module}.${g.name}`, String(location ?? ''), n, view ?? undefined);
+      const ref = new StorageRef(k, dtype, `${g.module}.${g.name}`, typeof location === 'string' ? location : '', n, view ?? undefined);
       storages.set(k, ref);
       return ref;
     }

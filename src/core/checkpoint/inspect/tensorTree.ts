@@ -223,7 +223,7 @@ function ndArray(v: unknown): NdArray | undefined {
   if (!g || !/^numpy\.(_?core\.)?multiarray$/.test(g.module) || g.name !== '_reconstruct') return undefined;
   const state = info.state;
   if (!Array.isArray(state) || state.length < 5) return undefined;
-  const [, shape, dtypeObj, fortran, data] = state;
+  const [, shape, dtypeObj, fortran, data] = state as unknown[];
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) return undefined;
   const d = opaqueInfo(dtypeObj);
   if (!d || d.kind !== 'call' || typeof d.args[0] !== 'string') return undefined;
