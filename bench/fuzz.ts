@@ -100,13 +100,14 @@ function checkText(where: string, text: unknown, problems: string[], suspects: s
 function checkSummary(s: CheckpointSummary, fileName: string, size: number, problems: string[], suspects: string[]): void {
   const bad = (why: string) => problems.length < 8 && problems.push(`summary: ${why}`);
   if (s.fileName !== fileName) bad(`fileName is ${JSON.stringify(s.fileName)}`);
-  if (!['onnx', 'safetensors', 'pytorch'].includes(s.format)) bad(`format is ${String(s.format)}`);
+  if (!['onnx', 'safetensors', 'pytorch'].includes(s.format)) bad(`format is ${s.format}`);
   if (s.fileSize !== size) bad(`fileSize ${s.fileSize}, the file has ${size}`);
   if (!Array.isArray(s.tensors)) bad('tensors is not a list');
   else {
     s.tensors.forEach((t, i) => {
       if (typeof t.name !== 'string') bad(`tensor ${i}'s name is a ${typeof t.name}`);
-      if (typeof t.dtype !== 'string') bad(`tensor ${i} (${String(t.name).slice(0, 80)})'s dtype is a ${typeof t.dtype}: ${String(t.dtype).slice(0, 60)}`);
+      const name: unknown = t.name, dtype: unknown = t.dtype; // what the file made of them, checked as such
+      if (typeof dtype !== 'string') bad(`tensor ${i} (${String(name).slice(0, 80)})'s dtype is a ${typeof dtype}: ${String(dtype).slice(0, 60)}`);
       if (!Array.isArray(t.shape) || !t.shape.every((d) => typeof d === 'number')) bad(`tensor ${i}'s shape is not a list of numbers`);
       if (typeof t.numel !== 'number' || Number.isNaN(t.numel) || t.numel < 0) bad(`tensor ${i}'s numel is ${String(t.numel)}`);
       if (t.data) {
@@ -122,7 +123,7 @@ function checkSummary(s: CheckpointSummary, fileName: string, size: number, prob
   if (!Array.isArray(s.findings)) bad('findings is not a list');
   else {
     for (const [i, f] of s.findings.entries()) {
-      if (!['info', 'warning', 'danger'].includes(f.severity)) bad(`finding ${i}'s severity is ${String(f.severity)}`);
+      if (!['info', 'warning', 'danger'].includes(f.severity)) bad(`finding ${i}'s severity is ${f.severity}`);
       checkText(`finding ${i}`, f.message, problems, suspects);
     }
   }
@@ -172,7 +173,8 @@ async function runJob(fx: Fixtures, job: Job, budgetMs: number, started: () => v
       out.message = e.message;
       out.exit = DOCUMENTED[e.code];
       if (out.exit === undefined) out.problems.push(`undocumented InspectError code ${JSON.stringify(e.code)}`);
-      if (typeof e.message !== 'string' || !e.message.includes(fileName)) out.problems.push(`the message does not name the file: ${String(e.message).slice(0, 300)}`);
+      const message: unknown = e.message;
+      if (typeof message !== 'string' || !message.includes(fileName)) out.problems.push(`the message does not name the file: ${String(message).slice(0, 300)}`);
       checkText('the message', e.message, out.problems, out.suspects);
       if (!Array.isArray(e.findings)) out.problems.push('its findings are not a list');
       else {
@@ -232,7 +234,7 @@ function workerMain(): void {
   parentPort!.on('message', (job: Job) => {
     runJob(fx, job, budgetMs, () => parentPort!.postMessage({ started: job.id })).then(
       (r) => parentPort!.postMessage(r),
-      (e) => {
+      (e: unknown) => {
         // The generator itself failed: a bug of the harness, reported as such.
         const d = describeError(e);
         parentPort!.postMessage({ ...job, bytes: undefined, code: 'harness', ms: 0, statsMs: 0, heapMb: 0, size: 0, how: '', problems: [`the harness failed: ${d.stack}`], suspects: [] });

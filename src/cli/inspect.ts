@@ -46,7 +46,7 @@ function describe(s: CheckpointSummary, path: string, stats: Map<number, TensorS
   for (let i = 0; i < config.length; i += 6) out.push(`    ${config.slice(i, i + 6).join(', ')}`);
   if (s.format === 'onnx') {
     const c = s.onnx.contract;
-    out.push(c.ok ? `  pMF contract: ok (${String(c.info.prediction)}-prediction ${String(c.info.kind)} model)`
+    out.push(c.ok ? `  pMF contract: ok (${c.info.prediction}-prediction ${c.info.kind} model)`
       : `  pMF contract: not runnable (${c.code}): ${c.message}`);
     out.push(`  graph: ${s.onnx.nodeCount} nodes, opsets ${s.onnx.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`);
   }

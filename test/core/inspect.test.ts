@@ -503,7 +503,7 @@ describe('ONNX', () => {
     assert.equal(s.format, 'onnx');
     const c = s.onnx.contract;
     assert.equal(c.ok, false);
-    assert.equal(c.ok === false && c.code, 'no-pmf-metadata');
+    assert.equal(!c.ok && c.code, 'no-pmf-metadata');
     const w = s.findings.find((f) => f.severity === 'warning') ?? assert.fail('no warning');
     assert.match(w.message, /^Valid ONNX, but not a runnable pMF checkpoint \(no-pmf-metadata\): plain\.onnx has no pmf\.format_version/);
   });

@@ -176,7 +176,7 @@ function fillDiff(index: number, tr: HTMLTableRowElement): void {
     cell.classList.add(d.identical ? 'same' : 'apart');
     cell.title = `${r.other} in ${comparison.fileName}${r.transposed ? ', stored transposed there (⇄)' : ''}: ` +
       `relative L2 distance ${num(d.relative)}, max |a - b| ${num(d.maxAbs)}, cosine ${num(d.cosine)} over ${d.count} values` +
-      `${d.nonFinite ? `; ${d.nonFinite} NaN/inf pairs skipped` : ''}`;
+      (d.nonFinite ? `; ${d.nonFinite} NaN/inf pairs skipped` : '');
   } else if (r?.error) {
     cell.textContent = r.error;
     cell.classList.add('error-text');

@@ -25,7 +25,10 @@ export function detect(head: Uint8Array): Detected {
 /** Common files that are not checkpoints, by their signatures. */
 function knownOther(head: Uint8Array): string | undefined {
   const starts = (...sig: number[]) => sig.every((b, i) => head[i] === b);
-  const ascii = (at: number, s: string) => [...s].every((c, i) => head[at + i] === c.charCodeAt(0));
+  const ascii = (at: number, s: string) => {
+    for (let i = 0; i < s.length; i++) if (head[at + i] !== s.charCodeAt(i)) return false;
+    return true;
+  };
   if (starts(0x89, 0x50, 0x4e, 0x47)) return 'a PNG image';
   if (starts(0xff, 0xd8, 0xff)) return 'a JPEG image';
   if (ascii(0, 'GIF8')) return 'a GIF image';

@@ -52,7 +52,7 @@ export type Opaque =
 
 const OPAQUE = new WeakMap<object, Opaque>();
 /** Stand-ins that build data (tensor rebuilders, OrderedDict, ...), as opposed to inert ones. */
-const BUILDERS = new WeakSet<object>();
+const BUILDERS = new WeakSet();
 
 /** The description of a stand-in, or undefined for plain values. */
 export function opaqueInfo(v: unknown): Opaque | undefined {
