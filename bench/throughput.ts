@@ -19,7 +19,7 @@ function torchEager(batch: number, threads: number, n: number): number {
   const r = spawnSync(PYTHON, [join(REPO, 'bench', 'torch_eager.py'), '--model', MODEL_PT, '--batch', String(batch),
     '--threads', String(threads), '--n', String(n)], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
   if (r.status !== 0) throw new Error(`PyTorch baseline failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!).images_per_s as number;
+  return (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { images_per_s: number }).images_per_s;
 }
 
 async function engineThroughput(client: EngineClient, modelId: string, batch: number, n: number): Promise<number> {
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     rows.join('\n') + '\n');
 }
 
-main().catch((e) => {
-  process.stderr.write(`${e instanceof Error ? e.stack : e}\n`);
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? String(e.stack) : String(e)}\n`);
   process.exitCode = 1;
 });

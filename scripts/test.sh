@@ -5,6 +5,7 @@
 # skipping (test/e2e/harness.ts e2eAvailable(), scripts/check-torch2.sh). A test file run by hand
 # (node --test out/test/e2e/x.test.js) still skips, with its reason, where a tool is missing.
 #
+#   lint                      ESLint on the TypeScript, flake8 on trainer/ (npm run lint; no finding passes)
 #   scripts/tests/*.test.sh   the scripts' own checks (apt sources, README commands, every test folder run)
 #   test:trainer              the trainer's pytest suite on Debian 12's PyTorch 1.13
 #   test:torch2               the same on PyTorch 2.x in a Debian 13 root (scripts/check-torch2.sh; root)
@@ -40,6 +41,7 @@ if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
   trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 fi
 
+npm run lint --silent
 for t in scripts/tests/*.test.sh; do bash "$t"; done
 npm run test:trainer
 npm run test:torch2
