@@ -101,6 +101,12 @@ def cmd_convert_official(a) -> int:
     return 0
 
 
+def cmd_convert_inception(a) -> int:
+    from .convert_inception import convert_inception
+    return _run_with_progress(lambda p: convert_inception(a.weights, a.out, verify=not a.no_verify, progress=p),
+                              "convert-inception")
+
+
 def _run_with_progress(fn, name: str) -> int:
     import signal
 
@@ -188,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "size, int8 matmuls for fast CPU previews; inputs and output stay float32 (the error "
                          "against float32 is printed as parity.rel_l2)")
     co.set_defaults(fn=cmd_convert_official)
+    ci = sub.add_parser("convert-inception", help="convert the FID Inception-v3 weights of pytorch-fid "
+                                                  "(pt_inception-2015-12-05-6726825d.pth) to an ONNX feature network")
+    ci.add_argument("--weights", required=True, help="pt_inception-2015-12-05-6726825d.pth (pytorch-fid keeps it in "
+                                                     "~/.cache/torch/hub/checkpoints/)")
+    ci.add_argument("--out", required=True, help="the .onnx to write (e.g. inception-fid.onnx)")
+    ci.add_argument("--no-verify", action="store_true", help="skip the parity check against PyTorch")
+    ci.set_defaults(fn=cmd_convert_inception)
     q = sub.add_parser("quantize", help="write the int8 variant of a float32 pMF ONNX model (fast CPU previews)")
     q.add_argument("--model", required=True, help="float32 pMF model (.onnx)")
     q.add_argument("--out", required=True, help="the int8 variant to write (.onnx)")
