@@ -135,6 +135,14 @@ def cmd_export_pytorch(a) -> int:
                                                        dtype=a.dtype, progress=p), "export-pytorch")
 
 
+def cmd_export_classifier(a) -> int:
+    import torch
+
+    from .feature_net import export_classifier
+    torch.set_num_threads(a.threads)
+    return _run_with_progress(lambda p: export_classifier(a.classifier, a.out, progress=p), "export-classifier")
+
+
 def cmd_train_classifier(a) -> int:
     from .evaluate import real_reference, load_classifier, train_classifier
 
@@ -220,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--threads", type=int, default=2)
     c.set_defaults(fn=cmd_train_classifier)
+    ec = sub.add_parser("export-classifier", help="export the evaluation classifier to an ONNX feature network "
+                                                  "for `pmf eval` (docs/evaluation.md) and verify it")
+    ec.add_argument("--classifier", required=True, help="the classifier (models/eval/fashion-mnist-classifier.pt)")
+    ec.add_argument("--out", required=True, help="the .onnx to write (models/eval/fashion-mnist-classifier.onnx)")
+    ec.add_argument("--threads", type=int, default=1,
+                    help="CPU threads (default 1: the real-data figures' last digits depend on it)")
+    ec.set_defaults(fn=cmd_export_classifier)
     return p
 
 
