@@ -3,7 +3,7 @@
 // viz/consistency) as the panel, so the numbers are the panel's.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { MeasurementSeries } from '../core/analysis';
+import { measurement, type MeasurementSeries } from '../core/analysis';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import { FieldLayout } from '../core/fieldLayout';
 import { parseClasses } from '../core/generationPlan';
@@ -117,28 +117,37 @@ export async function cmdFields(args: string[]): Promise<number> {
   }
 }
 
+// The table's columns and their names come from the table of measurements (src/core/analysis/measurementTable.ts).
+const PR = measurement('participationRatio');
+const C95 = measurement('components95');
+const HF = measurement('highFrequencyShare');
+const OFF = measurement('offPlaneNorm');
+/** The fields with a column each (z, the noise, has none). */
+const COLUMN_FIELDS = ['x', 'u', 'v'] as const;
+/** Width of a measurement's column. */
+const WIDTH = 6;
+
 /** The table: one row per frame, the fields' effective dimension and spectrum (toys: off-plane norm). */
 export function describeFields(info: PmfModelInfo, provider: string, times: number[], rs: number[], m: MeasurementSeries,
   consistency?: number[]): string {
-  const f2 = (x: number) => x.toFixed(2).padStart(6);
   const f3 = (x: number) => x.toFixed(3).padStart(6);
   const toy = info.kind === 'toy';
+  const shown = [PR, C95, toy ? OFF : HF];
+  const side = Math.round(Math.sqrt(m.patchDim / (info.channels ?? 1)));
   const lines = [
     `${info.name} on ${provider}: ${times.length} frames, t from ${times[0]} to ${times[times.length - 1]}`,
     toy
-      ? `effective dimension of the points (of ${m.patchDim} at most); off-plane norm: distance from the data plane`
-      : `effective dimension of ${Math.round(Math.sqrt(m.patchDim / (info.channels ?? 1)))}x${Math.round(Math.sqrt(m.patchDim / (info.channels ?? 1)))}` +
-        ` patches (d = ${m.patchDim}): participation ratio (PR) and components for 95 % of the variance; HF: high-frequency share (white noise 0.8)`,
+      ? `effective dimension of the points (of ${m.patchDim} at most); ${OFF.label}: distance from the data plane`
+      : `effective dimension of ${side}x${side} patches (d = ${m.patchDim}): ${PR.label} (${PR.short}) and ${C95.label}; ` +
+        `${HF.short}: ${HF.label} (${HF.reference.label} ${HF.reference.value})`,
     '',
-    ['    t', '     r', '  PR x', '  PR u', '  PR v', ' 95% x', ' 95% u', ' 95% v',
-      ...(toy ? [' off x', ' off u', ' off v'] : ['  HF x', '  HF u', '  HF v']), ...(consistency ? ['consist'] : [])].join(' '),
+    ['    t', '     r', ...shown.flatMap((spec) => COLUMN_FIELDS.map((f) => `${spec.short} ${f}`.padStart(WIDTH))),
+      ...(consistency ? ['consist'] : [])].join(' '),
   ];
   times.forEach((t, f) => {
-    const third = toy ? m.offPlaneNorm! : m.highFrequencyShare;
     lines.push([t.toFixed(3).padStart(5), rs[f].toFixed(3).padStart(6),
-      f2(m.participationRatio.x[f]), f2(m.participationRatio.u[f]), f2(m.participationRatio.v[f]),
-      String(m.components95.x[f]).padStart(6), String(m.components95.u[f]).padStart(6), String(m.components95.v[f]).padStart(6),
-      f3(third.x[f]), f3(third.u[f]), f3(third.v[f]), ...(consistency ? [f3(consistency[f]).padStart(7)] : [])].join(' '));
+      ...shown.flatMap((spec) => COLUMN_FIELDS.map((field) => m[spec.key]![field][f].toFixed(spec.digits).padStart(WIDTH))),
+      ...(consistency ? [f3(consistency[f]).padStart(7)] : [])].join(' '));
   });
   return lines.join('\n') + '\n';
 }

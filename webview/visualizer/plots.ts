@@ -3,6 +3,7 @@
 // selected frame when the cursor is elsewhere), click to select a frame. Charts share the cursor.
 // Colours per field come from CSS custom properties (--field-z ...) that follow the VS Code theme.
 import uPlot from 'uplot';
+import { measurement, scalar, title } from '../../src/core/analysis/measurementTable';
 import { FIELD_NAMES, type FieldName } from '../../src/core/fieldLayout';
 import type { Measurements } from '../../src/shared/protocol/visualizer';
 import { fmt } from './colormap';
@@ -44,15 +45,24 @@ export interface PlotsInput {
 /** The charts drawn from the measurements (consistency has its own request). */
 const MEASURED: PlotId[] = ['rms', 'dim', 'hf', 'offplane'];
 
+// Titles, legends and reference lines come from the table of measurements (src/core/analysis/measurementTable.ts).
+const RMS = measurement('rms');
+const PR = measurement('participationRatio');
+const C95 = measurement('components95');
+const HF = measurement('highFrequencyShare');
+const OFF = measurement('offPlaneNorm');
+const PATCH_DIM = scalar('patchDim');
+
+/** A card for one measurement of the table: its name and description. */
+const card = (id: PlotId, m: { label: string; description: string }) => ({ id, title: title(m.label), help: m.description });
+
 const CARDS: { id: PlotId; title: string; help: string }[] = [
-  { id: 'rms', title: 'RMS', help: 'Root mean square of each field per frame, averaged over the samples.' },
+  card('rms', RMS),
   { id: 'dim', title: 'Effective dimension of patches',
-    help: 'Participation ratio (solid) and number of principal components holding 95 % of the variance (dashed) of p\u00d7p patches; '
-      + 'the patch dimension p\u00b7p\u00b7C is the upper bound. x is low-dimensional (an image); u and v carry noise.' },
-  { id: 'hf', title: 'High-frequency share',
-    help: 'Share of spectral energy above half the Nyquist radius. White noise is about 0.8, natural images much less.' },
-  { id: 'offplane', title: 'Off-plane norm',
-    help: 'Mean norm of the part of each field outside the 2D data plane (toy models).' },
+    help: `${title(PR.label)} (solid) and number of principal components holding 95 % of the variance (dashed) of p\u00d7p patches; `
+      + `the ${PATCH_DIM.label} p\u00b7p\u00b7C is the upper bound. x is low-dimensional (an image); u and v carry noise.` },
+  card('hf', HF),
+  card('offplane', OFF),
   { id: 'consistency', title: 'MeanFlow consistency',
     help: '|u(z_t, r, t) \u2212 mean of v over [r, t]| / |mean of v|, the mean of v integrated along the v-ODE with fine steps.' },
 ];
@@ -223,25 +233,27 @@ export class Plots {
     const pick = (rec: Partial<Record<FieldName, number[]>> | undefined, fields: readonly FieldName[], extra: Partial<SeriesSpec> = {},
       suffix = ''): SeriesSpec[] => fields.filter((f) => (rec?.[f]?.length ?? 0) > 0 && rec![f]!.length <= F)
       .map((f) => ({ label: `${f}${suffix}`, color: fieldColor(f), values: pad(rec![f]!), ...extra }));
-    out.rms = { series: pick(m.rms, FIELD_NAMES), yMin: 0 };
+    out.rms = { series: pick(m[RMS.key], FIELD_NAMES), yMin: 0 };
     const usePlane = inp.toy;
     if (usePlane) {
-      out.offplane = { series: pick(m.offPlaneNorm, FIELD_NAMES), yMin: 0 };
+      out.offplane = { series: pick(m[OFF.key], FIELD_NAMES), yMin: 0 };
     } else {
       out.dim = {
         series: [
-          ...pick(m.participationRatio, ['x', 'u', 'v'], {}, ' PR'),
-          ...pick(m.components95, ['x', 'u', 'v'], { dash: [5, 3], width: 1.25 }, ' 95%'),
-          { label: 'patch dim', color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(m.patchDim), dash: [2, 3], width: 1, points: false },
+          ...pick(m[PR.key], ['x', 'u', 'v'], {}, ` ${PR.short}`),
+          ...pick(m[C95.key], ['x', 'u', 'v'], { dash: [5, 3], width: 1.25 }, ` ${C95.short}`),
+          { label: PATCH_DIM.short, color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(m[PATCH_DIM.key]), dash: [2, 3], width: 1,
+            points: false },
         ],
         yMin: 0,
       };
       out.hf = {
         series: [
-          ...pick(m.highFrequencyShare, FIELD_NAMES),
-          { label: 'white noise', color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(0.8), dash: [2, 3], width: 1, points: false },
+          ...pick(m[HF.key], FIELD_NAMES),
+          { label: HF.reference.label, color: cssVar('--plot-ref', '#888888'), values: new Array<number>(F).fill(HF.reference.value), dash: [2, 3],
+            width: 1, points: false },
         ],
-        yMin: 0, yMax: 1,
+        yMin: HF.range[0], yMax: HF.range[1],
       };
     }
     return out;

@@ -3,6 +3,10 @@ export {
   appendFrame, computeMeasurements, emptySeries, FrameMeasurer, toyPlaneView,
   type FrameMeasurement, type MeasurementOptions, type Measurements, type MeasurementSeries, type ToyPlane,
 } from './measurements';
+export {
+  alwaysMeasured, MEASUREMENT_KEYS, measuredFor, measurement, MEASUREMENTS, scalar, SCALARS, title,
+  type AlwaysMeasured, type MeasurementKey, type MeasurementKind, type MeasurementSpec, type PerMeasurement, type SometimesMeasured,
+} from './measurementTable';
 export { symmetricEigenvalues } from './symmetricEigenvalues';
 export {
   DEFAULT_MAX_PATCHES, defaultPatchStride, patchDimension, pointDimension,

@@ -3,24 +3,24 @@
 import { FIELD_NAMES as FIELDS, FieldLayout, type FieldName } from '../fieldLayout';
 import { checkPatchSize, patchDimension, pointDimension, type EffectiveDimension } from './patchDimension';
 import { type PlaneProjection, projectToPlane } from './planeProjection';
+import { type Flat, MEASUREMENTS, type MeasurementKey, type MeasurementKind, measuredFor, type PerMeasurement } from './measurementTable';
 import { highFrequencyShare as imageHighFrequencyShare } from './spectrum';
 
-/** Per-frame measurements along t, one array entry per frame (measured so far). */
-export interface Measurements {
-  /** RMS of each field per frame, averaged over samples. */
-  rms: Record<FieldName, number[]>;
-  /** Effective dimension of p x p patches: participation ratio of the patch covariance. */
-  participationRatio: Record<FieldName, number[]>;
-  /** Number of principal components holding 95 % of the patch variance. */
-  components95: Record<FieldName, number[]>;
-  /** Dimension of a patch (p * p * C): the largest possible value of the two above. */
-  patchDim: number;
-  /** Share of spectral energy above half the Nyquist radius (white noise: about 0.8). */
-  highFrequencyShare: Record<FieldName, number[]>;
-  /** Toy models: mean norm of the part of each field outside the data plane. */
-  offPlaneNorm?: Record<FieldName, number[]>;
-  ms: number;
-}
+/**
+ * The measurements of one frame: for each measurement of MEASUREMENTS (measurementTable.ts, where
+ * each is described) one number per field (z, x, u, v); offPlaneNorm for toy models only.
+ */
+export type FrameMeasurement = PerMeasurement<Record<FieldName, number>>;
+
+/**
+ * Measurements along t without the timing `ms`: for each measurement of MEASUREMENTS one array
+ * entry per frame (measured so far) and field, and patchDim, the dimension of a patch (p * p * C):
+ * the largest possible participation ratio or number of components.
+ */
+export type MeasurementSeries = Flat<PerMeasurement<Record<FieldName, number[]>> & { patchDim: number }>;
+
+/** Per-frame measurements along t (a series) and the time they took, `ms`. */
+export type Measurements = Flat<MeasurementSeries & { ms: number }>;
 
 /** Toy models: points projected to the data plane, plane [frames, 4, n, 2] = P^T p, and their off-plane norms [frames, 4, n]. */
 export type ToyPlane = PlaneProjection;
@@ -28,26 +28,13 @@ export type ToyPlane = PlaneProjection;
 export interface MeasurementOptions {
   /** p of the p x p patches (image models; toys use the points themselves). */
   patchSize: number;
-  kind: 'image' | 'toy';
+  kind: MeasurementKind;
   /** Toy models: the D x 2 column-orthonormal embedding of the data plane. */
   embedding?: number[][];
 }
 
 /** Points used for a toy field's effective dimension (it cannot exceed this minus one). */
 export const TOY_DIMENSION_POINTS = 64;
-
-/** The measurements of one frame: one number per field (z, x, u, v). */
-export interface FrameMeasurement {
-  rms: Record<FieldName, number>;
-  participationRatio: Record<FieldName, number>;
-  components95: Record<FieldName, number>;
-  highFrequencyShare: Record<FieldName, number>;
-  /** Toy models only. */
-  offPlaneNorm?: Record<FieldName, number>;
-}
-
-/** Measurements along t without the timing `ms`: one entry per frame measured so far. */
-export type MeasurementSeries = Omit<Measurements, 'ms'>;
 
 /**
  * Measures frames one at a time (a frame is [4, n, ...sampleShape]: z, x, u, v), so a caller
@@ -119,16 +106,17 @@ export class FrameMeasurer {
   }
 }
 
-/** An empty series (toy series have offPlaneNorm) to append frames to. */
-export function emptySeries(patchDim: number, kind: 'image' | 'toy'): MeasurementSeries {
-  const lists = (): Record<FieldName, number[]> => ({ z: [], x: [], u: [], v: [] });
-  return { rms: lists(), participationRatio: lists(), components95: lists(), patchDim,
-    highFrequencyShare: lists(), ...(kind === 'toy' ? { offPlaneNorm: lists() } : {}) };
+/** An empty series to append frames to: the measurements of MEASUREMENTS made for `kind` (toy series have offPlaneNorm). */
+export function emptySeries(patchDim: number, kind: MeasurementKind): MeasurementSeries {
+  const lists: Partial<Record<MeasurementKey, Record<FieldName, number[]>>> = {};
+  for (const spec of MEASUREMENTS) if (measuredFor(spec, kind)) lists[spec.key] = { z: [], x: [], u: [], v: [] };
+  // every always-measured key is measured for every kind, so none is missing
+  return { ...lists, patchDim } as MeasurementSeries;
 }
 
 /** Appends one frame's measurements to a series (in frame order). */
 export function appendFrame(series: MeasurementSeries, m: FrameMeasurement): void {
-  for (const key of ['rms', 'participationRatio', 'components95', 'highFrequencyShare', 'offPlaneNorm'] as const) {
+  for (const { key } of MEASUREMENTS) {
     const target = series[key];
     const values = m[key];
     if (!target || !values) continue;

@@ -10,6 +10,9 @@
 // (matched by the channel). A run is a job: its trajectory, frames and measurements are events
 // carrying the run's seq as requestId.
 import { z } from 'zod';
+import {
+  alwaysMeasured, type AlwaysMeasured, MEASUREMENTS, type SometimesMeasured,
+} from '../../core/analysis/measurementTable';
 import type { Measurements as CoreMeasurements, ToyPlane as CoreToyPlane } from '../../core/analysis/measurements';
 import { FIELD_NAMES } from '../../core/fieldLayout';
 import { type Assert, type Equals, f32, u8 } from './common';
@@ -71,20 +74,30 @@ export const ModelView = z.object({
 });
 export type ModelView = z.infer<typeof ModelView>;
 
-/** Per-frame measurements along t, one array entry per frame (measured so far). */
+/** One measurement along t: for each field, an array entry per frame (measured so far). */
+const Series = z.record(z.enum(FIELD_NAMES), z.array(z.number()));
+
+type SeriesShape = { [K in AlwaysMeasured]: typeof Series } & { [K in SometimesMeasured]: z.ZodOptional<typeof Series> };
+
+/**
+ * A schema for each measurement of MEASUREMENTS (src/core/analysis/measurementTable.ts), optional
+ * for those only some kinds of model have (offPlaneNorm: toys). The type is asserted here; the
+ * TypeChecks below and test/core/measurementTable.test.ts check that it is the table's.
+ */
+function seriesShape(): SeriesShape {
+  const shape: Record<string, z.ZodType> = {};
+  for (const spec of MEASUREMENTS) shape[spec.key] = alwaysMeasured(spec) ? Series : Series.optional();
+  return shape as SeriesShape;
+}
+
+/**
+ * Per-frame measurements along t, one array entry per frame (measured so far), for each
+ * measurement of MEASUREMENTS; patchDim, the dimension of a patch (p * p * C: the largest possible
+ * participation ratio or number of components); ms, the time measuring took (see SCALARS).
+ */
 export const Measurements = z.object({
-  /** RMS of each field per frame, averaged over samples. */
-  rms: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
-  /** Effective dimension of p x p patches: participation ratio of the patch covariance. */
-  participationRatio: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
-  /** Number of principal components holding 95 % of the patch variance. */
-  components95: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
-  /** Dimension of a patch (p * p * C): the largest possible value of the two above. */
+  ...seriesShape(),
   patchDim: z.number().int(),
-  /** Share of spectral energy above half the Nyquist radius (white noise: about 0.8). */
-  highFrequencyShare: z.record(z.enum(FIELD_NAMES), z.array(z.number())),
-  /** Toy models: mean norm of the part of each field outside the data plane. */
-  offPlaneNorm: z.record(z.enum(FIELD_NAMES), z.array(z.number())).optional(),
   ms: z.number(),
 });
 export type Measurements = z.infer<typeof Measurements>;
