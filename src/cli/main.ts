@@ -4,6 +4,7 @@
 //   pmf info MODEL [--json]
 //   pmf inspect FILE [--json] [--stats]
 //   pmf bench MODEL [--provider P[,P...]] [--batch 1,4] [--runs N] [--json]
+//   pmf eval MODEL --net NET --ref REF [--n N] [--shard k/n]; pmf eval --merge ...; pmf eval-ref ...
 //   pmf providers
 // Exit codes: 0 ok, 1 runtime failure (among them: the model returned NaN or infinite values,
 // or an output cannot be written), 2 usage, 3 invalid checkpoint, 4 provider unavailable,
@@ -23,6 +24,7 @@ import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
 import { checkFolderFor } from '../node/outputFiles';
 import { BENCH_USAGE, cmdBench } from './bench';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
+import { cmdEval, cmdEvalRef, EVAL_USAGE } from './eval';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
 import { installEscapingWriters } from './terminal';
@@ -41,6 +43,7 @@ ${FIELDS_USAGE}
   pmf info MODEL [--json]      the checkpoint's contract, inputs/outputs and metadata
 ${INSPECT_USAGE}
 ${BENCH_USAGE}
+${EVAL_USAGE}
   pmf providers                the execution providers this machine offers
   pmf models                   the bundled models
 
@@ -166,6 +169,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdInspect(rest, (m) => new UsageError(m));
       case 'bench':
         return await cmdBench(rest);
+      case 'eval':
+        return await cmdEval(rest);
+      case 'eval-ref':
+        return await cmdEvalRef(rest);
       case 'providers':
         return await cmdProviders();
       case 'models':

@@ -17,15 +17,23 @@ import {
   Crash,
   type EngineErrorCode,
   type EngineErrorData,
+  EvalSamples,
+  type EvalSamplesParams,
+  type EvalSamplesResult,
   Generate,
   type GenerateParams,
   type GenerateResult,
   Hello,
   type HelloResult,
+  LoadFeatureNet,
+  type LoadFeatureNetResult,
   LoadModel,
   LoadProgress,
   type LoadProgressParams,
   type LoadResult,
+  NetFeatures,
+  type NetFeaturesParams,
+  type NetFeaturesResult,
   Progress,
   type ProgressParams,
   type ProviderSetting,
@@ -255,6 +263,22 @@ export class EngineClient {
 
   frameData(trajectoryId: string, frame: number): Promise<FrameDataReply> {
     return this.request(VizFrameData, { trajectoryId, frame });
+  }
+
+  /** Loads a feature network (docs/evaluation.md). */
+  loadFeatureNet(path: string, provider: ProviderSetting, signal?: AbortSignal, threads?: number): Promise<LoadFeatureNetResult> {
+    return this.request(LoadFeatureNet, { path, provider, threads }, signal);
+  }
+
+  /** Generates samples start .. start + count - 1 of an evaluation run and returns their features; onProgress sees samples done. */
+  evalSamples(params: Omit<EvalSamplesParams, 'progressToken'>, signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void): Promise<EvalSamplesResult> {
+    return this.withProgress(onProgress, (progressToken) => this.request(EvalSamples, { ...params, progressToken }, signal));
+  }
+
+  /** A feature network's features (and logits) of 8-bit images. */
+  netFeatures(params: NetFeaturesParams, signal?: AbortSignal): Promise<NetFeaturesResult> {
+    return this.request(NetFeatures, params, signal);
   }
 
   /** Test hook: makes the engine abort (needs PMF_ENGINE_TEST=1 in its environment). */

@@ -13,14 +13,18 @@ import {
 } from 'vscode-jsonrpc/node';
 import { CancelledError } from '../core/sampler';
 import { EngineFailure } from './errors';
+import { evalSamples, netFeatures } from './evalJob';
 import { generate } from './generate';
 import {
   Crash,
   type EngineErrorData,
+  EvalSamples,
   Generate,
   Hello,
+  LoadFeatureNet,
   LoadModel,
   LoadProgress,
+  NetFeatures,
   Progress,
   Run,
   UnloadModel,
@@ -179,6 +183,16 @@ connection.onRequest(Run, handle(async (p) => {
   const { data, dims } = await cache.run(model, p.feeds);
   return { output: data, dims, ms: performance.now() - t0 };
 }));
+
+connection.onRequest(LoadFeatureNet, handle(async (p) => {
+  const { model, cached } = await cache.loadFeatureNet(p.path, p.provider, p.threads ?? 0);
+  return { netId: model.id, info: model.info, provider: model.provider, loadMs: model.loadMs, cached };
+}));
+
+connection.onRequest(EvalSamples, handle((p, token) => evalSamples(cache, cache.get(p.modelId), cache.getFeatureNet(p.netId), p,
+  abortSignal(token), progressOf(p.progressToken))));
+
+connection.onRequest(NetFeatures, handle((p) => netFeatures(cache, cache.getFeatureNet(p.netId), p)));
 
 connection.onRequest(UnloadModel, handle(async (p) => {
   await cache.unload(p.modelId);

@@ -7,6 +7,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
 import type { FrameMeasurement, MeasurementSeries } from '../core/analysis';
 import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { FeatureNetInfo } from '../core/eval/featureNet';
 import type { Feeds } from '../core/sampler';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'webgpu' | 'cpu';
@@ -140,6 +141,65 @@ export const UnloadModel = new RequestType<{ modelId: string }, void, EngineErro
 export const Crash = new RequestType0<void, EngineErrorData>('engine/crash');
 export const Progress = new NotificationType<ProgressParams>('engine/progress');
 export const LoadProgress = new NotificationType<LoadProgressParams>('model/loadProgress');
+
+// ---- Evaluation (pmf eval; docs/evaluation.md) -------------------------------------------
+
+export interface LoadFeatureNetResult {
+  netId: string;
+  info: FeatureNetInfo;
+  provider: Provider;
+  loadMs: number;
+  cached: boolean;
+}
+
+/**
+ * Samples start .. start + count - 1 of an evaluation run, generated and turned into features in
+ * the engine (the images never cross the process boundary): sample i's seed and class follow
+ * core/eval evalPlan (sampleSeed, sampleClass), its pixels are rounded to 8 bits as a PNG's.
+ */
+export interface EvalSamplesParams {
+  modelId: string;
+  netId: string;
+  start: number;
+  count: number;
+  seed: number;
+  steps: number;
+  omega: number;
+  tMin: number;
+  tMax: number;
+  batchSize: number;
+  /** Progress (samples done of count) under this token. */
+  progressToken?: string;
+}
+
+export interface EvalSamplesResult {
+  /** count x feature_dim */
+  features: Float32Array;
+  /** count x logit_classes, when the network has logits. */
+  logits?: Float32Array;
+  /** The class each sample was generated for. */
+  classes: number[];
+  generateMs: number;
+  featuresMs: number;
+}
+
+export interface NetFeaturesParams {
+  netId: string;
+  /** 8-bit levels 0..255 as floats, [N, C, H, W] flat. */
+  images: Float32Array;
+  dims: [number, number, number, number];
+  batchSize: number;
+}
+
+export interface NetFeaturesResult {
+  features: Float32Array;
+  logits?: Float32Array;
+  ms: number;
+}
+
+export const LoadFeatureNet = new RequestType<LoadParams, LoadFeatureNetResult, EngineErrorData>('eval/loadNet');
+export const EvalSamples = new RequestType<EvalSamplesParams, EvalSamplesResult, EngineErrorData>('eval/samples');
+export const NetFeatures = new RequestType<NetFeaturesParams, NetFeaturesResult, EngineErrorData>('eval/features');
 
 // ---- Field Visualizer -------------------------------------------------------------------
 

@@ -6,19 +6,23 @@ import { arch, cpus, freemem, platform } from 'node:os';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CheckpointError } from '../core/checkpoint';
+import { readOnnxHeader } from '../core/checkpoint/onnxReader';
+import { FeatureNetError, type FeatureNetInfo, readFeatureNet } from '../core/eval/featureNet';
 import { InspectError } from '../core/checkpoint/inspect/types';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import type { Feeds } from '../core/sampler';
 import { cacheFromEnv, ENTRY_WEIGHTS, ModelCache } from '../node/modelCache';
-import { type ModelFile, openModelFile } from '../node/modelFile';
+import { type OnnxFile, openModelFile, openOnnxFile } from '../node/modelFile';
 import { EngineFailure } from './errors';
 import type { LoadPhase, ModelCacheUse, Provider, ProviderSetting } from './protocol';
 import { executionProviders, providerReport } from './providers';
 
-export interface LoadedModel {
+/** A loaded session: a pMF generator (info: its contract) or a feature network (docs/evaluation.md). */
+export interface LoadedModel<I = PmfModelInfo> {
   id: string;
+  kind: I extends FeatureNetInfo ? 'feature-net' : 'generator';
   path: string;
-  info: PmfModelInfo;
+  info: I;
   session: ort.InferenceSession;
   provider: Provider;
   skipped: Array<{ provider: Provider; reason: string }>;
@@ -108,7 +112,7 @@ export const MAX_SESSIONS = 4;
 
 export class SessionCache {
   /** In use order: the most recently used last. */
-  private readonly models = new Map<string, LoadedModel>();
+  private readonly models = new Map<string, LoadedModel | LoadedModel<FeatureNetInfo>>();
 
   constructor(private readonly maxSessions = MAX_SESSIONS) {}
 
@@ -116,7 +120,21 @@ export class SessionCache {
     return this.models.has(id);
   }
 
+  /** The loaded generator `id` (marked as most recently used). */
   get(id: string): LoadedModel {
+    const m = this.touch(id);
+    if (m.kind !== 'generator') throw new EngineFailure('bad-request', `${m.path} is a feature network, not a pMF generator.`);
+    return m;
+  }
+
+  /** The loaded feature network `id`. */
+  getFeatureNet(id: string): LoadedModel<FeatureNetInfo> {
+    const m = this.touch(id);
+    if (m.kind !== 'feature-net') throw new EngineFailure('bad-request', `${m.path} is a pMF generator, not a feature network.`);
+    return m;
+  }
+
+  private touch(id: string): LoadedModel | LoadedModel<FeatureNetInfo> {
     const m = this.models.get(id);
     if (!m) {
       throw new EngineFailure('unknown-model', `Model ${id} is not loaded (the engine may have restarted, or released it ` +
@@ -127,7 +145,7 @@ export class SessionCache {
     return m;
   }
 
-  private async add(m: LoadedModel): Promise<void> {
+  private async add(m: LoadedModel | LoadedModel<FeatureNetInfo>): Promise<void> {
     this.models.set(m.id, m);
     while (this.models.size > this.maxSessions) {
       const oldest = this.models.keys().next().value as string;
@@ -141,20 +159,35 @@ export class SessionCache {
   /** Loads (or reuses) a checkpoint on the provider the setting resolves to. */
   async load(path: string, setting: ProviderSetting, threads = 0, report: LoadReporter = () => {}):
     Promise<{ model: LoadedModel; cached: boolean }> {
+    const r = await this.loadFile(path, setting, threads, report, 'generator', openModelFile);
+    return { model: r.model as LoadedModel, cached: r.cached };
+  }
+
+  /** Loads (or reuses) a feature network (docs/evaluation.md, "Feature networks"). */
+  async loadFeatureNet(path: string, setting: ProviderSetting, threads = 0, report: LoadReporter = () => {}):
+    Promise<{ model: LoadedModel<FeatureNetInfo>; cached: boolean }> {
+    const r = await this.loadFile(path, setting, threads, report, 'feature-net',
+      (p) => openOnnxFile(p, (header, fileName) => readFeatureNet(readOnnxHeader(header, fileName), fileName)));
+    return { model: r.model as LoadedModel<FeatureNetInfo>, cached: r.cached };
+  }
+
+  private async loadFile<I extends PmfModelInfo | FeatureNetInfo>(path: string, setting: ProviderSetting, threads: number,
+    report: LoadReporter, kind: 'generator' | 'feature-net', open: (path: string) => OnnxFile<I>):
+    Promise<{ model: LoadedModel | LoadedModel<FeatureNetInfo>; cached: boolean }> {
     const t0 = performance.now();
     report('reading', `reading ${path}`);
-    let file: ModelFile;
+    let file: OnnxFile<I>;
     try {
       // The model and its external data: regular files only (a FIFO is refused, not handed to
       // onnxruntime to block on), the contract from the header, never the weights.
-      file = openModelFile(path);
+      file = open(path);
     } catch (e) {
-      if (e instanceof CheckpointError) throw new EngineFailure('checkpoint', e.message);
+      if (e instanceof CheckpointError || e instanceof FeatureNetError) throw new EngineFailure('checkpoint', e.message);
       if (e instanceof InspectError) throw new EngineFailure(e.code === 'not-a-file' ? 'not-found' : 'checkpoint', e.message);
       throw new EngineFailure('not-found', `Cannot read ${path}: ${errorText(e)}`);
     }
-    const id = createHash('sha256').update(`${path}\0${file.contentKey}\0${setting}\0${threads}`).digest('hex').slice(0, 16);
-    if (this.models.has(id)) return { model: this.get(id), cached: true };
+    const id = createHash('sha256').update(`${kind}\0${path}\0${file.contentKey}\0${setting}\0${threads}`).digest('hex').slice(0, 16);
+    if (this.models.has(id)) return { model: this.touch(id), cached: true };
     const info = file.info;
 
     const memory = availableMemory();
@@ -178,8 +211,8 @@ export class SessionCache {
       try {
         const { session, modelCache } = await this.createSession(file, provider, threads, memory.bytes, (phase, message) =>
           report(phase, message, file.weightBytes));
-        const model: LoadedModel = { id, path, info, session, provider, skipped, loadMs: performance.now() - t0,
-          weightBytes: file.weightBytes, modelCache };
+        const model = { id, kind, path, info, session, provider, skipped, loadMs: performance.now() - t0,
+          weightBytes: file.weightBytes, modelCache } as LoadedModel | LoadedModel<FeatureNetInfo>;
         await this.add(model);
         report('ready', `${file.fileName} is loaded on ${provider}`, file.weightBytes);
         return { model, cached: false };
@@ -195,7 +228,7 @@ export class SessionCache {
   }
 
   /** Why the optimised model cache is not used for this load, or undefined when it is. */
-  private cacheUnusable(file: ModelFile, provider: Provider, cache: ModelCache | undefined): string | undefined {
+  private cacheUnusable(file: OnnxFile<unknown>, provider: Provider, cache: ModelCache | undefined): string | undefined {
     if (!cache) return 'no cache folder is set';
     if (provider !== 'cpu') {
       return `the cache serves the CPU provider only (the optimised graphs of GPU providers hold their own nodes)`;
@@ -214,7 +247,7 @@ export class SessionCache {
    * run the same graph. Without the cache (none set, a GPU provider, a small model, too little
    * memory or disk to write an entry, a failed write): the model as it is, optimised in memory.
    */
-  private async createSession(file: ModelFile, provider: Provider, threads: number, memory: number,
+  private async createSession(file: OnnxFile<unknown>, provider: Provider, threads: number, memory: number,
     report: (phase: LoadPhase, message: string) => void): Promise<{ session: ort.InferenceSession; modelCache: ModelCacheUse }> {
     const base: ort.InferenceSession.SessionOptions = {
       executionProviders: executionProviders(provider),
@@ -291,16 +324,21 @@ export class SessionCache {
 
   /** Runs the network on contract feeds; returns its single output. */
   async run(model: LoadedModel, feeds: Feeds): Promise<{ data: Float32Array; dims: number[] }> {
+    const [out] = await this.runOutputs(model, toOrtFeeds(feeds), [model.session.outputNames[0]]);
+    return out;
+  }
+
+  /** Runs a session on ready tensors; returns the named outputs, copied out of onnxruntime's buffers. */
+  async runOutputs(model: LoadedModel | LoadedModel<FeatureNetInfo>, feeds: Record<string, ort.Tensor>,
+    names: readonly string[]): Promise<Array<{ data: Float32Array; dims: number[] }>> {
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await model.session.run(toOrtFeeds(feeds));
+      result = await model.session.run(feeds, [...names]);
     } catch (e) {
       throw new EngineFailure('runtime', `onnxruntime (${model.provider}) failed: ${errorText(e)}`);
     }
-    const out = result[model.session.outputNames[0]];
-    const data = out.data as Float32Array;
     // Copy out of onnxruntime's buffer so the caller owns (and may transfer) it.
-    return { data: new Float32Array(data), dims: out.dims.map(Number) };
+    return names.map((name) => ({ data: new Float32Array(result[name].data as Float32Array), dims: result[name].dims.map(Number) }));
   }
 
   async unload(id: string): Promise<void> {

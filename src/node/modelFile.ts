@@ -21,18 +21,22 @@ export interface ModelFilePart {
   mtimeNs: bigint;
 }
 
-export interface ModelFile {
+export interface OnnxFile<I> {
   path: string;
   fileName: string;
   /** The model first, then its external data files. */
   parts: ModelFilePart[];
   layout: OnnxLayout;
-  info: PmfModelInfo;
+  /** What the file's header says it is (the pMF contract, or a feature network's). */
+  info: I;
   /** Bytes of weights: initializer data in the file plus in its external data. */
   weightBytes: number;
   /** The contents' key (contentKey): equal keys, equal files. */
   contentKey: string;
 }
+
+/** A pMF generator about to be loaded. */
+export type ModelFile = OnnxFile<PmfModelInfo>;
 
 /** A regular file opened for reading without blocking; throws InspectError('not-a-file') for anything else. */
 function openRegular(path: string): { fd: number; size: number; mtimeNs: bigint } {
@@ -107,6 +111,11 @@ function contentKey(parts: Array<ModelFilePart & { hash: string }>): string {
  * (ENOENT, EACCES).
  */
 export function openModelFile(path: string): ModelFile {
+  return openOnnxFile(path, readCheckpoint);
+}
+
+/** openModelFile for any ONNX file whose header `readContract` reads (throwing for a file it refuses). */
+export function openOnnxFile<I>(path: string, readContract: (header: Uint8Array, fileName: string) => I): OnnxFile<I> {
   const fileName = basename(path);
   const model = openRegular(path);
   let layout: OnnxLayout;
@@ -118,7 +127,7 @@ export function openModelFile(path: string): ModelFile {
   } finally {
     closeSync(model.fd);
   }
-  const info = readCheckpoint(layout.header, fileName);
+  const info = readContract(layout.header, fileName);
   const parts: Array<ModelFilePart & { hash: string }> = [{ location: '', path, size: model.size, mtimeNs: model.mtimeNs, hash }];
   for (const ext of layout.external) {
     let target: string;

@@ -12,11 +12,12 @@ export type NpyDtype = 'f4' | 'f8' | 'i4' | 'i8' | 'u1';
 const DTYPE_BYTES: Record<NpyDtype, number> = { f4: 4, f8: 8, i4: 4, i8: 8, u1: 1 };
 
 /** Encodes a little-endian float32 or float64 array (C order) as .npy bytes (version 1.0). */
-export function encodeNpyArray(data: Float32Array | Float64Array, shape: readonly number[]): Buffer {
+export function encodeNpyArray(data: Float32Array | Float64Array | Uint8Array, shape: readonly number[]): Buffer {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) throw new RangeError(`shape [${shape.join(',')}] holds ${count} values, data has ${data.length}`);
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-  let header = `{'descr': '<f${data.BYTES_PER_ELEMENT}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  const descr = data instanceof Uint8Array ? '|u1' : `<f${data.BYTES_PER_ELEMENT}`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   // magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64
   const total = Math.ceil((10 + header.length + 1) / 64) * 64;
   header = header.padEnd(total - 10 - 1, ' ') + '\n';

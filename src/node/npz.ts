@@ -20,7 +20,7 @@ export class NpzError extends Error {
 }
 
 export interface NpzEntry {
-  data: Float32Array | Float64Array;
+  data: Float32Array | Float64Array | Uint8Array;
   shape: readonly number[];
 }
 

@@ -16,3 +16,6 @@ export { frechetDistance, traceSqrtProduct, type FrechetResult } from './frechet
 export { inceptionScore, type InceptionScore } from './inceptionScore';
 export { densityCoverage, precisionRecall, type DensityCoverage, type PrecisionRecall } from './manifold';
 export { pivotedCholesky, rowProducts } from './linalg';
+export { EvalAccumulator, type EvalAccumulatorOptions, type EvalSnapshot } from './evalAccumulator';
+export { SAMPLE_RULE, UINT8_RULE, sampleClass, sampleSeed, softmaxRows, toLevels } from './evalPlan';
+export { FEATURE_NET_KEY, FEATURE_NET_VERSION, FeatureNetError, readFeatureNet, type FeatureNetInfo } from './featureNet';

@@ -1,0 +1,154 @@
+// pmf eval and pmf eval-ref: FID and friends of a checkpoint (docs/evaluation.md).
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../node/outputFiles';
+import { readFashionMnist, readImageFolder, readReference, makeReference } from '../node/evalReference';
+import { describeScores, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores } from '../node/evaluation';
+import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
+
+export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed S] [--steps K] [--omega W]
+           [--t-min A] [--t-max B] [--batch-size B] [--shard k/n] [--state FILE]
+           [--out FILE] [--keep M] [--provider P] [--threads T] [--json]
+      FD (FID with Inception), class-consistency, Inception Score, precision/recall and
+      density/coverage of N generated samples (default 10000; sample i: seed S+i, class
+      i mod #classes) in the features of NET (a feature network: models/eval/*.onnx or
+      one made by the trainer). REF: reference statistics (.npz with mu, sigma; see
+      eval-ref). --shard k/n runs shard k (1-based) of n and writes its state (--state,
+      default pmf-eval-shard-k-of-n.npz) without scoring; an interrupted run resumes from
+      its state file. Scores and their protocol go to --out (default pmf-eval.json).
+  pmf eval --merge STATE... --ref REF [--out FILE] [--json]
+      Merges the shards' state files exactly and scores the whole run.
+  pmf eval-ref --net NET (--images DIR | --fashion-mnist train|test) --out REF.npz [--keep M]
+      Reference statistics of real images in NET's features (mu, sigma, the first M
+      images' features for precision/recall), in the format of ADM's and pytorch-fid's.`;
+
+function parseShard(v: string | undefined): { k: number; of: number } {
+  if (v === undefined) return { k: 0, of: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(v.trim());
+  const k = m ? Number(m[1]) : NaN;
+  const of = m ? Number(m[2]) : NaN;
+  if (!m || of < 1 || k < 1 || k > of) throw new UsageError(`--shard expects k/n with 1 <= k <= n (e.g. 2/4), got '${v}'`);
+  return { k: k - 1, of };
+}
+
+/** A feature network path or the bundled name 'fashion-mnist-classifier'. */
+function netPath(v: string | undefined): string {
+  if (!v) throw new UsageError('--net is needed: a feature network .onnx (models/eval/fashion-mnist-classifier.onnx, or one from the trainer)');
+  return v === 'fashion-mnist-classifier' ? join(ROOT, 'models', 'eval', 'fashion-mnist-classifier.onnx') : resolve(v);
+}
+
+async function writeResults(out: string, protocol: EvalProtocol, scores: EvalScores, ref: string): Promise<void> {
+  const record = { protocol, reference: ref, scores, written: new Date().toISOString() };
+  await writeFileAtomic(out, Buffer.from(JSON.stringify(record, null, 2) + '\n'), 'pass another --out');
+}
+
+function withSigint<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  return fn(ac.signal).finally(() => process.removeListener('SIGINT', onSigint));
+}
+
+export async function cmdEval(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, strict: true, allowPositionals: true, options: {
+      net: { type: 'string' }, ref: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' }, steps: { type: 'string' },
+      omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' }, 'batch-size': { type: 'string' },
+      shard: { type: 'string' }, state: { type: 'string' }, out: { type: 'string' }, keep: { type: 'string' },
+      provider: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, merge: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+    },
+  });
+  const log = values.quiet ? () => {} : (s: string) => process.stderr.write(s);
+  const out = resolve(values.out ?? 'pmf-eval.json');
+  const report = async (protocol: EvalProtocol, scores: EvalScores, ref: string) => {
+    await writeResults(out, protocol, scores, ref);
+    process.stdout.write(values.json ? JSON.stringify({ protocol, reference: ref, scores }, null, 2) + '\n' : describeScores(protocol, scores, ref));
+    if (!values.json) process.stdout.write(`wrote ${out}\n`);
+  };
+  if (values.merge) {
+    if (!values.ref) throw new UsageError('eval --merge needs --ref (reference statistics .npz)');
+    if (positionals.length === 0) throw new UsageError('eval --merge needs the shards\' state files');
+    const ref = await readReference(resolve(values.ref));
+    const state = await mergeEvalStates(positionals.map((p) => resolve(p)));
+    await report(state.protocol, scoreEval(state, ref), ref.path);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError('eval takes one MODEL');
+  const shard = parseShard(values.shard);
+  if (shard.of === 1 && !values.ref) throw new UsageError('eval needs --ref (reference statistics .npz; make one with pmf eval-ref)');
+  const { path, info } = loadInfo(positionals[0]);
+  const d = info.defaultSampling;
+  const n = num(values.n, 'n', 10000, true);
+  if (n < 2) throw new UsageError(`--n must be at least 2, got ${n}`);
+  const req = {
+    modelPath: path, netPath: netPath(values.net), provider: provider(values.provider),
+    threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true),
+    n, seed: num(values.seed, 'seed', 0, true), steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
+    tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
+    batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', 10000, true), splits: 10, shard,
+  };
+  const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz` : join(dirname(out), 'pmf-eval-state.npz')));
+  const ref = values.ref ? await readReference(resolve(values.ref)) : undefined; // a bad reference fails before any work
+  for (const dir of new Set([dirname(statePath), dirname(out)])) mkdirSync(dir, { recursive: true });
+  const client = engine();
+  try {
+    const t0 = performance.now();
+    const r = await withSigint((signal) => runEvalShard(client, req, statePath, signal, (p) => {
+      log(`\rsamples ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ''}`);
+    }, (line) => log(`${line}\n`)));
+    log('\n');
+    const s = r.state;
+    const secs = (performance.now() - t0) / 1000;
+    log(`shard ${shard.k + 1}/${shard.of}: samples ${s.start}..${s.end - 1} on ${r.provider} in ${secs.toFixed(1)} s; state: ${statePath}\n`);
+    if (shard.of > 1) {
+      process.stdout.write(`shard ${shard.k + 1}/${shard.of} done: ${statePath}\nmerge with: pmf eval --merge pmf-eval-shard-*-of-${shard.of}.npz --ref REF\n`);
+      return EXIT.ok;
+    }
+    await report(s.protocol, scoreEval(s, ref!, r.net), ref!.path);
+    return EXIT.ok;
+  } finally {
+    await client.dispose();
+  }
+}
+
+export async function cmdEvalRef(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true, options: {
+      net: { type: 'string' }, images: { type: 'string' }, 'fashion-mnist': { type: 'string' }, out: { type: 'string' },
+      keep: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
+    },
+  });
+  if (!values.out) throw new UsageError('eval-ref needs --out (the .npz to write)');
+  if (!values.images === !values['fashion-mnist']) throw new UsageError('eval-ref takes one of --images DIR or --fashion-mnist train|test');
+  const net = netPath(values.net);
+  let data: { levels: Float32Array; n: number; size: [number, number]; source: string };
+  if (values['fashion-mnist']) {
+    const split = values['fashion-mnist'];
+    if (split !== 'train' && split !== 'test') throw new UsageError(`--fashion-mnist takes train or test, got '${split}'`);
+    const f = await readFashionMnist(split);
+    data = { ...f, size: [28, 28], source: `Fashion-MNIST ${split} (${f.path})` };
+  } else {
+    const dir = resolve(values.images!);
+    const client0 = engine();
+    let channels: number;
+    try {
+      channels = (await client0.loadFeatureNet(net, 'cpu')).info.channels;
+    } finally {
+      await client0.dispose();
+    }
+    const f = await readImageFolder(dir, channels === 3 ? 3 : 1);
+    data = { ...f, source: `folder ${dir}` };
+  }
+  const client = engine();
+  try {
+    const r = await withSigint((signal) => makeReference(client, { netPath: net, provider: provider(values.provider),
+      threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true), source: data.source,
+      levels: data.levels, n: data.n, size: data.size, keep: num(values.keep, 'keep', 10000, true), out: resolve(values.out!) }, signal));
+    process.stdout.write(`reference statistics of ${data.n} images (${data.source}) in ${r.info.net.name}'s ${r.dim}-d features: ${resolve(values.out)}\n`);
+    return EXIT.ok;
+  } finally {
+    await client.dispose();
+  }
+}

@@ -1,0 +1,96 @@
+// Evaluation inside the engine: generate a run's samples batch by batch, round them to 8 bits
+// and run the feature network on them, so only features (not images) leave the process.
+import * as ort from 'onnxruntime-node';
+import type { PmfModelInfo } from '../core/checkpoint/types';
+import { sampleClass, sampleSeed, toLevels } from '../core/eval/evalPlan';
+import type { FeatureNetInfo } from '../core/eval/featureNet';
+import { throwIfAborted } from '../core/sampler';
+import { EngineFailure } from './errors';
+import { generate } from './generate';
+import type { EvalSamplesParams, EvalSamplesResult, NetFeaturesParams, NetFeaturesResult } from './protocol';
+import type { LoadedModel, SessionCache } from './sessions';
+
+/** Checks that the network can take the model's images; throws a bad-request EngineFailure saying why not. */
+export function checkCompatible(model: PmfModelInfo, net: FeatureNetInfo, modelFile: string, netFile: string): void {
+  if (model.kind !== 'image') throw new EngineFailure('bad-request', `${modelFile} is a toy model: only image models are evaluated.`);
+  const [C, H, W] = model.sampleShape;
+  if (net.channels !== C && !(C === 1 && net.channels === 3)) {
+    throw new EngineFailure('bad-request', `${netFile} takes ${net.channels}-channel images; ${modelFile} makes ${C}-channel ones.`);
+  }
+  if (net.inputSize && (net.inputSize[0] !== H || net.inputSize[1] !== W)) {
+    throw new EngineFailure('bad-request', `${netFile} takes ${net.inputSize.join('x')} images; ${modelFile} makes ${H}x${W} ones ` +
+      `(a feature network that resizes inside its graph declares input_size null).`);
+  }
+}
+
+/** The network's features (and logits) of a batch of 8-bit levels [n, C, H, W]. */
+async function runNet(cache: SessionCache, net: LoadedModel<FeatureNetInfo>, levels: Float32Array,
+  dims: readonly number[]): Promise<{ features: Float32Array; logits?: Float32Array }> {
+  const outs = await cache.runOutputs(net, { images: new ort.Tensor('float32', levels, [...dims]) }, net.info.outputs);
+  const n = dims[0];
+  const [features, logits] = outs;
+  if (features.data.length !== n * net.info.featureDim) {
+    throw new EngineFailure('runtime', `${net.path} returned ${features.data.length} feature values for ${n} images of ${net.info.featureDim}.`);
+  }
+  if (logits && logits.data.length !== n * net.info.logitClasses) {
+    throw new EngineFailure('runtime', `${net.path} returned ${logits.data.length} logits for ${n} images of ${net.info.logitClasses} classes.`);
+  }
+  return { features: features.data, logits: logits?.data };
+}
+
+export async function evalSamples(cache: SessionCache, model: LoadedModel, net: LoadedModel<FeatureNetInfo>, p: EvalSamplesParams,
+  signal: AbortSignal, onProgress: (done: number, total: number) => void): Promise<EvalSamplesResult> {
+  const info = model.info;
+  checkCompatible(info, net.info, model.path, net.path);
+  if (!Number.isSafeInteger(p.start) || p.start < 0 || !Number.isSafeInteger(p.count) || p.count < 1) {
+    throw new EngineFailure('bad-request', `samples ${p.start} + ${p.count}: a start >= 0 and a count >= 1 are needed.`);
+  }
+  if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) throw new EngineFailure('bad-request', `Seed ${p.seed} is not an integer in [0, 4294967295].`);
+  const batch = Math.max(1, Math.floor(p.batchSize));
+  const [C, H, W] = info.sampleShape;
+  const D = net.info.featureDim;
+  const K = net.info.logitClasses;
+  const features = new Float32Array(p.count * D);
+  const logits = K > 0 ? new Float32Array(p.count * K) : undefined;
+  const classes = Array.from({ length: p.count }, (_, s) => sampleClass(p.start + s, info.numClasses));
+  let generateMs = 0;
+  let featuresMs = 0;
+  for (let lo = 0; lo < p.count; lo += batch) {
+    throwIfAborted(signal);
+    const k = Math.min(batch, p.count - lo);
+    const seeds = Array.from({ length: k }, (_, s) => sampleSeed(p.seed, p.start + lo + s));
+    let t0 = performance.now();
+    const z0 = await generate(cache, model, { modelId: model.id, seeds, labels: classes.slice(lo, lo + k), steps: p.steps, omega: p.omega,
+      tMin: p.tMin, tMax: p.tMax, batchSize: k }, signal, () => {});
+    generateMs += performance.now() - t0;
+    t0 = performance.now();
+    const levels = toLevels(z0, k, [C, H, W], info.dataRange, net.info.channels);
+    const out = await runNet(cache, net, levels, [k, net.info.channels, H, W]);
+    featuresMs += performance.now() - t0;
+    features.set(out.features, lo * D);
+    if (logits && out.logits) logits.set(out.logits, lo * K);
+    onProgress(lo + k, p.count);
+  }
+  return { features, logits, classes, generateMs, featuresMs };
+}
+
+/** Features of given images (reference statistics from real data). */
+export async function netFeatures(cache: SessionCache, net: LoadedModel<FeatureNetInfo>, p: NetFeaturesParams): Promise<NetFeaturesResult> {
+  const [n, C, H, W] = p.dims;
+  if (p.images.length !== n * C * H * W) throw new EngineFailure('bad-request', `${p.images.length} values for images [${p.dims.join(', ')}].`);
+  if (C !== net.info.channels) throw new EngineFailure('bad-request', `${net.path} takes ${net.info.channels}-channel images, got ${C}.`);
+  const t0 = performance.now();
+  const D = net.info.featureDim;
+  const K = net.info.logitClasses;
+  const features = new Float32Array(n * D);
+  const logits = K > 0 ? new Float32Array(n * K) : undefined;
+  const batch = Math.max(1, Math.floor(p.batchSize));
+  const per = C * H * W;
+  for (let lo = 0; lo < n; lo += batch) {
+    const k = Math.min(batch, n - lo);
+    const out = await runNet(cache, net, p.images.subarray(lo * per, (lo + k) * per), [k, C, H, W]);
+    features.set(out.features, lo * D);
+    if (logits && out.logits) logits.set(out.logits, lo * K);
+  }
+  return { features, logits, ms: performance.now() - t0 };
+}
