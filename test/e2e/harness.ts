@@ -817,10 +817,24 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Waits for the open quick pick whose title contains `title`, then accepts it with Enter. */
+/**
+ * Waits for the open quick pick whose title contains `title`, then accepts it with Enter in its
+ * own text field. The Enter goes to the field, not to whatever has the keyboard: a quick pick
+ * that follows another can open while focus is still on its way back to a webview (seen in CI as
+ * an Enter that never reached the class picker). Retries while that quick pick stays open.
+ */
 export async function acceptQuickPick(s: VSCodeSession, title: string): Promise<void> {
   const widget = s.quickInputWidget();
-  await widget.getByText(title, { exact: false }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  const heading = widget.getByText(title, { exact: false }).first();
+  await heading.waitFor({ state: 'visible', timeout: 30_000 });
   await widget.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: 30_000 });
-  await s.page.keyboard.press('Enter');
+  for (let attempt = 1; ; attempt++) {
+    await s.quickInputBox().press('Enter');
+    try {
+      await heading.waitFor({ state: 'hidden', timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 }
