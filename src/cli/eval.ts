@@ -97,16 +97,17 @@ export async function cmdEval(args: string[]): Promise<number> {
     const t0 = performance.now();
     const r = await withSigint((signal) => runEvalShard(client, req, statePath, signal, (p) => {
       log(`\rsamples ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ''}`);
-    }, (line) => log(`${line}\n`)));
+    }, (line) => log(`${line}\n`), ref));
     log('\n');
     const s = r.state;
     const secs = (performance.now() - t0) / 1000;
-    log(`shard ${shard.k + 1}/${shard.of}: samples ${s.start}..${s.end - 1} on ${r.provider} in ${secs.toFixed(1)} s; state: ${statePath}\n`);
+    log(`shard ${shard.k + 1}/${shard.of}: samples ${s.start}..${s.end - 1} on ${r.provider} in ${secs.toFixed(1)} s (generation ${(r.generateMs / 1000).toFixed(1)} s, ` +
+      `features ${(r.featuresMs / 1000).toFixed(1)} s); state: ${statePath}\n`);
     if (shard.of > 1) {
       process.stdout.write(`shard ${shard.k + 1}/${shard.of} done: ${statePath}\nmerge with: pmf eval --merge pmf-eval-shard-*-of-${shard.of}.npz --ref REF\n`);
       return EXIT.ok;
     }
-    await report(s.protocol, scoreEval(s, ref!, r.net), ref!.path);
+    await report(s.protocol, scoreEval(s, ref!), ref!.path);
     return EXIT.ok;
   } finally {
     await client.dispose();

@@ -9,12 +9,16 @@ export interface BundledModel {
   path: string;
 }
 
+/** models/eval holds the evaluation's feature networks (docs/evaluation.md), not generators. */
+export const FEATURE_NET_FOLDER = 'eval';
+
 /** models/<family>/model.onnx is named <family>; other .onnx files <family>/<file stem>. */
 export function listBundledModels(root: string): BundledModel[] {
   const dir = join(root, 'models');
   if (!existsSync(dir)) return [];
   const out: BundledModel[] = [];
   for (const family of readdirSync(dir).sort()) {
+    if (family === FEATURE_NET_FOLDER) continue;
     const fdir = join(dir, family);
     if (!statSync(fdir).isDirectory()) continue;
     for (const f of readdirSync(fdir).sort()) {

@@ -20,6 +20,7 @@ import type { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { readEvalState, writeEvalState, type EvalState } from './evalState';
 import type { LoadedReference } from './evalReference';
+import { writeFileAtomic } from './outputFiles';
 
 export const EVAL_BLOCK = 1024;
 
@@ -29,7 +30,9 @@ export interface EvalProtocol {
   version: 1;
   model: { file: string; name: string; sha256: string; numClasses: number; sampleShape: number[]; dataRange: [number, number] };
   net: { file: string; name: string; sha256: string; resize: string; featureDim: number; logitClasses: number;
-    source: { file: string; sha256: string } | null };
+    source: { file: string; sha256: string } | null; classNames: string[] | null;
+    /** What real data scores with this network (its model card's figures). */
+    realData: Record<string, unknown> | null };
   images: string;
   samples: string;
   n: number;
@@ -105,8 +108,8 @@ function newAccumulator(p: EvalProtocol): EvalAccumulator {
  * the same protocol. Returns the finished state.
  */
 export async function runEvalShard(client: EngineClient, req: EvalRequest, statePath: string, signal: AbortSignal,
-  onProgress: (p: EvalProgress) => void = () => {}, log: (line: string) => void = () => {}):
-  Promise<{ state: EvalState<EvalProtocol>; model: PmfModelInfo; net: FeatureNetInfo; provider: string }> {
+  onProgress: (p: EvalProgress) => void = () => {}, log: (line: string) => void = () => {}, ref?: LoadedReference):
+  Promise<{ state: EvalState<EvalProtocol>; model: PmfModelInfo; net: FeatureNetInfo; provider: string; generateMs: number; featuresMs: number }> {
   const model = await client.load(req.modelPath, req.provider, signal, req.threads);
   const net = await client.loadFeatureNet(req.netPath, req.provider, signal, req.threads);
   const info = model.info;
@@ -118,11 +121,13 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
     model: { file: basename(req.modelPath), name: info.name, sha256: modelSha, numClasses: info.numClasses,
       sampleShape: info.sampleShape, dataRange: info.dataRange },
     net: { file: basename(req.netPath), name: net.info.name, sha256: netSha, resize: net.info.resize,
-      featureDim: net.info.featureDim, logitClasses: net.info.logitClasses, source: net.info.source },
+      featureDim: net.info.featureDim, logitClasses: net.info.logitClasses, source: net.info.source,
+      classNames: net.info.classNames, realData: net.info.realData },
     images: UINT8_RULE, samples: SAMPLE_RULE,
     n: req.n, seed: req.seed, sampling: { steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax },
     keep: Math.min(req.keep, req.n), splits: req.splits, blockSize: EVAL_BLOCK,
   };
+  if (ref) checkReference(ref, protocol); // before any work
   const { start, end } = shardRange(req.n, req.shard.k, req.shard.of, EVAL_BLOCK);
   let state: EvalState<EvalProtocol> = { protocol, start, end, done: 0, accumulator: newAccumulator(protocol) };
   if (existsSync(statePath)) {
@@ -159,7 +164,7 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
     onProgress({ done: state.done, total: end - start, resumed, generateMs, featuresMs });
   }
   if (resumed === end - start && !existsSync(statePath)) await writeEvalState(statePath, state);
-  return { state, model: info, net: net.info, provider: net.provider };
+  return { state, model: info, net: net.info, provider: net.provider, generateMs, featuresMs };
 }
 
 /** Merges shard states (each of the same protocol, disjoint samples); checks they cover the run. */
@@ -204,11 +209,8 @@ export interface EvalScores {
   notes: string[];
 }
 
-/** The scores of a finished run against reference statistics. */
-export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference, net?: { classNames: string[] | null; realData: Record<string, unknown> | null }): EvalScores {
-  const p = state.protocol;
-  const acc = state.accumulator;
-  const notes: string[] = [];
+/** Throws when the reference cannot be compared with the run's features (another dimension, another network). */
+export function checkReference(ref: LoadedReference, p: EvalProtocol): void {
   if (ref.dim !== p.net.featureDim) {
     throw new Error(`${ref.path} holds ${ref.dim}-dimensional statistics; ${p.net.file} gives ${p.net.featureDim} features. ` +
       'Use a reference made with the same feature network (pmf eval-ref).');
@@ -217,6 +219,14 @@ export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference, 
     throw new Error(`${ref.path} was made with ${ref.net.file} (sha256 ${ref.net.sha256.slice(0, 12)}...), this run uses ` +
       `${p.net.file} (${p.net.sha256.slice(0, 12)}...): their features are not comparable. Make the reference with this network.`);
   }
+}
+
+/** The scores of a finished run against reference statistics. */
+export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference): EvalScores {
+  const p = state.protocol;
+  const acc = state.accumulator;
+  const notes: string[] = [];
+  checkReference(ref, p);
   if (!ref.net) notes.push(`${basename(ref.path)} does not say how it was made: its feature dimension matches, but check that it comes from the same network and pixel pipeline`);
   const m = acc.statistics.finish();
   const fd = frechetDistance(m.mean, m.covariance, ref.mu, ref.sigma);
@@ -226,7 +236,7 @@ export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference, 
     notes,
   };
   const cc = acc.classConsistency();
-  if (cc) scores.classConsistency = { ...cc, classNames: net?.classNames ?? undefined };
+  if (cc) scores.classConsistency = { ...cc, classNames: p.net.classNames ?? undefined };
   const is = acc.inceptionScore();
   if (is) scores.inceptionScore = { mean: is.mean, std: is.std, splits: is.splits };
   const kept = acc.keptFeatures();
@@ -238,7 +248,7 @@ export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference, 
   } else if (!ref.features) {
     notes.push(`precision/recall and density/coverage need the reference's features; ${basename(ref.path)} has only mu and sigma (make one with pmf eval-ref)`);
   }
-  if (net?.realData) scores.realData = net.realData;
+  if (p.net.realData) scores.realData = p.net.realData;
   return scores;
 }
 
@@ -262,4 +272,20 @@ export function describeScores(p: EvalProtocol, s: EvalScores, refPath: string):
   if (s.realData) lines.push(`  real data with this network: ${Object.entries(s.realData).map(([k, v]) => `${k} ${typeof v === 'number' ? f(v) : JSON.stringify(v)}`).join(', ')}`);
   for (const n of s.notes) lines.push(`  note: ${n}`);
   return lines.join('\n') + '\n';
+}
+
+/** The results file of pmf eval and pMF: Evaluate Checkpoint: the scores with their protocol and reference. */
+export interface EvalResults {
+  protocol: EvalProtocol;
+  reference: string;
+  scores: EvalScores;
+  written: string;
+}
+
+/** Writes the results JSON to `out`, all or nothing; hint: what to do when it cannot be written there. */
+export async function writeEvalResults(out: string, protocol: EvalProtocol, scores: EvalScores, reference: string,
+  hint?: string): Promise<EvalResults> {
+  const record: EvalResults = { protocol, reference, scores, written: new Date().toISOString() };
+  await writeFileAtomic(out, Buffer.from(JSON.stringify(record, null, 2) + '\n'), hint);
+  return record;
 }
