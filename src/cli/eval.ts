@@ -10,6 +10,8 @@ import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './commo
 export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed S] [--steps K] [--omega W]
            [--t-min A] [--t-max B] [--batch-size B] [--shard k/n] [--state FILE]
            [--out FILE] [--keep M] [--provider P] [--threads T] [--json]
+      (--keep M: precision/recall and density/coverage on the first M samples and reference
+      images, default 5000; 0 skips them)
       FD (FID with Inception), class-consistency, Inception Score, precision/recall and
       density/coverage of N generated samples (default 10000; sample i: seed S+i, class
       i mod #classes) in the features of NET (a feature network: models/eval/*.onnx or
@@ -22,6 +24,9 @@ export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed 
   pmf eval-ref --net NET (--images DIR | --fashion-mnist train|test) --out REF.npz [--keep M]
       Reference statistics of real images in NET's features (mu, sigma, the first M
       images' features for precision/recall), in the format of ADM's and pytorch-fid's.`;
+
+/** Samples (and reference images) whose features precision/recall and density/coverage compare: their cost grows as its square. */
+const DEFAULT_KEEP = 5000;
 
 function parseShard(v: string | undefined): { k: number; of: number } {
   if (v === undefined) return { k: 0, of: 1 };
@@ -87,7 +92,7 @@ export async function cmdEval(args: string[]): Promise<number> {
     threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true),
     n, seed: num(values.seed, 'seed', 0, true), steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
-    batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', 10000, true), splits: 10, shard,
+    batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', DEFAULT_KEEP, true), splits: 10, shard,
   };
   const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz` : join(dirname(out), 'pmf-eval-state.npz')));
   const ref = values.ref ? await readReference(resolve(values.ref)) : undefined; // a bad reference fails before any work

@@ -10,6 +10,9 @@ import { generate } from './generate';
 import type { EvalSamplesParams, EvalSamplesResult, NetFeaturesParams, NetFeaturesResult } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
 
+/** The largest batch of 8-bit levels the feature network gets at once. */
+const FEATURE_CHUNK_BYTES = 64 * 2 ** 20;
+
 /** Checks that the network can take the model's images; throws a bad-request EngineFailure saying why not. */
 export function checkCompatible(model: PmfModelInfo, net: FeatureNetInfo, modelFile: string, netFile: string): void {
   if (model.kind !== 'image') throw new EngineFailure('bad-request', `${modelFile} is a toy model: only image models are evaluated.`);
@@ -55,21 +58,29 @@ export async function evalSamples(cache: SessionCache, model: LoadedModel, net: 
   const classes = Array.from({ length: p.count }, (_, s) => sampleClass(p.start + s, info.numClasses));
   let generateMs = 0;
   let featuresMs = 0;
-  for (let lo = 0; lo < p.count; lo += batch) {
-    throwIfAborted(signal);
-    const k = Math.min(batch, p.count - lo);
-    const seeds = Array.from({ length: k }, (_, s) => sampleSeed(p.seed, p.start + lo + s));
-    let t0 = performance.now();
-    const z0 = await generate(cache, model, { modelId: model.id, seeds, labels: classes.slice(lo, lo + k), steps: p.steps, omega: p.omega,
-      tMin: p.tMin, tMax: p.tMax, batchSize: k }, signal, () => {});
-    generateMs += performance.now() - t0;
-    t0 = performance.now();
-    const levels = toLevels(z0, k, [C, H, W], info.dataRange, net.info.channels);
-    const out = await runNet(cache, net, levels, [k, net.info.channels, H, W]);
+  // The network runs on chunks of several generator batches (up to 256 images or 64 MB of
+  // levels): a small CNN runs about twice as fast per image at 256 as at 64.
+  const perLevels = net.info.channels * H * W;
+  const chunk = Math.max(batch, Math.min(256, Math.floor(FEATURE_CHUNK_BYTES / (4 * perLevels))));
+  for (let lo = 0; lo < p.count; lo += chunk) {
+    const m = Math.min(chunk, p.count - lo);
+    const levels = new Float32Array(m * perLevels);
+    for (let b = 0; b < m; b += batch) {
+      throwIfAborted(signal);
+      const k = Math.min(batch, m - b);
+      const seeds = Array.from({ length: k }, (_, s) => sampleSeed(p.seed, p.start + lo + b + s));
+      const t0 = performance.now();
+      const z0 = await generate(cache, model, { modelId: model.id, seeds, labels: classes.slice(lo + b, lo + b + k), steps: p.steps,
+        omega: p.omega, tMin: p.tMin, tMax: p.tMax, batchSize: k }, signal, () => {});
+      generateMs += performance.now() - t0;
+      levels.set(toLevels(z0, k, [C, H, W], info.dataRange, net.info.channels), b * perLevels);
+      onProgress(lo + b + k, p.count);
+    }
+    const t0 = performance.now();
+    const out = await runNet(cache, net, levels, [m, net.info.channels, H, W]);
     featuresMs += performance.now() - t0;
     features.set(out.features, lo * D);
     if (logits && out.logits) logits.set(out.logits, lo * K);
-    onProgress(lo + k, p.count);
   }
   return { features, logits, classes, generateMs, featuresMs };
 }

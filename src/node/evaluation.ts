@@ -6,11 +6,10 @@ import { createReadStream, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PmfModelInfo } from '../core/checkpoint/types';
 import {
-  densityCoverage,
   EvalAccumulator,
   type FeatureNetInfo,
   frechetDistance,
-  precisionRecall,
+  manifoldMetrics,
   SAMPLE_RULE,
   shardRange,
   softmaxRows,
@@ -241,10 +240,11 @@ export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference):
   if (is) scores.inceptionScore = { mean: is.mean, std: is.std, splits: is.splits };
   const kept = acc.keptFeatures();
   if (ref.features && kept.indices.length >= 6 && ref.features.length / ref.dim >= 6) {
-    const pr = precisionRecall(ref.features, kept.features, ref.dim, 3);
-    const dc = densityCoverage(ref.features, kept.features, ref.dim, 5);
-    scores.precisionRecall = { ...pr, samples: kept.indices.length, reference: ref.features.length / ref.dim };
-    scores.densityCoverage = dc;
+    // as many real images as generated ones (the first of each): the k-NN balls then have comparable scales
+    const m = Math.min(kept.indices.length, ref.features.length / ref.dim);
+    const mm = manifoldMetrics(ref.features.subarray(0, m * ref.dim), kept.features.subarray(0, m * ref.dim), ref.dim, 3, 5);
+    scores.precisionRecall = { ...mm.precisionRecall, samples: m, reference: m };
+    scores.densityCoverage = mm.densityCoverage;
   } else if (!ref.features) {
     notes.push(`precision/recall and density/coverage need the reference's features; ${basename(ref.path)} has only mu and sigma (make one with pmf eval-ref)`);
   }
@@ -269,7 +269,8 @@ export function describeScores(p: EvalProtocol, s: EvalScores, refPath: string):
       `${s.precisionRecall.samples} samples vs ${s.precisionRecall.reference} real)`);
   }
   if (s.densityCoverage) lines.push(`  density ${f(s.densityCoverage.density)}  coverage ${f(s.densityCoverage.coverage)}  (k ${s.densityCoverage.k})`);
-  if (s.realData) lines.push(`  real data with this network: ${Object.entries(s.realData).map(([k, v]) => `${k} ${typeof v === 'number' ? f(v) : JSON.stringify(v)}`).join(', ')}`);
+  const real = Object.entries(s.realData ?? {}).filter(([, v]) => typeof v === 'number');
+  if (real.length) lines.push(`  real data with this network: ${real.map(([k, v]) => `${k} ${f(v as number)}`).join(', ')} (its model card; the JSON has the protocol)`);
   for (const n of s.notes) lines.push(`  note: ${n}`);
   return lines.join('\n') + '\n';
 }

@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { OnnxHeader } from '../../src/core/checkpoint/onnxReader';
 import {
+  densityCoverage,
   EvalAccumulator,
   FeatureNetError,
   inceptionScore,
+  manifoldMetrics,
+  precisionRecall,
   readFeatureNet,
   sampleClass,
   sampleSeed,
@@ -153,5 +156,16 @@ describe('the feature-network contract', () => {
     for (const [h, re] of bad) {
       assert.throws(() => readFeatureNet(h, 'c.onnx'), (e: unknown) => e instanceof FeatureNetError && re.test(e.message), String(re));
     }
+  });
+});
+
+describe('manifoldMetrics', () => {
+  test('equals precisionRecall and densityCoverage computed apart', () => {
+    const real = gaussian(11, 300 * 5);
+    const fake = gaussian(12, 250 * 5).map((v, i) => v * 1.2 + (i % 5 === 0 ? 0.3 : 0));
+    const both = manifoldMetrics(real, fake, 5, 3, 5);
+    assert.deepEqual(both.precisionRecall, precisionRecall(real, fake, 5, 3));
+    assert.deepEqual(both.densityCoverage, densityCoverage(real, fake, 5, 5));
+    assert.ok(both.precisionRecall.precision > 0.3 && both.precisionRecall.precision < 1);
   });
 });

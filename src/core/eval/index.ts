@@ -14,7 +14,7 @@ export {
 } from './featureStatistics';
 export { frechetDistance, traceSqrtProduct, type FrechetResult } from './frechet';
 export { inceptionScore, type InceptionScore } from './inceptionScore';
-export { densityCoverage, precisionRecall, type DensityCoverage, type PrecisionRecall } from './manifold';
+export { densityCoverage, manifoldMetrics, precisionRecall, type DensityCoverage, type PrecisionRecall } from './manifold';
 export { pivotedCholesky, rowProducts } from './linalg';
 export { EvalAccumulator, type EvalAccumulatorOptions, type EvalSnapshot } from './evalAccumulator';
 export { SAMPLE_RULE, UINT8_RULE, sampleClass, sampleSeed, softmaxRows, toLevels } from './evalPlan';

@@ -64,7 +64,15 @@ function scanDistances(a: FeatureSet, b: FeatureSet, dim: number, visit: (i: num
 
 /** Squared distance from each sample to its k-th nearest neighbour in its own set (itself excluded). */
 function kthNeighbourRadii(s: FeatureSet, dim: number, k: number): Float64Array {
-  if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+  return neighbourRadii(s, dim, [k])[0];
+}
+
+/** kthNeighbourRadii for several k from one scan of the set against itself. */
+function neighbourRadii(s: FeatureSet, dim: number, ks: readonly number[]): Float64Array[] {
+  for (const kk of ks) {
+    if (!Number.isInteger(kk) || kk < 1) throw new RangeError(`k must be a positive integer, got ${kk}`);
+  }
+  const k = Math.max(...ks);
   if (s.n < k + 1) throw new RangeError(`${s.n} samples have no ${k}-th nearest neighbour: at least ${k + 1} are needed`);
   // the k + 1 smallest distances of each row, self (0) included, as the reference code takes them
   const best = new Float64Array(s.n * (k + 1)).fill(Infinity);
@@ -79,9 +87,40 @@ function kthNeighbourRadii(s: FeatureSet, dim: number, k: number): Float64Array 
     }
     best[p] = v;
   });
-  const radii = new Float64Array(s.n);
-  for (let i = 0; i < s.n; i++) radii[i] = best[i * (k + 1) + k];
-  return radii;
+  return ks.map((kk) => {
+    const radii = new Float64Array(s.n);
+    for (let i = 0; i < s.n; i++) radii[i] = best[i * (k + 1) + kk];
+    return radii;
+  });
+}
+
+/**
+ * precisionRecall(real, fake, dim, kPR) and densityCoverage(real, fake, dim, kDC) together, with
+ * the same results, from three scans of distances instead of five (the real set against itself
+ * once for both k, the generated set against itself, and real against generated once).
+ */
+export function manifoldMetrics(real: Float32Array | Float64Array, fake: Float32Array | Float64Array, dim: number, kPR = 3,
+  kDC = 5): { precisionRecall: PrecisionRecall; densityCoverage: DensityCoverage } {
+  const r = featureSet(real, dim, 'real');
+  const f = featureSet(fake, dim, 'generated');
+  const [realPR, realDC] = neighbourRadii(r, dim, [kPR, kDC]);
+  const fakeRadii = kthNeighbourRadii(f, dim, kPR);
+  const fakeInside = new Uint8Array(f.n);
+  const realInside = new Uint8Array(r.n);
+  const covered = new Uint8Array(r.n);
+  let inside = 0;
+  scanDistances(r, f, dim, (i, j, d2) => {
+    if (d2 < realPR[i]) fakeInside[j] = 1;
+    if (d2 < fakeRadii[j]) realInside[i] = 1;
+    if (d2 < realDC[i]) {
+      inside++;
+      covered[i] = 1;
+    }
+  });
+  return {
+    precisionRecall: { precision: mean(fakeInside), recall: mean(realInside), k: kPR },
+    densityCoverage: { density: inside / (kDC * f.n), coverage: mean(covered), k: kDC },
+  };
 }
 
 /** Improved precision and recall of generated features against real ones (both N x dim row-major). */
