@@ -31,6 +31,18 @@ function checkSeeds(seeds: readonly number[]): void {
   }
 }
 
+/** Given noise (GenerateParams.noise): a Float32Array of n samples' z_1, all finite. */
+function checkNoise(noise: unknown, n: number, per: number, sampleShape: readonly number[]): void {
+  if (!(noise instanceof Float32Array)) throw new EngineFailure('bad-request', 'The noise must be a Float32Array.');
+  if (noise.length !== n * per) {
+    throw new EngineFailure('bad-request', `The noise has ${noise.length} values; ${n} sample(s) of shape ` +
+      `[${sampleShape.join(', ')}] need ${n * per}.`);
+  }
+  for (let i = 0; i < noise.length; i++) {
+    if (!Number.isFinite(noise[i])) throw new EngineFailure('bad-request', `The noise has a non-finite value (${noise[i]}) at index ${i}.`);
+  }
+}
+
 export async function generate(cache: SessionCache, model: LoadedModel, p: GenerateParams, signal: AbortSignal,
   onProgress: (done: number, total: number) => void): Promise<Float32Array> {
   const info: PmfModelInfo = model.info;
@@ -49,6 +61,7 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
   }
   const per = perSample(info);
   const n = p.seeds.length;
+  if (p.noise !== undefined) checkNoise(p.noise, n, per, info.sampleShape);
   const batch = info.fixedBatch ?? p.batchSize;
   const batches = Math.ceil(n / batch);
   const out = new Float32Array(n * per);
@@ -57,7 +70,7 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
     const lo = b * batch;
     const k = Math.min(batch, n - lo);
     const cond: Conditioning = { labels: labels?.slice(lo, lo + k), omega: p.omega, tMin: p.tMin, tMax: p.tMax };
-    const z1 = initialNoise(p.seeds.slice(lo, lo + k), per, info.noiseScale);
+    const z1 = p.noise ? p.noise.slice(lo * per, (lo + k) * per) : initialNoise(p.seeds.slice(lo, lo + k), per, info.noiseScale);
     const evaluate = async (feeds: Feeds) => {
       const padded = info.fixedBatch ? padFeeds(feeds, k, info.fixedBatch) : feeds;
       const { data } = await cache.run(model, padded);

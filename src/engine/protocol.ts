@@ -103,6 +103,11 @@ export interface GenerateParams {
   tMin: number;
   tMax: number;
   batchSize: number;
+  /**
+   * z_1 given instead of the seeds' noise (a seed walk, core/noiseWalk): flat [n, ...sampleShape]
+   * for n = seeds.length, finite; the seeds then only label the samples.
+   */
+  noise?: Float32Array;
   /** Progress notifications carry this token. */
   progressToken?: string;
 }
