@@ -5,6 +5,7 @@
 //   pmf inspect FILE [--json] [--stats]
 //   pmf bench MODEL [--provider P[,P...]] [--batch 1,4] [--runs N] [--json]
 //   pmf eval MODEL --net NET --ref REF [--n N] [--shard k/n]; pmf eval --merge ...; pmf eval-ref ...
+//   pmf sweep MODEL --net NET --ref REF --omega 1,1.5,2,3 [--interval 0-1,0.2-0.8] [--n N] [--json]
 //   pmf providers
 // Exit codes: 0 ok, 1 runtime failure (among them: the model returned NaN or infinite values,
 // or an output cannot be written), 2 usage, 3 invalid checkpoint, 4 provider unavailable,
@@ -27,6 +28,7 @@ import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './commo
 import { cmdEval, cmdEvalRef, EVAL_USAGE } from './eval';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
+import { cmdSweep, SWEEP_USAGE } from './sweep';
 import { installEscapingWriters } from './terminal';
 
 const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
@@ -44,6 +46,7 @@ ${FIELDS_USAGE}
 ${INSPECT_USAGE}
 ${BENCH_USAGE}
 ${EVAL_USAGE}
+${SWEEP_USAGE}
   pmf providers                the execution providers this machine offers
   pmf models                   the bundled models
 
@@ -173,6 +176,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdEval(rest);
       case 'eval-ref':
         return await cmdEvalRef(rest);
+      case 'sweep':
+        return await cmdSweep(rest);
       case 'providers':
         return await cmdProviders();
       case 'models':
