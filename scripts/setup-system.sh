@@ -12,6 +12,8 @@ PACKAGES=(
   # trainer: PyTorch 1.13 (CPU), ONNX, tests, figures, fast BLAS, the dataset; its linter (npm run lint:py)
   python3-torch python3-onnx python3-numpy python3-pytest python3-pil python3-matplotlib
   libopenblas0-pthread dataset-fashion-mnist python3-flake8
+  # the Slurm array-job test (test/cli/slurm.test.ts, scripts/slurm-local.sh): a one-node Slurm on localhost
+  slurm-wlm munge
 )
 # WebGPU without a GPU (the provider-parity tests): Mesa's software Vulkan driver, lavapipe.
 # Debian 12's Mesa 22 is too old for Dawn; bookworm-backports has one that works.

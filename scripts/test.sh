@@ -19,6 +19,8 @@ out=$(bash scripts/setup-e2e.sh --check 2>&1) || gaps+=("$out")
 out=$(node scripts/npm-deps-current.mjs 2>&1) ||
   gaps+=("$out: run \`ONNXRUNTIME_NODE_INSTALL=skip npm ci\`")
 command -v unshare > /dev/null || gaps+=("no unshare (util-linux), which the PyTorch 2.x check needs")
+[ "$(id -u)" -eq 0 ] || # the one-node Slurm of test/cli/slurm.test.ts (scripts/slurm-local.sh) runs slurmd as root
+  gaps+=("the Slurm test (test/cli/slurm.test.ts) starts slurmd, which needs root: run the tests as root")
 if [ "$(id -u)" -ne 0 ]; then # the PyTorch 2.x root: scripts/check-torch2.sh asks sudo when it gets there
   if ! command -v sudo > /dev/null; then
     gaps+=("the PyTorch 2.x check (scripts/check-torch2.sh) needs root (chroot) and there is no sudo: run the tests as root")
