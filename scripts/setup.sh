@@ -9,8 +9,9 @@
 #                            a real VS Code for the end-to-end tests (scripts/setup-e2e.sh); then
 #                            `npm test`, the full suite (which builds the PyTorch 2.x root on its first run)
 #
-# Add --install-only to stop before the run. Root is needed only for apt and the PyTorch 2.x
-# root: as a user, sudo asks when (and only when) something must be installed. CI (.ci/run)
+# Add --install-only to stop before the run. Root is needed for apt, the PyTorch 2.x root and the
+# tests themselves where they start a local Slurm (test/cli/slurm.test.ts: slurmd runs as root):
+# as a user, sudo asks when (and only when) something must be installed. CI (.ci/run)
 # runs `scripts/setup.sh test`. ONNXRUNTIME_NODE_INSTALL=cuda12 installs the CUDA provider instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 // pmf eval and pmf eval-ref: FID and friends of a checkpoint (docs/evaluation.md).
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../node/outputFiles';
 import { readFashionMnist, readImageFolder, readReference, makeReference } from '../node/evalReference';
@@ -94,7 +94,9 @@ export async function cmdEval(args: string[]): Promise<number> {
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
     batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', DEFAULT_KEEP, true), splits: 10, shard,
   };
-  const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz` : join(dirname(out), 'pmf-eval-state.npz')));
+  // unsharded: the state beside the results, named after them (run.json -> run.state.npz), so two runs in one folder keep apart
+  const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz`
+    : join(dirname(out), `${basename(out).replace(/\.json$/i, '')}.state.npz`)));
   const ref = values.ref ? await readReference(resolve(values.ref)) : undefined; // a bad reference fails before any work
   for (const dir of new Set([dirname(statePath), dirname(out)])) mkdirSync(dir, { recursive: true });
   const client = engine();
@@ -109,7 +111,8 @@ export async function cmdEval(args: string[]): Promise<number> {
     log(`shard ${shard.k + 1}/${shard.of}: samples ${s.start}..${s.end - 1} on ${r.provider} in ${secs.toFixed(1)} s (generation ${(r.generateMs / 1000).toFixed(1)} s, ` +
       `features ${(r.featuresMs / 1000).toFixed(1)} s); state: ${statePath}\n`);
     if (shard.of > 1) {
-      process.stdout.write(`shard ${shard.k + 1}/${shard.of} done: ${statePath}\nmerge with: pmf eval --merge pmf-eval-shard-*-of-${shard.of}.npz --ref REF\n`);
+      const others = values.state === undefined ? `pmf-eval-shard-*-of-${shard.of}.npz` : `the ${shard.of} shards' state files (this one: ${statePath})`;
+      process.stdout.write(`shard ${shard.k + 1}/${shard.of} done: ${statePath}\nmerge with: pmf eval --merge ${others} --ref REF\n`);
       return EXIT.ok;
     }
     await report(s.protocol, scoreEval(s, ref!), ref!.path);

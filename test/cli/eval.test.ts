@@ -53,7 +53,7 @@ test('pmf eval scores the bundled model against the test set, with its protocol'
   assert.ok(s.densityCoverage.coverage > 0.5);
   assert.equal(whole.protocol.n, 3000);
   assert.match(whole.protocol.net.sha256, /^[0-9a-f]{64}$/);
-  assert.equal(existsSync(join(tmp, 'whole', 'pmf-eval-state.npz')), true);
+  assert.equal(existsSync(join(tmp, 'whole', 'run.state.npz')), true, 'the state beside the results, named after them');
 });
 
 test('three shards merged give exactly the scores of one run; a missing shard is named', () => {
