@@ -5,6 +5,7 @@ import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { generateSamples } from './commands/generateSamples';
 import { inspectCheckpoint } from './commands/inspectCheckpoint';
+import { evaluateCheckpoint } from './evaluate/evaluateCommand';
 import type { GalleryPanel } from './gallery/galleryPanel';
 import { CheckpointInspectorProvider } from './inspector/inspectorEditor';
 import { providerSetting, setProviderSetting } from './settings';
@@ -55,6 +56,8 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
       if (g) gallery = g;
       return g;
     }),
+    vscode.commands.registerCommand('pmf.evaluate',
+      (uri?: unknown) => evaluateCheckpoint({ context, engine, log, status }, uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('pmf.openFieldVisualizer',
       (uri?: unknown) => VisualizerPanel.open(viz, uri instanceof vscode.Uri ? uri : undefined)),
     vscode.commands.registerCommand('pmf.inspectCheckpoint', (uri?: unknown) => inspectCheckpoint(uri)),

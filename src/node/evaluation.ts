@@ -19,7 +19,6 @@ import type { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { readEvalState, writeEvalState, type EvalState } from './evalState';
 import type { LoadedReference } from './evalReference';
-import { writeFileAtomic } from './outputFiles';
 
 export const EVAL_BLOCK = 1024;
 
@@ -273,20 +272,4 @@ export function describeScores(p: EvalProtocol, s: EvalScores, refPath: string):
   if (real.length) lines.push(`  real data with this network: ${real.map(([k, v]) => `${k} ${f(v as number)}`).join(', ')} (its model card; the JSON has the protocol)`);
   for (const n of s.notes) lines.push(`  note: ${n}`);
   return lines.join('\n') + '\n';
-}
-
-/** The results file of pmf eval and pMF: Evaluate Checkpoint: the scores with their protocol and reference. */
-export interface EvalResults {
-  protocol: EvalProtocol;
-  reference: string;
-  scores: EvalScores;
-  written: string;
-}
-
-/** Writes the results JSON to `out`, all or nothing; hint: what to do when it cannot be written there. */
-export async function writeEvalResults(out: string, protocol: EvalProtocol, scores: EvalScores, reference: string,
-  hint?: string): Promise<EvalResults> {
-  const record: EvalResults = { protocol, reference, scores, written: new Date().toISOString() };
-  await writeFileAtomic(out, Buffer.from(JSON.stringify(record, null, 2) + '\n'), hint);
-  return record;
 }
