@@ -24,3 +24,9 @@ export function outputFolder(): vscode.Uri | undefined {
 export async function setProviderSetting(p: ProviderSetting): Promise<void> {
   await cfg().update('executionProvider', p, vscode.ConfigurationTarget.Global);
 }
+
+/** pmf.batchSize when the user set it (globally, in the workspace or the folder); undefined when it is the default. */
+export function explicitBatchSize(): number | undefined {
+  const set = cfg().inspect<number>('batchSize');
+  return (set?.globalValue ?? set?.workspaceValue ?? set?.workspaceFolderValue) !== undefined ? batchSize() : undefined;
+}

@@ -1,15 +1,15 @@
 // pMF: Generate Samples — pick a model, classes, count, seed and sampling settings; open the
 // gallery at once and fill it batch by batch, with progress and cancel (after the current batch).
 import * as vscode from 'vscode';
-import type { PmfModelInfo, SamplingSettings } from '../../core/checkpoint/types';
+import type { PmfModelInfo } from '../../core/checkpoint/types';
 import { costDefaults } from '../../core/costDefaults';
 import { EngineError } from '../../engine/client';
-import type { LoadResult } from '../../engine/protocol';
 import type { GenerationRequest } from '../../node/generation';
+import { intValidator, loadPickedModel, showCommandError } from '../commandSteps';
 import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
-import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
-import { batchSize, outputFolder, providerSetting } from '../settings';
+import { pickSampling } from '../samplingPick';
+import { batchSize, explicitBatchSize, outputFolder, providerSetting } from '../settings';
 import type { EngineStatus } from '../statusBar';
 
 interface Remembered {
@@ -43,61 +43,17 @@ async function pickClasses(info: PmfModelInfo): Promise<number[] | undefined> {
   return picked.map((p) => p.index);
 }
 
-function intValidator(lo: number, hi: number) {
-  return (v: string) => (/^\d+$/.test(v.trim()) && +v >= lo && +v <= hi ? undefined : `An integer from ${lo} to ${hi}`);
-}
-
-function parseSettings(text: string, hasCfg: boolean): SamplingSettings | string {
-  const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
-  if (parts.some((x) => !Number.isFinite(x))) return 'Numbers only, e.g. "1, 2.0, 0, 1"';
-  const [steps, omega = 1, tMin = 0, tMax = 1] = parts;
-  if (!Number.isInteger(steps) || steps < 1 || steps > 1000) return 'steps: an integer from 1 to 1000';
-  if (!hasCfg) return parts.length === 1 ? { steps, omega: 1, tMin: 0, tMax: 1 } : 'This model has no CFG inputs: give steps only';
-  if (parts.length !== 4) return 'Give steps, omega, t_min, t_max';
-  if (omega < 1) return 'omega must be >= 1 (1 = no guidance)';
-  if (!(tMin >= 0 && tMin <= tMax && tMax <= 1)) return 'The interval needs 0 <= t_min <= t_max <= 1';
-  return { steps, omega, tMin, tMax };
-}
-
-function describeSettings(s: SamplingSettings, hasCfg: boolean): string {
-  return `${s.steps} step${s.steps === 1 ? '' : 's'}` + (hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
-}
-
-async function pickSettings(info: PmfModelInfo): Promise<SamplingSettings | undefined> {
-  const d = info.defaultSampling;
-  const choice = await vscode.window.showQuickPick([
-    { label: `Model defaults: ${describeSettings(d, info.hasCfg)}`, custom: false },
-    { label: 'Custom...', description: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps', custom: true },
-  ], { title: 'pMF: Generate Samples (3/3): sampling' });
-  if (!choice) return undefined;
-  if (!choice.custom) return d;
-  const text = await vscode.window.showInputBox({
-    title: 'pMF: Generate Samples: Sampling settings', prompt: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps',
-    value: info.hasCfg ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps),
-    validateInput: (v) => {
-      const r = parseSettings(v, info.hasCfg);
-      return typeof r === 'string' ? r : undefined;
-    },
-  });
-  if (text === undefined) return undefined;
-  return parseSettings(text, info.hasCfg) as SamplingSettings;
-}
-
 /** The pmf.batchSize setting when the user set it; otherwise the model's cost decides (at most the default 16). */
 function generationBatch(suggested: number): number {
-  const set = vscode.workspace.getConfiguration('pmf').inspect<number>('batchSize');
-  const explicit = set?.globalValue ?? set?.workspaceValue ?? set?.workspaceFolderValue;
-  return explicit !== undefined ? batchSize() : Math.min(batchSize(), suggested);
+  return explicitBatchSize() ?? Math.min(batchSize(), suggested);
 }
 
 function reportError(e: unknown, log: vscode.LogOutputChannel): void {
-  const message = e instanceof Error ? e.message : String(e);
   if (e instanceof EngineError && e.code === 'cancelled') {
     void vscode.window.showInformationMessage('pMF: generation cancelled; nothing was written.');
     return;
   }
-  log.error(message);
-  void vscode.window.showErrorMessage(`pMF: ${message}`, 'Show Log').then((a) => a && log.show());
+  showCommandError(e, log);
 }
 
 export async function generateSamples(deps: GenerateDeps, preselected?: vscode.Uri): Promise<GalleryPanel | undefined> {
@@ -105,18 +61,9 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
   const model = preselected ? modelFromUri(deps.context.extensionPath, preselected) : await pickModel(deps.context.extensionPath, last.modelPath,
     'pMF: Generate Samples (1/3): model');
   if (!model) return undefined;
-  let load: LoadResult;
-  try {
-    // a large model shows its load phases in a notification (reading, optimising or the cache, ready)
-    load = await loadWithProgress(deps.engine, model.path, providerSetting(), { label: model.label, log: deps.log });
-  } catch (e) {
-    reportError(e, deps.log);
-    return undefined;
-  }
+  const load = await loadPickedModel(deps, model);
+  if (!load) return undefined;
   const info = load.info;
-  deps.log.info(describeLoad(model.path, load));
-  deps.status.model(info.name || model.label, load.provider, load.skipped);
-  for (const w of info.warnings) deps.log.warn(`${model.label}: ${w}`);
 
   const classes = await pickClasses(info);
   if (!classes) return undefined;
@@ -131,7 +78,7 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
   const seedText = await vscode.window.showInputBox({ title: 'pMF: Generate Samples: Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
     validateInput: intValidator(0, 0xffffffff - 1024) });
   if (seedText === undefined) return undefined;
-  const settings = await pickSettings(info);
+  const settings = await pickSampling(info, 'pMF: Generate Samples (3/3): sampling', 'pMF: Generate Samples');
   if (!settings) return undefined;
 
   const req: GenerationRequest = {

@@ -11,14 +11,14 @@ import type { LoadResult } from '../../engine/protocol';
 import type { LoadedReference } from '../../node/evalReference';
 import { readEvalState } from '../../node/evalState';
 import { describeScores, EVAL_BLOCK, runEvalShard, type EvalRequest } from '../../node/evaluation';
-import { describeLoad, loadWithProgress } from '../loadProgress';
+import { intValidator, loadPickedModel, showCommandError } from '../commandSteps';
 import { modelFromUri, pickModel, type PickedModel } from '../modelPicker';
-import { batchSize, providerSetting } from '../settings';
+import { pickSampling } from '../samplingPick';
+import { explicitBatchSize, providerSetting } from '../settings';
 import type { EngineStatus } from '../statusBar';
 import { evalFolder, resultsPathFor, statePathFor } from './evalFiles';
 import { pickFeatureNet, pickReference, type PickedReference } from './evalPickers';
 import { obtainReference } from './referenceStats';
-import { pickSampling } from './samplingPick';
 import { scoreInProcess, type ScoredRun } from './scoring';
 
 const COMMAND = 'pMF: Evaluate Checkpoint';
@@ -56,20 +56,10 @@ export interface EvaluateOutcome {
 /** State files of the runs in progress: two runs of the same settings would write the same file. */
 const running = new Set<string>();
 
-function intValidator(lo: number, hi: () => number) {
-  return (v: string) => (/^\d+$/.test(v.trim()) && +v >= lo && +v <= hi() ? undefined : `An integer from ${lo} to ${hi()}`);
-}
-
-function reportError(e: unknown, log: vscode.LogOutputChannel): void {
-  const message = e instanceof Error ? e.message : String(e);
-  log.error(message);
-  void vscode.window.showErrorMessage(`pMF: ${message}`, 'Show Log').then((a) => a && log.show());
-}
-
 /** pmf.batchSize when the user set it; otherwise 64 a batch (as pmf eval) for a cheap model, the model's own batch for an expensive one. */
 function evalBatch(load: LoadResult): number {
-  const set = vscode.workspace.getConfiguration('pmf').inspect<number>('batchSize');
-  if ((set?.globalValue ?? set?.workspaceValue ?? set?.workspaceFolderValue) !== undefined) return batchSize();
+  const explicit = explicitBatchSize();
+  if (explicit !== undefined) return explicit;
   const cost = costDefaults(load.info);
   return cost.flopsPerImage <= 1e9 ? 64 : Math.max(1, cost.generateBatch);
 }
@@ -98,16 +88,9 @@ export async function evaluateCheckpoint(deps: EvaluateDeps, preselected?: vscod
   const model: PickedModel | undefined = preselected ? modelFromUri(extensionPath, preselected)
     : await pickModel(extensionPath, last.modelPath, `${COMMAND} (1/4): model`);
   if (!model) return undefined;
-  let load: LoadResult;
-  try {
-    load = await loadWithProgress(deps.engine, model.path, providerSetting(), { label: model.label, log: deps.log });
-  } catch (e) {
-    reportError(e, deps.log);
-    return undefined;
-  }
+  const load = await loadPickedModel(deps, model);
+  if (!load) return undefined;
   const info = load.info;
-  deps.log.info(describeLoad(model.path, load));
-  deps.status.model(info.name || model.label, load.provider, load.skipped);
   if (info.kind !== 'image') {
     void vscode.window.showInformationMessage(`pMF: ${info.name || model.label} is a toy model: ${COMMAND} scores image models ` +
       '(FD and the rest compare images in a feature network\'s features).');
@@ -120,7 +103,7 @@ export async function evaluateCheckpoint(deps: EvaluateDeps, preselected?: vscod
   if (!refPick) return undefined;
   const nText = await vscode.window.showInputBox({ title: `${COMMAND}: Number of samples`, value: String(last.n ?? 10000),
     prompt: 'FD is biased upward at small counts: compare scores at the same count (10000 is the usual one)',
-    validateInput: intValidator(2, () => MAX_N) });
+    validateInput: intValidator(2, MAX_N) });
   if (nText === undefined) return undefined;
   const n = Number(nText);
   const seedText = await vscode.window.showInputBox({ title: `${COMMAND}: Seed (sample i uses seed + i, class i mod #classes)`,
@@ -140,7 +123,7 @@ export async function evaluateCheckpoint(deps: EvaluateDeps, preselected?: vscod
     mkdirSync(folder, { recursive: true });
     statePath = statePathFor(folder, model, req);
   } catch (e) {
-    reportError(e, deps.log);
+    showCommandError(e, deps.log);
     return undefined;
   }
   if (running.has(statePath)) {
@@ -191,7 +174,7 @@ export async function evaluateCheckpoint(deps: EvaluateDeps, preselected?: vscod
       await reportCancelled(statePath, n, deps.log);
       return undefined;
     }
-    reportError(e, deps.log);
+    showCommandError(e, deps.log);
     return undefined;
   } finally {
     running.delete(statePath);

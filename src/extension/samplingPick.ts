@@ -1,7 +1,7 @@
-// The sampling settings of an evaluation: the model's defaults (info.defaultSampling) or custom
-// steps (and omega, t_min, t_max for a model with CFG inputs), as Generate Samples asks them.
+// The sampling settings a command asks for (Generate Samples, Evaluate Checkpoint): the model's
+// defaults (info.defaultSampling) or custom steps (and omega, t_min, t_max for a model with CFG inputs).
 import * as vscode from 'vscode';
-import type { PmfModelInfo, SamplingSettings } from '../../core/checkpoint/types';
+import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 
 /** Parses "steps[, omega, t_min, t_max]"; a string is the reason it is not valid. */
 export function parseSettings(text: string, hasCfg: boolean): SamplingSettings | string {
