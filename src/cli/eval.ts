@@ -4,7 +4,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../node/outputFiles';
 import { readFashionMnist, readImageFolder, readReference, makeReference } from '../node/evalReference';
-import { describeScores, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores } from '../node/evaluation';
+import {
+  DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores,
+} from '../node/evaluation';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
 
 export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed S] [--steps K] [--omega W]
@@ -24,9 +26,6 @@ export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed 
   pmf eval-ref --net NET (--images DIR | --fashion-mnist train|test) --out REF.npz [--keep M]
       Reference statistics of real images in NET's features (mu, sigma, the first M
       images' features for precision/recall), in the format of ADM's and pytorch-fid's.`;
-
-/** Samples (and reference images) whose features precision/recall and density/coverage compare: their cost grows as its square. */
-const DEFAULT_KEEP = 5000;
 
 function parseShard(v: string | undefined): { k: number; of: number } {
   if (v === undefined) return { k: 0, of: 1 };
@@ -92,7 +91,7 @@ export async function cmdEval(args: string[]): Promise<number> {
     threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true),
     n, seed: num(values.seed, 'seed', 0, true), steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
-    batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', DEFAULT_KEEP, true), splits: 10, shard,
+    batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', DEFAULT_KEEP, true), splits: DEFAULT_SPLITS, shard,
   };
   // unsharded: the state beside the results, named after them (run.json -> run.state.npz), so two runs in one folder keep apart
   const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz`

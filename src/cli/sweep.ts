@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readReference } from '../node/evalReference';
+import { DEFAULT_SPLITS } from '../node/evaluation';
 import { describeSweep, runGuidanceSweep, sweepSettings, type SweepResult } from '../node/guidanceSweep';
 import { writeFileAtomic } from '../node/outputFiles';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
@@ -85,7 +86,7 @@ export async function cmdSweep(args: string[]): Promise<number> {
     r = await runGuidanceSweep(client, {
       modelPath: path, netPath: net, provider: provider(values.provider),
       threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true),
-      n, seed, steps, batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: 0, splits: 10, settings, stateDir,
+      n, seed, steps, batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: 0, splits: DEFAULT_SPLITS, settings, stateDir,
     }, ref, ac.signal, (p) => log(`\rsetting ${p.setting + 1}/${p.settings}: samples ${p.done}/${p.total}`), (line) => log(`\r${line}\n`));
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -6,7 +6,7 @@
 // JSON-RPC cancellation token; long requests report progress with notifications.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
 import type { FrameMeasurement, MeasurementSeries } from '../core/analysis';
-import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import type { FeatureNetInfo } from '../core/eval/featureNet';
 import type { Feeds } from '../core/sampler';
 
@@ -92,16 +92,12 @@ export interface LoadResult {
   modelCache?: ModelCacheUse;
 }
 
-export interface GenerateParams {
+export interface GenerateParams extends SamplingSettings {
   modelId: string;
   /** One seed per sample (uint32); sample i's noise depends on seeds[i] only. */
   seeds: number[];
   /** One class per sample (num_classes = unconditional); ignored by unconditional models. */
   labels?: number[];
-  steps: number;
-  omega: number;
-  tMin: number;
-  tMax: number;
   batchSize: number;
   /**
    * z_1 given instead of the seeds' noise (a seed walk, core/noiseWalk): flat [n, ...sampleShape]
@@ -162,16 +158,12 @@ export interface LoadFeatureNetResult {
  * the engine (the images never cross the process boundary): sample i's seed and class follow
  * core/eval evalPlan (sampleSeed, sampleClass), its pixels are rounded to 8 bits as a PNG's.
  */
-export interface EvalSamplesParams {
+export interface EvalSamplesParams extends SamplingSettings {
   modelId: string;
   netId: string;
   start: number;
   count: number;
   seed: number;
-  steps: number;
-  omega: number;
-  tMin: number;
-  tMax: number;
   batchSize: number;
   /** Progress (samples done of count) under this token. */
   progressToken?: string;
@@ -208,16 +200,12 @@ export const NetFeatures = new RequestType<NetFeaturesParams, NetFeaturesResult,
 
 // ---- Field Visualizer -------------------------------------------------------------------
 
-export interface TrajectoryParams {
+export interface TrajectoryParams extends SamplingSettings {
   modelId: string;
   mode: 'pmf' | 'ode' | 'image';
   /** One seed per sample: the noise z_1 (pmf, ode) or e (image mode). */
   seeds: number[];
   labels?: number[];
-  omega: number;
-  tMin: number;
-  tMax: number;
-  steps: number;
   odeSteps: number;
   /** Fields at r = rFraction * t, or 'step': at each sampler step's own r (pmf and image/model paths). */
   rFraction: number | 'step';

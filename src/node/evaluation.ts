@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import {
   EvalAccumulator,
   type FeatureNetInfo,
@@ -21,6 +21,13 @@ import { readEvalState, writeEvalState, type EvalState } from './evalState';
 import type { LoadedReference } from './evalReference';
 
 export const EVAL_BLOCK = 1024;
+/**
+ * Samples (and reference images) whose features are kept for precision/recall and density/coverage
+ * by default: their cost grows as its square (10,000 against 10,000 take about 48 s here).
+ */
+export const DEFAULT_KEEP = 5000;
+/** Inception Score splits (as in the papers that report it). */
+export const DEFAULT_SPLITS = 10;
 
 /** What a run's scores depend on; shards must agree on all of it to merge. */
 export interface EvalProtocol {
@@ -35,24 +42,20 @@ export interface EvalProtocol {
   samples: string;
   n: number;
   seed: number;
-  sampling: { steps: number; omega: number; tMin: number; tMax: number };
+  sampling: SamplingSettings;
   /** Samples 0..keep-1 keep their features (precision/recall, density/coverage). */
   keep: number;
   splits: number;
   blockSize: number;
 }
 
-export interface EvalRequest {
+export interface EvalRequest extends SamplingSettings {
   modelPath: string;
   netPath: string;
   provider: ProviderSetting;
   threads?: number;
   n: number;
   seed: number;
-  steps: number;
-  omega: number;
-  tMin: number;
-  tMax: number;
   batchSize: number;
   keep: number;
   splits: number;

@@ -1,7 +1,7 @@
 // A generation job over the engine, shared by the CLI and the extension: load, generate,
 // convert to pixels, count NaN / infinite values, and write PNGs (each with its settings) and a
 // grid, all or nothing, under names no other run has (outputFiles.ts).
-import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import { costPerImage } from '../core/costDefaults';
 import { planBatches, splitBatches } from '../core/generationBatches';
 import { className, planSamples, slug } from '../core/generationPlan';
@@ -14,7 +14,7 @@ import { encodeNpy } from './npy';
 import { StagedFiles } from './outputFiles';
 import { encodePng, gridImage, type RawImage } from './png';
 
-export interface GenerationRequest {
+export interface GenerationRequest extends SamplingSettings {
   modelPath: string;
   /** How the user named the model (bundled name or path), for the CLI command. */
   modelSpec: string;
@@ -22,10 +22,6 @@ export interface GenerationRequest {
   classes: number[];
   n: number;
   seed: number;
-  steps: number;
-  omega: number;
-  tMin: number;
-  tMax: number;
   batchSize: number;
 }
 

@@ -5,32 +5,21 @@
 // resumes from its last block). Used by `pmf sweep` and, later, the Explore Guidance panel.
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { PmfModelInfo } from '../core/checkpoint/types';
+import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import type { FeatureNetInfo } from '../core/eval';
 import type { EngineClient } from '../engine/client';
-import type { ProviderSetting } from '../engine/protocol';
 import type { LoadedReference } from './evalReference';
-import { runEvalShard, scoreEval, type EvalProtocol, type EvalScores } from './evaluation';
+import { runEvalShard, scoreEval, type EvalProtocol, type EvalRequest, type EvalScores } from './evaluation';
 
-export interface GuidanceSetting {
-  omega: number;
-  tMin: number;
-  tMax: number;
-}
+/** omega and the interval [t_min, t_max]: what a sweep varies. */
+export type GuidanceSetting = Omit<SamplingSettings, 'steps'>;
 
-export interface SweepRequest {
-  modelPath: string;
-  netPath: string;
-  provider: ProviderSetting;
-  threads?: number;
-  /** Samples per setting (sample i: seed `seed` + i's noise and class i mod #classes, the same in every setting). */
-  n: number;
-  seed: number;
-  steps: number;
-  batchSize: number;
-  /** Samples whose features are kept for precision/recall and density/coverage (0: none; they cost the square). */
-  keep: number;
-  splits: number;
+/**
+ * An unsharded evaluation request but its guidance, for every setting: n samples per setting
+ * (sample i: seed `seed` + i's noise and class i mod #classes, the same in every setting); keep 0
+ * skips precision/recall and density/coverage (they cost the square).
+ */
+export interface SweepRequest extends Omit<EvalRequest, keyof GuidanceSetting | 'shard'> {
   settings: GuidanceSetting[];
   /** One state file per setting goes here. */
   stateDir: string;
@@ -105,17 +94,14 @@ export async function runGuidanceSweep(client: EngineClient, req: SweepRequest, 
   let model: PmfModelInfo | undefined;
   let net: FeatureNetInfo | undefined;
   let provider = '';
+  const { settings: _settings, stateDir: _stateDir, ...evalBase } = req;
   for (const [i, s] of req.settings.entries()) {
     const statePath = settingStatePath(req, s);
     const t0 = performance.now();
     let resumed = 0;
     let r: Awaited<ReturnType<typeof runEvalShard>>;
     try {
-      r = await runEvalShard(client, {
-        modelPath: req.modelPath, netPath: req.netPath, provider: req.provider, threads: req.threads, n: req.n, seed: req.seed,
-        steps: req.steps, omega: s.omega, tMin: s.tMin, tMax: s.tMax, batchSize: req.batchSize, keep: req.keep, splits: req.splits,
-        shard: { k: 0, of: 1 },
-      }, statePath, signal, (p) => {
+      r = await runEvalShard(client, { ...evalBase, ...s, shard: { k: 0, of: 1 } }, statePath, signal, (p) => {
         resumed = p.resumed;
         onProgress({ setting: i, settings: req.settings.length, done: p.done, total: p.total, resumed: p.resumed });
       }, i === 0 ? log : () => {}, ref);

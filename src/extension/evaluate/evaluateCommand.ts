@@ -10,7 +10,7 @@ import type { EngineClient } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
 import type { LoadedReference } from '../../node/evalReference';
 import { readEvalState } from '../../node/evalState';
-import { describeScores, EVAL_BLOCK, runEvalShard, type EvalRequest } from '../../node/evaluation';
+import { DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, EVAL_BLOCK, runEvalShard, type EvalRequest } from '../../node/evaluation';
 import { intValidator, loadPickedModel, showCommandError } from '../commandSteps';
 import { modelFromUri, pickModel, type PickedModel } from '../modelPicker';
 import { pickSampling } from '../samplingPick';
@@ -23,12 +23,6 @@ import { scoreInProcess, type ScoredRun } from './scoring';
 
 const COMMAND = 'pMF: Evaluate Checkpoint';
 const STATE_KEY = 'pmf.evaluate.last';
-/**
- * Samples whose features are kept (precision/recall and density/coverage, against as many reference
- * images; their cost grows as its square) and Inception Score splits: pmf eval's defaults.
- */
-const KEEP = 5000;
-const SPLITS = 10;
 const MAX_N = 1_000_000;
 
 interface Remembered {
@@ -116,7 +110,7 @@ export async function evaluateCheckpoint(deps: EvaluateDeps, preselected?: vscod
   const provider = providerSetting();
   const req: EvalRequest = {
     modelPath: model.path, netPath: net.path, provider, n, seed: Number(seedText), ...settings,
-    batchSize: evalBatch(load), keep: KEEP, splits: SPLITS, shard: { k: 0, of: 1 },
+    batchSize: evalBatch(load), keep: DEFAULT_KEEP, splits: DEFAULT_SPLITS, shard: { k: 0, of: 1 },
   };
   let statePath: string;
   try {
