@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { featureMoments, UINT8_RULE } from '../core/eval';
 import type { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
-import { sha256File } from './evaluation';
+import { onnxContentSha256 } from './contentHash';
 import { NpzError, readNpz, readReferenceStatistics, writeReferenceStatistics } from './npz';
 
 export interface ReferenceInfo {
@@ -142,7 +142,7 @@ signal?: AbortSignal): Promise<{ info: ReferenceInfo; dim: number }> {
   const d = net.info.featureDim;
   const m = featureMoments(features, d);
   const info: ReferenceInfo = { tool: 'pmf eval-ref', version: 1, source: opts.source, count: opts.n,
-    net: { file: basename(opts.netPath), name: net.info.name, sha256: await sha256File(opts.netPath) }, images: UINT8_RULE };
+    net: { file: basename(opts.netPath), name: net.info.name, sha256: await onnxContentSha256(opts.netPath) }, images: UINT8_RULE };
   const keep = Math.min(opts.keep, opts.n);
   const json = new TextEncoder().encode(JSON.stringify(info));
   await writeReferenceStatistics(opts.out, { mu: m.mean, sigma: m.covariance }, {

@@ -1,8 +1,7 @@
 // pmf eval: a shard of an evaluation run (generate, features, exact statistics; resumable), the
 // merge of shards, the scores against reference statistics, and the protocol every score is
 // saved with (docs/evaluation.md). Used by the CLI and the extension.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import {
@@ -17,6 +16,7 @@ import {
 } from '../core/eval';
 import type { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
+import { onnxContentSha256 } from './contentHash';
 import { readEvalState, writeEvalState, type EvalState } from './evalState';
 import type { LoadedReference } from './evalReference';
 
@@ -72,13 +72,6 @@ export interface EvalProgress {
   featuresMs: number;
 }
 
-/** sha256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 /** The first setting in which two protocols differ, or undefined when they agree. */
 export function protocolDifference(a: EvalProtocol, b: EvalProtocol): string | undefined {
   const flat = (o: unknown, prefix = ''): Map<string, string> => {
@@ -116,7 +109,7 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
   const info = model.info;
   if (info.kind !== 'image') throw new Error(`${req.modelPath} is a toy model: pmf eval evaluates image models.`);
   log(`hashing ${basename(req.modelPath)} and ${basename(req.netPath)} for the protocol`);
-  const [modelSha, netSha] = await Promise.all([sha256File(req.modelPath), sha256File(req.netPath)]);
+  const [modelSha, netSha] = await Promise.all([onnxContentSha256(req.modelPath), onnxContentSha256(req.netPath)]);
   const protocol: EvalProtocol = {
     tool: 'pmf eval', version: 1,
     model: { file: basename(req.modelPath), name: info.name, sha256: modelSha, numClasses: info.numClasses,

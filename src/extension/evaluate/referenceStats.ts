@@ -5,8 +5,8 @@ import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../../engine/client';
 import type { ProviderSetting } from '../../engine/protocol';
+import { onnxContentSha256 } from '../../node/contentHash';
 import { makeReference, readFashionMnist, readReference, type LoadedReference } from '../../node/evalReference';
-import { sha256File } from '../../node/evaluation';
 import { madeReferencePath } from './evalFiles';
 import type { PickedNet, PickedReference } from './evalPickers';
 
@@ -45,7 +45,7 @@ export async function obtainReference(pick: PickedReference, net: PickedNet, dep
       deps.log.warn(`${out} cannot be read (${(e as Error).message}); making it again`);
       return undefined;
     });
-    if (ref?.net && ref.net.sha256 === await sha256File(net.path)) {
+    if (ref?.net && ref.net.sha256 === await onnxContentSha256(net.path)) {
       deps.log.info(`reference statistics: ${out} (made before with ${basename(net.path)})`);
       return ref;
     }
