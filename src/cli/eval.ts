@@ -76,7 +76,7 @@ export async function cmdEval(args: string[]): Promise<number> {
     if (positionals.length === 0) throw new UsageError('eval --merge needs the shards\' state files');
     const ref = await readReference(resolve(values.ref));
     const state = await mergeEvalStates(positionals.map((p) => resolve(p)));
-    await report(state.protocol, scoreEval(state, ref), ref.path);
+    await report(state.protocol, await scoreEval(state, ref), ref.path);
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('eval takes one MODEL');
@@ -114,7 +114,7 @@ export async function cmdEval(args: string[]): Promise<number> {
       process.stdout.write(`shard ${shard.k + 1}/${shard.of} done: ${statePath}\nmerge with: pmf eval --merge ${others} --ref REF\n`);
       return EXIT.ok;
     }
-    await report(s.protocol, scoreEval(s, ref!), ref!.path);
+    await report(s.protocol, await scoreEval(s, ref!), ref!.path);
     return EXIT.ok;
   } finally {
     await client.dispose();

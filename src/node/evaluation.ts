@@ -7,7 +7,6 @@ import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import {
   EvalAccumulator,
   type FeatureNetInfo,
-  frechetDistance,
   manifoldMetrics,
   SAMPLE_RULE,
   shardRange,
@@ -18,6 +17,7 @@ import type { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { onnxContentSha256 } from './contentHash';
 import { readEvalState, writeEvalState, type EvalState } from './evalState';
+import { frechetDistanceParallel } from './parallelFrechet';
 import type { LoadedReference } from './evalReference';
 
 export const EVAL_BLOCK = 1024;
@@ -215,15 +215,15 @@ export function checkReference(ref: LoadedReference, p: EvalProtocol): void {
   }
 }
 
-/** The scores of a finished run against reference statistics. */
-export function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference): EvalScores {
+/** The scores of a finished run against reference statistics (FD's O(d³) part on worker threads: parallelFrechet.ts). */
+export async function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference): Promise<EvalScores> {
   const p = state.protocol;
   const acc = state.accumulator;
   const notes: string[] = [];
   checkReference(ref, p);
   if (!ref.net) notes.push(`${basename(ref.path)} does not say how it was made: its feature dimension matches, but check that it comes from the same network and pixel pipeline`);
   const m = acc.statistics.finish();
-  const fd = frechetDistance(m.mean, m.covariance, ref.mu, ref.sigma);
+  const fd = await frechetDistanceParallel(m.mean, m.covariance, ref.mu, ref.sigma);
   const scores: EvalScores = {
     n: m.count,
     fd: { value: fd.distance, meanTerm: fd.meanTerm, traceTerm: fd.trace1 + fd.trace2 - 2 * fd.traceSqrtProduct, referenceCount: ref.count },

@@ -115,7 +115,7 @@ export async function runGuidanceSweep(client: EngineClient, req: SweepRequest, 
     model = r.model;
     net = r.net;
     provider = r.provider;
-    const scores = scoreEval(r.state, ref);
+    const scores = await scoreEval(r.state, ref);
     const row: SweepRow = { ...s, fd: scores.fd.value, classConsistency: scores.classConsistency?.overall,
       inceptionScore: scores.inceptionScore?.mean, scores, protocol: r.state.protocol, statePath, resumed,
       seconds: (performance.now() - t0) / 1000 };

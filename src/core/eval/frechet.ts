@@ -20,8 +20,14 @@
 // clipped at 0. No eps·I is added, so a singular case needs no special path and gives what the
 // exact arithmetic would, to rounding; pytorch-fid's eps·I changes the distance by about
 // 2e-6·(tr terms), which is why results on singular covariances may differ from it at that level.
-import { symmetricEigenvalues } from '../analysis/symmetricEigenvalues';
-import { pivotedCholesky, rowProducts } from './linalg';
+import {
+  symmetricEigenvaluesTeam,
+  tridiagonalScratch,
+  tridiagonalScratchLength,
+  type TridiagonalScratch,
+} from '../analysis/symmetricEigenvalues';
+import { evenRuns, forMyParts, SOLO, TEAM_PARTS, type Team } from '../team';
+import { pivotedCholeskyTeam, rowProducts, transposeLower } from './linalg';
 
 export interface FrechetResult {
   /** The Frechet distance (squared, as FID reports it). */
@@ -38,6 +44,13 @@ export interface FrechetResult {
 
 /** The Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (sigma d x d row-major, symmetric PSD). */
 export function frechetDistance(mu1: Float64Array, sigma1: Float64Array, mu2: Float64Array, sigma2: Float64Array): FrechetResult {
+  const terms = frechetTerms(mu1, sigma1, mu2, sigma2);
+  return frechetResult(terms, traceSqrtProduct(sigma1, sigma2, mu1.length));
+}
+
+/** The terms of the distance but tr(sqrt(s1·s2)), the arguments checked. */
+export function frechetTerms(mu1: Float64Array, sigma1: Float64Array, mu2: Float64Array, sigma2: Float64Array):
+  { meanTerm: number; trace1: number; trace2: number } {
   const d = mu1.length;
   if (mu2.length !== d) throw new RangeError(`the means have different dimensions (${d} and ${mu2.length})`);
   if (sigma1.length !== d * d || sigma2.length !== d * d) throw new RangeError(`the covariances must be ${d} x ${d}`);
@@ -52,36 +65,116 @@ export function frechetDistance(mu1: Float64Array, sigma1: Float64Array, mu2: Fl
     trace1 += sigma1[i * d + i];
     trace2 += sigma2[i * d + i];
   }
-  const { value, rank } = traceSqrtProduct(sigma1, sigma2, d);
-  return { distance: meanTerm + trace1 + trace2 - 2 * value, meanTerm, trace1, trace2, traceSqrtProduct: value, rank };
+  return { meanTerm, trace1, trace2 };
+}
+
+export function frechetResult(t: { meanTerm: number; trace1: number; trace2: number }, sqrt: { value: number; rank: number }): FrechetResult {
+  return { distance: t.meanTerm + t.trace1 + t.trace2 - 2 * sqrt.value, ...t, traceSqrtProduct: sqrt.value, rank: sqrt.rank };
+}
+
+/** Throws when a covariance holds a value that is not finite. */
+export function checkFinite(...covariances: Float64Array[]): void {
+  for (const s of covariances) {
+    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) throw new RangeError('a covariance holds a value that is not finite');
+  }
 }
 
 /** tr(sqrt(s1·s2)) for symmetric PSD s1, s2 (d x d row-major), by the symmetric route above. */
 export function traceSqrtProduct(s1: Float64Array, s2: Float64Array, d: number): { value: number; rank: number } {
-  for (const s of [s1, s2]) {
-    for (let i = 0; i < s.length; i++) if (!Number.isFinite(s[i])) throw new RangeError('a covariance holds a value that is not finite');
-  }
-  const { lt, perm, rank } = pivotedCholesky(Float64Array.from(s1), d);
+  checkFinite(s1, s2);
+  const ws = frechetWorkspace(d);
+  ws.a.set(s1);
+  ws.b.set(s2);
+  return traceSqrtProductTeam(ws, SOLO);
+}
+
+/**
+ * The buffers of traceSqrtProductTeam: a and b (d x d; s1 and s2 go in, and they are reused for
+ * each intermediate in turn), lt (Lᵀ, d x d), the pivots and the eigenvalue scratch; 3·d² + O(d)
+ * float64 values in all, in one Float64Array and one Int32Array (shared memory for a team).
+ */
+export interface FrechetWorkspace {
+  d: number;
+  a: Float64Array;
+  b: Float64Array;
+  lt: Float64Array;
+  diag: Float64Array;
+  eig: Float64Array;
+  off: Float64Array;
+  scratch: TridiagonalScratch;
+  perm: Int32Array;
+  /** The Cholesky step's pivot, from the leader to the team. */
+  pivot: Int32Array;
+}
+
+/** How many float64 and int32 values frechetWorkspace lays out for dimension d. */
+export function frechetWorkspaceSize(d: number): { f64: number; i32: number } {
+  return { f64: 3 * d * d + 3 * d + tridiagonalScratchLength(d), i32: d + 1 };
+}
+
+export function frechetWorkspace(d: number, f64?: Float64Array, i32?: Int32Array): FrechetWorkspace {
+  const size = frechetWorkspaceSize(d);
+  const f = f64 ?? new Float64Array(size.f64);
+  const p = i32 ?? new Int32Array(size.i32);
+  if (f.length < size.f64 || p.length < size.i32) throw new RangeError(`the workspace for d = ${d} needs ${size.f64} + ${size.i32} values`);
+  let at = 0;
+  const take = (len: number) => f.subarray(at, (at += len));
+  return { d, a: take(d * d), b: take(d * d), lt: take(d * d), diag: take(d), eig: take(d), off: take(d),
+    scratch: tridiagonalScratch(d, take(tridiagonalScratchLength(d))), perm: p.subarray(0, d), pivot: p.subarray(d, d + 1) };
+}
+
+/** Rows of x per block when a team shares a product (blocks go to parts in turn). */
+const BLOCK = 32;
+
+/**
+ * traceSqrtProduct by a team (core/team.ts): every member calls it with the same workspace
+ * (s1 in a, s2 in b, finite); the leader's value is the result (the others return NaN). The
+ * same bits for any team.
+ */
+export function traceSqrtProductTeam(ws: FrechetWorkspace, team: Team): { value: number; rank: number } {
+  const { d, a, b, lt, perm } = ws;
+  const rank = pivotedCholeskyTeam(a, d, ws.diag, perm, ws.pivot, team);
   if (rank === 0) return { value: 0, rank };
-  const s2p = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const src = perm[i] * d;
-    for (let j = 0; j < d; j++) s2p[i * d + j] = s2[src + perm[j]];
-  }
-  // M = Lᵀ s2p L with s2p = H + Hᵀ, H its lower triangle with half the diagonal:
-  // M = Z + Zᵀ, Z = Lᵀ (H L), and H L is lower triangular (d³/6 + d³/3 multiply-adds, where
-  // Lᵀ·(s2p·L) directly would take d³/2 + d³/6).
-  for (let i = 0; i < d; i++) {
-    s2p[i * d + i] *= 0.5;
-    for (let j = i + 1; j < d; j++) s2p[i * d + j] = 0;
-  }
-  // yt[l][i] = Σ_{j=l..i} L[j][l]·H[i][j] = (H·L)[i][l]; z[k][l] = Σ_i L[i][k]·yt[l][i]
-  const yt = rowProducts(lt, rank, s2p, d, d, { startX: (l) => l, endY: (i) => i + 1 });
-  const z = rowProducts(lt, rank, yt, rank, d, { startX: (k) => k, startY: (l) => l });
-  const m = new Float64Array(rank * rank);
-  for (let k = 0; k < rank; k++) for (let l = 0; l <= k; l++) m[k * rank + l] = z[k * rank + l] + z[l * rank + k];
-  const eig = symmetricEigenvalues(m, rank);
+  transposeLower(a, d, rank, lt, team);
+  team.barrier();
+  // s2p = P s2 Pᵀ into a (L is in lt now). M = Lᵀ s2p L with s2p = H + Hᵀ, H its lower triangle
+  // with half the diagonal: M = Z + Zᵀ, Z = Lᵀ (H L), and H L is lower triangular (d³/6 + d³/3
+  // multiply-adds, where Lᵀ·(s2p·L) directly would take d³/2 + d³/6).
+  const rowRuns = evenRuns(0, d, TEAM_PARTS);
+  forMyParts(team, TEAM_PARTS, (part) => {
+    for (let i = rowRuns(part); i < rowRuns(part + 1); i++) {
+      const src = perm[i] * d;
+      const row = i * d;
+      for (let j = 0; j < i; j++) a[row + j] = b[src + perm[j]];
+      a[row + i] = 0.5 * b[src + perm[i]];
+      a.fill(0, row + i + 1, row + d);
+    }
+  });
+  team.barrier();
+  // yt[l][i] = Σ_{j=l..i} L[j][l]·H[i][j] = (H·L)[i][l] into b (rank x d)
+  sharedProduct(team, rank, (r0, r1) => rowProducts(lt.subarray(r0 * d, r1 * d), r1 - r0, a, d, d,
+    { startX: (l) => l + r0, endY: (i) => i + 1, out: b.subarray(r0 * d, r1 * d) }));
+  team.barrier();
+  // z[k][l] = Σ_i L[i][k]·yt[l][i] into a (rank x rank)
+  sharedProduct(team, rank, (r0, r1) => rowProducts(lt.subarray(r0 * d, r1 * d), r1 - r0, b, rank, d,
+    { startX: (k) => k + r0, startY: (l) => l, out: a.subarray(r0 * rank, r1 * rank) }));
+  team.barrier();
+  // M's lower triangle, in place: m[k][l] = z[k][l] + z[l][k] (the upper triangle is only read)
+  const mRuns = evenRuns(0, rank, TEAM_PARTS);
+  forMyParts(team, TEAM_PARTS, (part) => {
+    for (let k = mRuns(part); k < mRuns(part + 1); k++) for (let l = 0; l <= k; l++) a[k * rank + l] += a[l * rank + k];
+  });
+  team.barrier();
+  symmetricEigenvaluesTeam(a, rank, ws.eig, ws.off, ws.scratch, team);
+  if (team.rank !== 0) return { value: NaN, rank };
   let value = 0;
-  for (const l of eig) if (l > 0) value += Math.sqrt(l);
+  for (let i = 0; i < rank; i++) if (ws.eig[i] > 0) value += Math.sqrt(ws.eig[i]);
   return { value, rank };
+}
+
+/** Runs fn over the row blocks [r0, r1) of 0..rows-1 that this member's parts have (block q: part q mod TEAM_PARTS). */
+function sharedProduct(team: Team, rows: number, fn: (r0: number, r1: number) => void): void {
+  forMyParts(team, TEAM_PARTS, (part) => {
+    for (let r0 = part * BLOCK; r0 < rows; r0 += TEAM_PARTS * BLOCK) fn(r0, Math.min(rows, r0 + BLOCK));
+  });
 }

@@ -1,6 +1,8 @@
 // Dense kernels for the Frechet distance: pivoted Cholesky of a positive semi-definite matrix and
 // products of the form C[a][b] = Σ_t X[a][t]·Y[b][t] (rows against rows: both operands are read
-// contiguously), tiled so that the rows in use stay in cache. Float64Array, row-major.
+// contiguously), tiled so that the rows in use stay in cache. Float64Array, row-major. Each has a
+// form for a team of threads (core/team.ts) whose result does not depend on the team.
+import { evenRuns, forMyParts, TEAM_PARTS, SOLO, type Team } from '../team';
 
 /**
  * Cholesky factorization with symmetric (diagonal) pivoting of the symmetric positive
@@ -12,88 +14,141 @@
  */
 export function pivotedCholesky(a: Float64Array, n: number, tol?: number): { lt: Float64Array; perm: Int32Array; rank: number } {
   if (a.length !== n * n) throw new RangeError(`a holds ${a.length} values, expected ${n * n}`);
-  const perm = new Int32Array(n);
-  for (let i = 0; i < n; i++) perm[i] = i;
-  // diag[j]: the remaining pivot A[j][j] - Σ_{l<k} L[j][l]²
+  for (let i = 0; i < n; i++) if (!(a[i * n + i] >= -Infinity)) throw new RangeError('the covariance holds a value that is not a number');
   const diag = new Float64Array(n);
-  let maxDiag = 0;
-  for (let i = 0; i < n; i++) {
-    diag[i] = a[i * n + i];
-    if (!(diag[i] >= -Infinity)) throw new RangeError('the covariance holds a value that is not a number');
-    maxDiag = Math.max(maxDiag, diag[i]);
+  const perm = new Int32Array(n);
+  const rank = pivotedCholeskyTeam(a, n, diag, perm, new Int32Array(1), SOLO, tol);
+  const lt = new Float64Array(rank * n);
+  transposeLower(a, n, rank, lt, SOLO);
+  return { lt, perm, rank };
+}
+
+/**
+ * pivotedCholesky by a team (see core/team.ts): every member calls it with the same shared `a`
+ * (n x n, no NaN), `diag` (n), `perm` (n) and `pivot` (1) and gets the rank; L is left in a's
+ * lower trapezoid (a[i][k] = L[i][k] for k < rank, i >= k; transposeLower copies it out). Each
+ * step the leader finds the pivot (or that the rest is below tolerance: pivot -1), swaps rows and
+ * the rows above the pivot's column; then each member swaps and computes its run of the rows
+ * below (row i: L[i][k], k multiply-adds). Every row is computed the same way by whichever
+ * member has it, so the bits do not depend on the team.
+ */
+export function pivotedCholeskyTeam(a: Float64Array, n: number, diag: Float64Array, perm: Int32Array, pivot: Int32Array,
+  team: Team, tol?: number): number {
+  const lead = team.rank === 0;
+  let threshold = 0;
+  if (lead) {
+    let maxDiag = 0;
+    for (let i = 0; i < n; i++) {
+      perm[i] = i;
+      diag[i] = a[i * n + i]; // the remaining pivot A[j][j] - Σ_{l<k} L[j][l]²
+      maxDiag = Math.max(maxDiag, diag[i]);
+    }
+    threshold = tol ?? n * 2 ** -52 * maxDiag;
   }
-  const threshold = tol ?? n * 2 ** -52 * maxDiag;
   let rank = 0;
   for (let k = 0; k < n; k++) {
-    let p = k;
-    for (let j = k + 1; j < n; j++) if (diag[j] > diag[p]) p = j;
-    if (!(diag[p] > threshold)) break;
-    if (p !== k) {
-      // symmetric swap of rows and columns k and p (rows carry L's columns 0..k-1 with them)
-      for (let j = 0; j < n; j++) {
-        const t = a[k * n + j];
-        a[k * n + j] = a[p * n + j];
-        a[p * n + j] = t;
+    if (lead) {
+      let p = k;
+      for (let j = k + 1; j < n; j++) if (diag[j] > diag[p]) p = j;
+      pivot[0] = diag[p] > threshold ? p : -1;
+      if (pivot[0] >= 0 && p !== k) {
+        // symmetric swap of rows and columns k and p (rows carry L's columns 0..k-1 with them);
+        // the columns of the rows below k are swapped by the members that compute those rows
+        for (let j = 0; j < n; j++) {
+          const t = a[k * n + j];
+          a[k * n + j] = a[p * n + j];
+          a[p * n + j] = t;
+        }
+        for (let i = 0; i <= k; i++) {
+          const t = a[i * n + k];
+          a[i * n + k] = a[i * n + p];
+          a[i * n + p] = t;
+        }
+        const t = diag[k];
+        diag[k] = diag[p];
+        diag[p] = t;
+        const q = perm[k];
+        perm[k] = perm[p];
+        perm[p] = q;
       }
-      for (let i = 0; i < n; i++) {
-        const t = a[i * n + k];
-        a[i * n + k] = a[i * n + p];
-        a[i * n + p] = t;
-      }
-      const t = diag[k];
-      diag[k] = diag[p];
-      diag[p] = t;
-      const q = perm[k];
-      perm[k] = perm[p];
-      perm[p] = q;
     }
+    team.barrier();
+    const p = pivot[0];
+    if (p < 0) break;
     const lkk = Math.sqrt(diag[k]);
-    a[k * n + k] = lkk;
-    const rk = k * n;
-    // column k of L: (A[i][k] - Σ_{l<k} L[i][l]·L[k][l]) / L[k][k], four rows i at a time
-    let i = k + 1;
-    for (; i + 4 <= n; i += 4) {
-      const r0 = i * n;
-      const r1 = r0 + n;
-      const r2 = r1 + n;
-      const r3 = r2 + n;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let l = 0; l < k; l++) {
-        const lk = a[rk + l];
-        s0 += a[r0 + l] * lk;
-        s1 += a[r1 + l] * lk;
-        s2 += a[r2 + l] * lk;
-        s3 += a[r3 + l] * lk;
-      }
-      const l0 = (a[r0 + k] - s0) / lkk;
-      const l1 = (a[r1 + k] - s1) / lkk;
-      const l2 = (a[r2 + k] - s2) / lkk;
-      const l3 = (a[r3 + k] - s3) / lkk;
-      a[r0 + k] = l0;
-      a[r1 + k] = l1;
-      a[r2 + k] = l2;
-      a[r3 + k] = l3;
-      diag[i] -= l0 * l0;
-      diag[i + 1] -= l1 * l1;
-      diag[i + 2] -= l2 * l2;
-      diag[i + 3] -= l3 * l3;
-    }
-    for (; i < n; i++) {
-      const ri = i * n;
-      let s = 0;
-      for (let l = 0; l < k; l++) s += a[ri + l] * a[rk + l];
-      const lik = (a[ri + k] - s) / lkk;
-      a[ri + k] = lik;
-      diag[i] -= lik * lik;
-    }
+    const runs = evenRuns(k + 1, n, TEAM_PARTS);
+    forMyParts(team, TEAM_PARTS, (part) => choleskyColumn(a, n, k, p, lkk, diag, runs(part), runs(part + 1)));
+    team.barrier();
+    if (lead) a[k * n + k] = lkk;
     rank = k + 1;
   }
-  const lt = new Float64Array(rank * n);
-  for (let k = 0; k < rank; k++) for (let i = k; i < n; i++) lt[k * n + i] = a[i * n + k];
-  return { lt, perm, rank };
+  team.barrier();
+  return rank;
+}
+
+/**
+ * Rows from..to-1 (all > k) of step k: swap their columns k and p, then column k of L:
+ * (A[i][k] - Σ_{l<k} L[i][l]·L[k][l]) / L[k][k], four rows i at a time.
+ */
+function choleskyColumn(a: Float64Array, n: number, k: number, p: number, lkk: number, diag: Float64Array, from: number, to: number): void {
+  if (p !== k) {
+    for (let i = from; i < to; i++) {
+      const t = a[i * n + k];
+      a[i * n + k] = a[i * n + p];
+      a[i * n + p] = t;
+    }
+  }
+  const rk = k * n;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    const r0 = i * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let l = 0; l < k; l++) {
+      const lk = a[rk + l];
+      s0 += a[r0 + l] * lk;
+      s1 += a[r1 + l] * lk;
+      s2 += a[r2 + l] * lk;
+      s3 += a[r3 + l] * lk;
+    }
+    const l0 = (a[r0 + k] - s0) / lkk;
+    const l1 = (a[r1 + k] - s1) / lkk;
+    const l2 = (a[r2 + k] - s2) / lkk;
+    const l3 = (a[r3 + k] - s3) / lkk;
+    a[r0 + k] = l0;
+    a[r1 + k] = l1;
+    a[r2 + k] = l2;
+    a[r3 + k] = l3;
+    diag[i] -= l0 * l0;
+    diag[i + 1] -= l1 * l1;
+    diag[i + 2] -= l2 * l2;
+    diag[i + 3] -= l3 * l3;
+  }
+  for (; i < to; i++) {
+    const ri = i * n;
+    let s = 0;
+    for (let l = 0; l < k; l++) s += a[ri + l] * a[rk + l];
+    const lik = (a[ri + k] - s) / lkk;
+    a[ri + k] = lik;
+    diag[i] -= lik * lik;
+  }
+}
+
+/** lt[k][i] = a[i][k] for k < rank, i >= k (zero for i < k): L's columns as rows; members take runs of k. */
+export function transposeLower(a: Float64Array, n: number, rank: number, lt: Float64Array, team: Team): void {
+  const runs = evenRuns(0, rank, TEAM_PARTS);
+  forMyParts(team, TEAM_PARTS, (part) => {
+    for (let k = runs(part); k < runs(part + 1); k++) {
+      const row = k * n;
+      lt.fill(0, row, row + k);
+      for (let i = k; i < n; i++) lt[row + i] = a[i * n + k];
+    }
+  });
 }
 
 /**
@@ -104,6 +159,7 @@ export function pivotedCholesky(a: Float64Array, n: number, tol?: number): { lt:
  * are summed together over the union of their ranges; undefined: the whole row). With `lowerOnly`, only b <= a is computed (out's
  * upper triangle stays 0). The micro-kernel takes 2 rows of x against 4 rows of y (8 sums in
  * registers, 6 loads per 8 multiply-adds); tiles of 32 x 64 rows by 256 columns stay in cache.
+ * `out` (at least rowsX x rowsY, zeroed here) takes the result instead of a new array.
  */
 export function rowProducts(
   x: Float64Array,
@@ -111,9 +167,11 @@ export function rowProducts(
   y: Float64Array,
   rowsY: number,
   len: number,
-  opts: { startX?: (a: number) => number; startY?: (b: number) => number; endY?: (b: number) => number; lowerOnly?: boolean } = {},
+  opts: { startX?: (a: number) => number; startY?: (b: number) => number; endY?: (b: number) => number; lowerOnly?: boolean;
+    out?: Float64Array } = {},
 ): Float64Array {
-  const out = new Float64Array(rowsX * rowsY);
+  const out = opts.out ?? new Float64Array(rowsX * rowsY);
+  if (opts.out) out.fill(0, 0, rowsX * rowsY);
   const sx = opts.startX ?? (() => 0);
   const sy = opts.startY ?? (() => 0);
   const ey = opts.endY ?? (() => len);
