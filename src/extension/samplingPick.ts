@@ -20,15 +20,26 @@ export function describeSettings(s: SamplingSettings, hasCfg: boolean): string {
   return `${s.steps} step${s.steps === 1 ? '' : 's'}` + (hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
 }
 
-/** title: the quick pick's title ("pMF: Evaluate Checkpoint (4/4): sampling"); command: the command's name for the input box. */
-export async function pickSampling(info: PmfModelInfo, title: string, command: string): Promise<SamplingSettings | undefined> {
-  const d = info.defaultSampling;
+/** Settings saved for this model in the workspace (pMF: Explore Guidance's "Use these settings"), offered first. */
+export interface SavedSampling {
+  settings: SamplingSettings;
+  /** Where they come from, for the item's label ("Explore Guidance settings"). */
+  label: string;
+}
+
+/**
+ * title: the quick pick's title ("pMF: Evaluate Checkpoint (4/4): sampling"); command: the command's name for the input box;
+ * saved: the workspace's defaults for the model, which then come first (and fill the custom box).
+ */
+export async function pickSampling(info: PmfModelInfo, title: string, command: string, saved?: SavedSampling): Promise<SamplingSettings | undefined> {
+  const d = saved?.settings ?? info.defaultSampling;
   const choice = await vscode.window.showQuickPick([
-    { label: `Model defaults: ${describeSettings(d, info.hasCfg)}`, custom: false },
-    { label: 'Custom...', description: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps', custom: true },
+    ...(saved ? [{ label: `${saved.label}: ${describeSettings(saved.settings, info.hasCfg)}`, description: 'this workspace', custom: false, settings: saved.settings }] : []),
+    { label: `Model defaults: ${describeSettings(info.defaultSampling, info.hasCfg)}`, custom: false, settings: info.defaultSampling },
+    { label: 'Custom...', description: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps', custom: true, settings: d },
   ], { title });
   if (!choice) return undefined;
-  if (!choice.custom) return d;
+  if (!choice.custom) return choice.settings;
   const text = await vscode.window.showInputBox({
     title: `${command}: Sampling settings`, prompt: info.hasCfg ? 'steps, omega, t_min, t_max' : 'steps',
     value: info.hasCfg ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps),

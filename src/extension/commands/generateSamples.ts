@@ -7,6 +7,7 @@ import { EngineError } from '../../engine/client';
 import type { GenerationRequest } from '../../node/generation';
 import { intValidator, loadPickedModel, showCommandError } from '../commandSteps';
 import { GalleryPanel, type GalleryDeps } from '../gallery/galleryPanel';
+import { startingSettings } from '../guidance/guidanceDefaults';
 import { modelFromUri, pickModel } from '../modelPicker';
 import { pickSampling } from '../samplingPick';
 import { batchSize, explicitBatchSize, outputFolder, providerSetting } from '../settings';
@@ -78,7 +79,10 @@ export async function generateSamples(deps: GenerateDeps, preselected?: vscode.U
   const seedText = await vscode.window.showInputBox({ title: 'pMF: Generate Samples: Seed (sample i uses seed + i)', value: String(last.seed ?? 0),
     validateInput: intValidator(0, 0xffffffff - 1024) });
   if (seedText === undefined) return undefined;
-  const settings = await pickSampling(info, 'pMF: Generate Samples (3/3): sampling', 'pMF: Generate Samples');
+  // the workspace's defaults for this model (Explore Guidance: Use these settings) come first
+  const start = startingSettings(deps.context.workspaceState, model.path, info);
+  const settings = await pickSampling(info, 'pMF: Generate Samples (3/3): sampling', 'pMF: Generate Samples',
+    start.source === 'explored' ? { settings: start.settings, label: 'Explore Guidance settings' } : undefined);
   if (!settings) return undefined;
 
   const req: GenerationRequest = {

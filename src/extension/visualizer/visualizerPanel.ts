@@ -44,6 +44,8 @@ export interface VisualizerDeps {
   log: vscode.LogOutputChannel;
   /** Round-trip timings reported by the webview (r slider), newest last. */
   timings: Array<{ name: string; ms: number }>;
+  /** The sampling a model starts with (the workspace's saved defaults, else the checkpoint's). */
+  startingSettings?: (modelPath: string, info: LoadResult['info']) => { omega: number; tMin: number; tMax: number };
 }
 
 export class VisualizerPanel implements vscode.Disposable {
@@ -123,7 +125,7 @@ export class VisualizerPanel implements vscode.Disposable {
       numClasses: info.numClasses, classNames: info.classNames, hasCfg: info.hasCfg, sampleShape: info.sampleShape,
       dataRange: info.dataRange, embedding: info.embedding, provider: this.load.provider,
     };
-    const d = info.defaultSampling;
+    const d = this.deps.startingSettings?.(this.modelPath, info) ?? info.defaultSampling;
     // steps, samples and patch size that fit the model's cost (B/16: 1 step, 1 sample, 16 x 16 patches)
     const cost = costDefaults(info);
     const base = defaultConfig(this.modelPath, info.numClasses, d,
