@@ -14,7 +14,7 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist',
     banner: { js: 'var __pmfBundleStart = performance.now();' } },
   { ...nodeCommon, entryPoints: { engine: 'src/engine/main.ts' }, outdir: 'dist' },
-  { ...nodeCommon, entryPoints: { inspectWorker: 'src/node/inspectWorker.ts', measureWorker: 'src/engine/measureWorker.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { inspectWorker: 'src/node/inspectWorker.ts', measureWorker: 'src/engine/measureWorker.ts', frechetWorker: 'src/node/frechetWorker.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist',
     banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',
