@@ -19,7 +19,8 @@ const builds = [
     banner: { js: '#!/usr/bin/env node' } },
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',
     entryPoints: { gallery: 'webview/gallery/main.ts', visualizer: 'webview/visualizer/main.ts',
-      toyCompare: 'webview/toyCompare/main.ts', inspector: 'webview/inspector/main.ts' },
+      toyCompare: 'webview/toyCompare/main.ts', inspector: 'webview/inspector/main.ts',
+      guidance: 'webview/guidance/main.ts' },
     outdir: 'dist/webview' },
 ];
 
@@ -32,6 +33,7 @@ cpSync('webview/gallery/gallery.css', 'dist/webview/gallery.css');
 cpSync('webview/visualizer/visualizer.css', 'dist/webview/visualizer.css');
 cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
 cpSync('webview/inspector/inspector.css', 'dist/webview/inspector.css');
+cpSync('webview/guidance/guidance.css', 'dist/webview/guidance.css');
 cpSync('node_modules/uplot/dist/uPlot.min.css', 'dist/webview/uPlot.min.css');
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

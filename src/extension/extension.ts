@@ -7,6 +7,8 @@ import { generateSamples } from './commands/generateSamples';
 import { inspectCheckpoint } from './commands/inspectCheckpoint';
 import { evaluateCheckpoint } from './evaluate/evaluateCommand';
 import type { GalleryPanel } from './gallery/galleryPanel';
+import { startingSettings } from './guidance/guidanceDefaults';
+import { GuidancePanel, type GuidanceDeps } from './guidance/guidancePanel';
 import { CheckpointInspectorProvider } from './inspector/inspectorEditor';
 import { providerSetting, setProviderSetting } from './settings';
 import { EngineStatus } from './statusBar';
@@ -24,6 +26,9 @@ export interface PmfLabApi {
   visualizers(): VisualizerPanel[];
   /** Round-trip timings the visualizer webviews reported (r slider -> pixels drawn). */
   visualizerTimings: Array<{ name: string; ms: number }>;
+  guidancePanels(): GuidancePanel[];
+  /** Round-trip timings the Explore Guidance webviews reported (slider moved -> cells drawn). */
+  guidanceTimings: Array<{ name: string; ms: number; cells: number }>;
 }
 
 export function activate(context: vscode.ExtensionContext): PmfLabApi {
@@ -43,7 +48,11 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     },
   });
   let gallery: GalleryPanel | undefined;
-  const viz: VisualizerDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log, timings: [] };
+  const viz: VisualizerDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log, timings: [],
+    // "Use these settings" of Explore Guidance, else the checkpoint's defaults
+    startingSettings: (modelPath, info) => startingSettings(context.workspaceState, modelPath, info).settings };
+  const guidance: GuidanceDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log,
+    workspaceState: context.workspaceState, timings: [] };
 
   context.subscriptions.push(
     log,
@@ -64,6 +73,13 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     vscode.window.registerWebviewPanelSerializer(VisualizerPanel.viewType, {
       deserializeWebviewPanel: async (panel, state) => {
         VisualizerPanel.revive(viz, panel, state);
+      },
+    }),
+    vscode.commands.registerCommand('pmf.exploreGuidance',
+      (uri?: unknown) => GuidancePanel.open(guidance, uri instanceof vscode.Uri ? uri : undefined)),
+    vscode.window.registerWebviewPanelSerializer(GuidancePanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => {
+        GuidancePanel.revive(guidance, panel, state);
       },
     }),
     vscode.commands.registerCommand('pmf.compareToyModels',
@@ -88,7 +104,8 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
   const bundleMs = typeof __pmfBundleStart === 'number' ? moduleLoadedAt - __pmfBundleStart : 0;
   log.info(`activated in ${(bundleMs + end - activateStart).toFixed(1)} ms (bundle evaluation ${bundleMs.toFixed(1)} ms, ` +
     `activate() ${(end - activateStart).toFixed(1)} ms); engine ${context.asAbsolutePath('dist/engine.js')} starts on first use`);
-  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings };
+  return { engine, lastGallery: () => gallery, visualizers: () => VisualizerPanel.panels(), visualizerTimings: viz.timings,
+    guidancePanels: () => GuidancePanel.panels(), guidanceTimings: guidance.timings };
 }
 
 export function deactivate(): void {
