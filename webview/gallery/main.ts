@@ -156,6 +156,7 @@ function render(st: GalleryState): void {
   el('model').textContent = st.modelName;
   el('provider').textContent = st.provider;
   const s = st.settings;
+  el('explore').hidden = !s.hasCfg;
   el('settings').textContent = `${s.steps} step${s.steps === 1 ? '' : 's'}` +
     (s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
   const grid = el('grid');
@@ -206,4 +207,5 @@ channel.on('saved', (msg) => {
 
 el('save').addEventListener('click', () => send({ type: 'saveAll' }));
 el('copy').addEventListener('click', () => send({ type: 'copyCommand' }));
+el('explore').addEventListener('click', () => send({ type: 'exploreGuidance' }));
 send({ type: 'ready' });

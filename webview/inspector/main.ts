@@ -48,6 +48,9 @@ function renderHeader(s: Summary, actions: Actions, ms: number): void {
     `${s.tensors.length} tensors · read in ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}`;
   el('generate').hidden = !actions.run;
   el('visualize').hidden = !actions.run;
+  // guidance to explore: an image model with omega, t_min and t_max inputs
+  const info = s.format === 'onnx' && s.onnx.contract.ok ? s.onnx.contract.info : undefined;
+  el('explore').hidden = !actions.run || !info?.hasCfg || info.kind !== 'image';
   setRunnable(actions.run);
   el('benchmark').hidden = !actions.run || benchRunning;
   el('convert').hidden = !actions.convert;
@@ -281,7 +284,7 @@ channel.on('error', (msg) => {
   el('error').hidden = false;
   el('error').textContent = msg.message;
   setRunnable(false);
-  for (const id of ['generate', 'visualize', 'benchmark', 'convert']) el(id).hidden = true;
+  for (const id of ['generate', 'visualize', 'explore', 'benchmark', 'convert']) el(id).hidden = true;
 });
 channel.on('stats', (msg) => {
   stats.set(msg.index, msg.stats);
@@ -335,6 +338,7 @@ el('compare').addEventListener('click', () => send({ type: 'action', action: 'co
 el('compare-cancel').addEventListener('click', () => send({ type: 'cancelCompare' }));
 el('generate').addEventListener('click', () => send({ type: 'action', action: 'generate' }));
 el('visualize').addEventListener('click', () => send({ type: 'action', action: 'visualize' }));
+el('explore').addEventListener('click', () => send({ type: 'action', action: 'exploreGuidance' }));
 el('convert').addEventListener('click', () => send({ type: 'action', action: 'copyConvert' }));
 installBench(send, () => summary !== undefined);
 el('reload').addEventListener('click', () => send({ type: 'action', action: 'reload' }));

@@ -33,6 +33,7 @@ const BODY = `
   <span id="running" hidden><vscode-progress-ring></vscode-progress-ring></span>
   <span id="busy" hidden><vscode-progress-ring></vscode-progress-ring><span id="busy-label"></span></span>
   <span class="actions">
+    <vscode-button id="explore" icon="settings" secondary hidden title="pMF: Explore Guidance: this model's samples across omega and the guidance interval">Explore Guidance</vscode-button>
     <vscode-button id="copy" icon="terminal" secondary title="Copy the pmf command that reproduces this gallery">Copy CLI command</vscode-button>
     <vscode-button id="save" icon="save" title="Save every sample as PNG (settings embedded) and a grid">Save All</vscode-button>
   </span>
@@ -229,6 +230,9 @@ export class GalleryPanel implements vscode.Disposable {
     });
     on('regenerate', (msg) => this.regenerate(msg.index));
     on('saveAll', () => this.saveAll());
+    on('exploreGuidance', async () => {
+      await vscode.commands.executeCommand('pmf.exploreGuidance', vscode.Uri.file(this.req.modelPath));
+    });
     on('copyCommand', async () => {
       await vscode.env.clipboard.writeText(cliCommand(this.req, this.load.info));
       void vscode.window.showInformationMessage('Copied the pmf command that reproduces this gallery.');

@@ -29,6 +29,7 @@ const BODY = `
   <span class="actions" id="actions">
     <vscode-button id="generate" icon="sparkle" hidden title="pMF: Generate Samples with this checkpoint">Generate Samples</vscode-button>
     <vscode-button id="visualize" icon="graph-line" secondary hidden title="pMF: Open Field Visualizer on this checkpoint">Field Visualizer</vscode-button>
+    <vscode-button id="explore" icon="settings" secondary hidden title="pMF: Explore Guidance: this checkpoint's samples across omega and the guidance interval">Explore Guidance</vscode-button>
     <vscode-button id="benchmark" icon="dashboard" secondary hidden
       title="Time one-step generation of this checkpoint on every execution provider this machine offers">Benchmark here</vscode-button>
     <vscode-button id="convert" icon="terminal" secondary hidden title="Copy the command that converts this official checkpoint to a runnable ONNX file">Copy convert command</vscode-button>
@@ -299,6 +300,9 @@ class InspectorSession implements vscode.Disposable {
         break;
       case 'visualize':
         await vscode.commands.executeCommand('pmf.openFieldVisualizer', this.uri);
+        break;
+      case 'exploreGuidance':
+        await vscode.commands.executeCommand('pmf.exploreGuidance', this.uri);
         break;
       case 'copyConvert': {
         await vscode.env.clipboard.writeText(convertCommand(this.uri.fsPath));

@@ -76,5 +76,7 @@ export const FromWebview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('regenerate'), index: z.number().int().nonnegative() }),
   z.object({ type: z.literal('saveAll') }),
   z.object({ type: z.literal('copyCommand') }),
+  /** Open pMF: Explore Guidance on this gallery's model (shown for a model with guidance inputs). */
+  z.object({ type: z.literal('exploreGuidance') }),
 ]);
 export type FromWebview = z.infer<typeof FromWebview>;

@@ -236,7 +236,7 @@ export const FromWebview = z.discriminatedUnion('type', [
   /** Statistics of these tensors (indices into summary.tensors), in order. */
   z.object({ type: z.literal('stats'), indices: z.array(z.number().int().nonnegative()).max(1_000_000) }),
   z.object({ type: z.literal('cancel') }),
-  z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'copyConvert', 'reload', 'showFormatDoc', 'compare']) }),
+  z.object({ type: z.literal('action'), action: z.enum(['generate', 'visualize', 'exploreGuidance', 'copyConvert', 'reload', 'showFormatDoc', 'compare']) }),
   /** Stops a comparison in progress. */
   z.object({ type: z.literal('cancelCompare') }),
   /** Benchmark here: the checkpoint's latency on every provider the machine offers (default batches 1 and 4, 5 runs). */
