@@ -470,3 +470,75 @@ describe('rejections (docs/checkpoint-format.md, section 5)', () => {
     rejects(toy({ metadata: { 'pmf.embedding': [[1, 0, 0], [0, 1, 0], [0, 0, 1]] } }), 'embedding', new RegExp(`${prefix}row 0 has 3 entries\\.$`));
   });
 });
+
+describe('flow-matching models (pmf.model_type)', () => {
+  /** A class-conditional x-prediction flow-matching image model with two-pass CFG (JiT-style). */
+  const fm = (changes: Partial<ModelSpec> = {}) => image(withChanges({
+    ...imageSpec(),
+    inputs: [...imageInputs('h', { name: 't', dims: ['N'] }).filter((i) => !['omega', 't_min', 't_max'].includes(i.name))],
+    metadata: { ...imageSpec().metadata, 'pmf.model_type': 'flow-matching', 'pmf.guidance': 'two-pass',
+      'pmf.default_sampling': { steps: 8, omega: 2, t_min: 0.1, t_max: 1, solver: 'heun' } },
+  }, changes));
+
+  test('an x-prediction model with two-pass guidance: t and no h, the default solver', () => {
+    const info = readCheckpoint(fm(), 'fm.onnx');
+    assert.equal(info.modelType, 'flow-matching');
+    assert.equal(info.prediction, 'x');
+    assert.equal(info.declaredPrediction, 'x');
+    assert.deepEqual(info.inputs, ['z', 't', 'y']);
+    assert.equal(info.hasCfg, false);
+    assert.equal(info.guidance, 'two-pass');
+    assert.equal(info.defaultSolver, 'heun');
+    assert.deepEqual(info.defaultSampling, { steps: 8, omega: 2, tMin: 0.1, tMax: 1 });
+    assert.deepEqual(info.warnings, []);
+  });
+
+  test('a v-prediction model reads its output as u at r = t; CFG inputs give guidance "inputs"; euler by default', () => {
+    const info = readCheckpoint(fm({
+      inputs: imageInputs('h', { name: 't', dims: ['N'] }),
+      outputs: [{ name: 'v', dims: ['N', 1, 28, 28] }],
+      metadata: { 'pmf.prediction': 'v', 'pmf.guidance': undefined, 'pmf.default_sampling': { steps: 4 } },
+    }), 'fm-v.onnx');
+    assert.equal(info.declaredPrediction, 'v');
+    assert.equal(info.prediction, 'u');
+    assert.equal(info.guidance, 'inputs');
+    assert.equal(info.defaultSolver, 'euler');
+  });
+
+  test('MeanFlow models are unchanged: model type mean-flow, no solver, guidance from their inputs', () => {
+    const info = readCheckpoint(image(), 'model.onnx');
+    assert.equal(info.modelType, 'mean-flow');
+    assert.equal(info.declaredPrediction, 'x');
+    assert.equal(info.guidance, 'inputs');
+    assert.equal(info.defaultSolver, undefined);
+    assert.equal(readCheckpoint(image({ inputs: imageInputs('omega', null).filter((i) => !i.name.startsWith('t_')) }),
+      'm.onnx').guidance, 'none');
+  });
+
+  test('rejections name the file and say what a flow-matching model is', () => {
+    rejects(fm({ metadata: { 'pmf.model_type': 'diffusion' } }), 'bad-model-type',
+      /^fm\.onnx: unknown model type 'diffusion': pmf\.model_type must be 'mean-flow' .+ or 'flow-matching'/, 'fm.onnx');
+    rejects(fm({ metadata: { 'pmf.prediction': 'u' }, outputs: [{ name: 'u', dims: ['N', 1, 28, 28] }] }), 'bad-prediction',
+      /^fm\.onnx: unknown prediction kind 'u' for a flow-matching model: pmf\.prediction must be 'x' or 'v'/, 'fm.onnx');
+    rejects(image({ metadata: { 'pmf.prediction': 'v' }, outputs: [{ name: 'v', dims: ['N', 1, 28, 28] }] }), 'bad-prediction',
+      "Unknown prediction kind 'v': pmf.prediction must be 'x' or 'u'.");
+    rejects(fm({ inputs: [...imageInputs('h', { name: 't', dims: ['N'] }).slice(0, 3), { name: 'h', dims: ['N'] }] }),
+      'unknown-input', /^fm\.onnx declares input 'h', but a flow-matching model .+ has no r/, 'fm.onnx');
+    rejects(fm({ inputs: imageInputs('h', null).slice(0, 2) }), 'missing-input',
+      /^Required input 't' is missing \(a flow-matching model takes the time t of z_t, float32 \[N\]; fm\.onnx declares no t\)\.$/, 'fm.onnx');
+    rejects(fm({ outputs: [{ name: 'v', dims: ['N', 1, 28, 28] }] }), 'output-name',
+      "The output is named 'v' but pmf.prediction is 'x': name it 'x'.", 'fm.onnx');
+    rejects(fm({ metadata: { 'pmf.default_sampling': { steps: 4, solver: 'rk4' } } }), 'bad-json',
+      /^pmf\.default_sampling is not valid: solver must be 'euler' or 'heun', found "rk4"\.$/, 'fm.onnx');
+  });
+
+  test('pmf.guidance: only "two-pass", only for a class-conditional flow-matching model without CFG inputs', () => {
+    rejects(fm({ metadata: { 'pmf.guidance': 'inputs' } }), 'guidance', /^fm\.onnx: pmf\.guidance is 'inputs'; the one value/, 'fm.onnx');
+    rejects(image({ metadata: { 'pmf.guidance': 'two-pass' } }), 'guidance',
+      /^m\.onnx declares pmf\.guidance 'two-pass', but it is a MeanFlow model/, 'm.onnx');
+    rejects(fm({ inputs: imageInputs('h', { name: 't', dims: ['N'] }) }), 'guidance',
+      /^fm\.onnx declares pmf\.guidance 'two-pass', but it has omega, t_min and t_max inputs/, 'fm.onnx');
+    rejects(fm({ inputs: imageInputs('h', { name: 't', dims: ['N'] }).slice(0, 2), metadata: { 'pmf.num_classes': 0,
+      'pmf.class_names': undefined } }), 'guidance', /^fm\.onnx declares pmf\.guidance 'two-pass', but it is unconditional/, 'fm.onnx');
+  });
+});

@@ -12,10 +12,10 @@ export const sig = (t: number) => Math.sqrt((1 - t) ** 2 * S * S + t * t);
 
 export function gaussianInfo(prediction: 'x' | 'u', inputs: PmfModelInfo['inputs'], extra: Partial<PmfModelInfo> = {}): PmfModelInfo {
   return {
-    formatVersion: 1, name: 'gaussian', description: '', prediction, kind: 'toy', dataRange: [-2, 2], noiseScale: 1,
+    formatVersion: 1, name: 'gaussian', description: '', prediction, declaredPrediction: prediction, modelType: 'mean-flow', kind: 'toy', dataRange: [-2, 2], noiseScale: 1,
     tEps: 0.05, numClasses: 0, classNames: [], dim: 3, defaultSampling: { steps: 1, omega: 1, tMin: 0, tMax: 1 },
     architecture: {}, training: {}, inputs, inputSpecs: [], outputSpec: { name: prediction, elemType: 'float32', dims: [] },
-    sampleShape: [3], hasCfg: false, warnings: [], metadata: {}, ...extra,
+    sampleShape: [3], hasCfg: false, guidance: 'none', warnings: [], metadata: {}, ...extra,
   };
 }
 

@@ -1,5 +1,6 @@
 // Validates an ONNX header against the pMF checkpoint contract (docs/checkpoint-format.md,
-// section 5) and turns it into a PmfModelInfo. Stops at the first violation, with the
+// section 5) and turns it into a PmfModelInfo. One piece (over 400 lines) because it is the
+// contract's one reader: the metadata parsers and the graph checks share its order and messages. Stops at the first violation, with the
 // documented message. Order: the pmf.* metadata (is this a pMF checkpoint, which version,
 // what kind of model), then the graph signature (output, inputs, input groups), then shapes.
 import { DEFAULT_T_EPS } from '../fields';
@@ -10,9 +11,13 @@ import {
   CheckpointError,
   CONTRACT_INPUTS,
   FORMAT_VERSION,
+  FLOW_SOLVERS,
+  type FlowSolver,
+  type Guidance,
   type InputName,
+  MODEL_TYPES,
+  type ModelType,
   type PmfModelInfo,
-  type Prediction,
   type SamplingSettings,
   type TensorSpec,
 } from './types';
@@ -26,18 +31,21 @@ const KNOWN_KEYS = new Set([
   'pmf.format_version', 'pmf.prediction', 'pmf.kind', 'pmf.name', 'pmf.description', 'pmf.data_range',
   'pmf.noise_scale', 'pmf.t_eps', 'pmf.num_classes', 'pmf.class_names', 'pmf.image_size', 'pmf.channels',
   'pmf.patch_size', 'pmf.dim', 'pmf.embedding', 'pmf.default_sampling', 'pmf.architecture', 'pmf.training',
-  'pmf.precision',
+  'pmf.precision', 'pmf.model_type', 'pmf.guidance',
 ]);
 
 /** The metadata part of PmfModelInfo. */
-type MetadataInfo = Omit<PmfModelInfo, 'inputs' | 'inputSpecs' | 'outputSpec' | 'fixedBatch' | 'hasCfg' | 'metadata'>;
+type MetadataInfo = Omit<PmfModelInfo, 'inputs' | 'inputSpecs' | 'outputSpec' | 'fixedBatch' | 'hasCfg' | 'guidance' |
+  'metadata'> & { twoPass: boolean };
 
 export function validateContract(header: OnnxHeader, fileName: string): PmfModelInfo {
-  const info = readMetadata(header, fileName);
-  const outputSpec = checkOutput(header, info.prediction, fileName);
-  const inputSpecs = checkInputs(header.inputs, info);
+  const { twoPass, ...info } = readMetadata(header, fileName);
+  const outputSpec = checkOutput(header, info.declaredPrediction, fileName);
+  const inputSpecs = checkInputs(header.inputs, info, fileName);
   const inputs = inputSpecs.map((s) => s.name as InputName);
   checkInputGroups(inputs, info.numClasses);
+  const hasCfg = CFG_INPUTS.every((n) => inputs.includes(n));
+  const guidance = checkGuidance(twoPass, hasCfg, info, fileName);
   checkShapes(inputSpecs[0], outputSpec, info);
   const fixedBatch = findFixedBatch([...inputSpecs, outputSpec], info.warnings);
   return {
@@ -46,7 +54,8 @@ export function validateContract(header: OnnxHeader, fileName: string): PmfModel
     inputSpecs,
     outputSpec,
     fixedBatch,
-    hasCfg: CFG_INPUTS.every((n) => inputs.includes(n)),
+    hasCfg,
+    guidance,
     metadata: header.metadata,
   };
 }
@@ -74,9 +83,27 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
     );
   }
 
-  const prediction = md.required('pmf.prediction', "what the output is: 'x' or 'u'", plainString);
-  if (prediction !== 'x' && prediction !== 'u') {
-    throw new CheckpointError('bad-prediction', `Unknown prediction kind '${prediction}': pmf.prediction must be 'x' or 'u'.`);
+  const modelType = (md.optional('pmf.model_type', plainString) ?? 'mean-flow') as ModelType;
+  if (!MODEL_TYPES.includes(modelType)) {
+    throw new CheckpointError('bad-model-type', `${fileName}: unknown model type '${clip(modelType)}': pmf.model_type ` +
+      `must be 'mean-flow' (the default: a network of z, r and t) or 'flow-matching' (a network of z and t only).`);
+  }
+  const flow = modelType === 'flow-matching';
+  const declaredPrediction = md.required('pmf.prediction', flow ? "what the output is: 'x' or 'v'" :
+    "what the output is: 'x' or 'u'", plainString) as PmfModelInfo['declaredPrediction'];
+  if (flow && declaredPrediction !== 'x' && declaredPrediction !== 'v') {
+    throw new CheckpointError('bad-prediction', `${fileName}: unknown prediction kind '${clip(declaredPrediction)}' for a ` +
+      `flow-matching model: pmf.prediction must be 'x' or 'v' (a network without r has no average velocity u).`);
+  }
+  if (!flow && declaredPrediction !== 'x' && declaredPrediction !== 'u') {
+    throw new CheckpointError('bad-prediction', `Unknown prediction kind '${declaredPrediction}': pmf.prediction must be 'x' or 'u'.`);
+  }
+  // v(z, t) = u(z, t, t): the conversions read a v output as u (the runtime evaluates it at r = t only).
+  const prediction = declaredPrediction === 'x' ? 'x' : 'u';
+  const guidanceKey = md.optional('pmf.guidance', plainString);
+  if (guidanceKey !== undefined && guidanceKey !== 'two-pass') {
+    throw new CheckpointError('guidance', `${fileName}: pmf.guidance is '${clip(guidanceKey)}'; the one value it takes is ` +
+      `'two-pass' (CFG by a conditional and an unconditional pass; a model with omega, t_min and t_max inputs needs no key).`);
   }
   const kind = md.required('pmf.kind', "'image' or 'toy'", plainString);
   if (kind !== 'image' && kind !== 'toy') {
@@ -96,6 +123,7 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
   const noiseScale = md.optional('pmf.noise_scale', positiveNumber);
   const tEps = md.optional('pmf.t_eps', positiveNumber);
   const sampling = md.optional('pmf.default_sampling', samplingSettings);
+  const defaultSolver = flow ? md.optional('pmf.default_sampling', solverOf) ?? 'euler' : undefined;
   if (noiseScale === undefined) warnings.push(`pmf.noise_scale is not set; using ${DEFAULT_NOISE_SCALE}.`);
   if (tEps === undefined) warnings.push(`pmf.t_eps is not set; using ${DEFAULT_T_EPS}.`);
   if (sampling === undefined) warnings.push('pmf.default_sampling is not set; using 1 step, omega 1, interval [0, 1].');
@@ -111,6 +139,8 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
     name: md.optional('pmf.name', plainString) ?? baseName(fileName),
     description: md.optional('pmf.description', plainString) ?? header.docString,
     prediction,
+    declaredPrediction,
+    modelType,
     kind,
     dataRange,
     noiseScale: noiseScale ?? DEFAULT_NOISE_SCALE,
@@ -122,6 +152,8 @@ function readMetadata(header: OnnxHeader, fileName: string): MetadataInfo {
     architecture: md.optional('pmf.architecture', jsonObject) ?? {},
     training: md.optional('pmf.training', jsonObject) ?? {},
     ...(precision ? { precision } : {}),
+    ...(defaultSolver ? { defaultSolver } : {}),
+    twoPass: guidanceKey === 'two-pass',
     warnings,
   };
 }
@@ -288,6 +320,16 @@ const samplingSettings: Parser<SamplingSettings> = (key, text) => {
   return s;
 };
 
+/** The `solver` of a flow-matching model's default_sampling (undefined when it names none). */
+const solverOf: Parser<FlowSolver | undefined> = (key, text) => {
+  const v = jsonObject(key, text).solver;
+  if (v === undefined) return undefined;
+  if (!FLOW_SOLVERS.includes(v as FlowSolver)) {
+    throw badJson(key, `solver must be ${FLOW_SOLVERS.map((s) => `'${s}'`).join(' or ')}, found ${JSON.stringify(v)}`);
+  }
+  return v as FlowSolver;
+};
+
 function isFiniteNumber(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
@@ -306,11 +348,11 @@ function baseName(fileName: string): string {
 
 // ---- graph signature ------------------------------------------------------------------
 
-function checkOutput(header: OnnxHeader, prediction: Prediction, fileName: string): TensorSpec {
+function checkOutput(header: OnnxHeader, prediction: PmfModelInfo['declaredPrediction'], fileName: string): TensorSpec {
   if (header.outputs.length !== 1) {
     throw new CheckpointError(
       'output-count',
-      `A pMF model has exactly one output (x or u); ${fileName} has ${header.outputs.length}.`,
+      `A pMF model has exactly one output (x or ${prediction === 'v' ? 'v' : 'u'}); ${fileName} has ${header.outputs.length}.`,
     );
   }
   const output = header.outputs[0];
@@ -328,7 +370,7 @@ function checkOutput(header: OnnxHeader, prediction: Prediction, fileName: strin
 }
 
 /** Checks names, dtypes and ranks; returns the input specs in canonical order, z first. */
-function checkInputs(declared: TensorSpec[], info: MetadataInfo): TensorSpec[] {
+function checkInputs(declared: TensorSpec[], info: Omit<MetadataInfo, 'twoPass'>, fileName: string): TensorSpec[] {
   for (const spec of declared) {
     if (!(CONTRACT_INPUTS as readonly string[]).includes(spec.name)) {
       throw new CheckpointError(
@@ -341,6 +383,16 @@ function checkInputs(declared: TensorSpec[], info: MetadataInfo): TensorSpec[] {
   const zShape = formatShape(['N', ...info.sampleShape]);
   if (!byName.has('z')) {
     throw new CheckpointError('missing-input', `Required input 'z' is missing (the state z_t, float32 ${zShape}).`);
+  }
+  if (info.modelType === 'flow-matching') {
+    if (byName.has('h')) {
+      throw new CheckpointError('unknown-input', `${fileName} declares input 'h', but a flow-matching model ` +
+        `(pmf.model_type 'flow-matching') has no r and so no h = t - r: its inputs are z, t, y, omega, t_min, t_max.`);
+    }
+    if (!byName.has('t')) {
+      throw new CheckpointError('missing-input', `Required input 't' is missing (a flow-matching model takes the time t ` +
+        `of z_t, float32 [N]; ${fileName} declares no t).`);
+    }
   }
   if (!byName.has('t') && !byName.has('h')) {
     throw new CheckpointError(
@@ -395,8 +447,18 @@ function checkInputGroups(inputs: InputName[], numClasses: number): void {
   }
 }
 
+/** pmf.guidance 'two-pass' needs a class-conditional flow-matching model without CFG inputs. */
+function checkGuidance(twoPass: boolean, hasCfg: boolean, info: Omit<MetadataInfo, 'twoPass'>, fileName: string): Guidance {
+  if (!twoPass) return hasCfg ? 'inputs' : 'none';
+  const why = info.modelType !== 'flow-matching' ? 'it is a MeanFlow model (two-pass guidance is for flow-matching models)'
+    : hasCfg ? 'it has omega, t_min and t_max inputs (the network guides itself)'
+      : info.numClasses === 0 ? 'it is unconditional (pmf.num_classes 0: there is no class to guide towards)' : undefined;
+  if (why) throw new CheckpointError('guidance', `${fileName} declares pmf.guidance 'two-pass', but ${why}.`);
+  return 'two-pass';
+}
+
 /** Fixed dimensions of z and of the output must match the metadata's sample shape. */
-function checkShapes(z: TensorSpec, output: TensorSpec, info: MetadataInfo): void {
+function checkShapes(z: TensorSpec, output: TensorSpec, info: Omit<MetadataInfo, 'twoPass'>): void {
   const source =
     info.kind === 'image'
       ? `pmf.channels = ${info.channels}, pmf.image_size = ${info.imageSize}`

@@ -4,8 +4,19 @@ import type { Precision } from './precision';
 export const FORMAT_VERSION = 1;
 export const CONTRACT_INPUTS = ['z', 't', 'h', 'y', 'omega', 't_min', 't_max'] as const;
 export type InputName = (typeof CONTRACT_INPUTS)[number];
+/** The field the runtime's conversions read the output as (a flow-matching v output is u at r = t). */
 export type Prediction = 'x' | 'u';
+/** pmf.prediction as the file declares it: x or u for a MeanFlow model, x or v for a flow-matching one. */
+export type DeclaredPrediction = 'x' | 'u' | 'v';
 export type ModelKind = 'image' | 'toy';
+/** pmf.model_type: a (pixel) MeanFlow network of (z, r, t), or a flow-matching network of (z, t) only. */
+export type ModelType = 'mean-flow' | 'flow-matching';
+export const MODEL_TYPES: readonly ModelType[] = ['mean-flow', 'flow-matching'];
+/** How classifier-free guidance is done: by the network's omega/t_min/t_max inputs, by two network passes, or not. */
+export type Guidance = 'inputs' | 'two-pass' | 'none';
+/** The ODE solver of a flow-matching model's sampler. */
+export type FlowSolver = 'euler' | 'heun';
+export const FLOW_SOLVERS: readonly FlowSolver[] = ['euler', 'heun'];
 
 /** A graph input or output as declared in the ONNX file (dims: number, symbolic name, or null). */
 export interface TensorSpec {
@@ -28,7 +39,12 @@ export interface PmfModelInfo {
   formatVersion: number;
   name: string;
   description: string;
+  /** The output as the field conversions read it: x, or u (a flow-matching v output is u(z, t, t) = v). */
   prediction: Prediction;
+  /** pmf.prediction as declared (the output's name). */
+  declaredPrediction: DeclaredPrediction;
+  /** pmf.model_type ('mean-flow' when absent). */
+  modelType: ModelType;
   kind: ModelKind;
   dataRange: [number, number];
   noiseScale: number;
@@ -55,6 +71,10 @@ export interface PmfModelInfo {
   fixedBatch?: number;
   /** True when the model takes omega, t_min and t_max. */
   hasCfg: boolean;
+  /** 'inputs' when hasCfg; 'two-pass' for a flow-matching model declaring pmf.guidance "two-pass"; else 'none'. */
+  guidance: Guidance;
+  /** Flow-matching models: the solver pmf.default_sampling names ('euler' when it names none). */
+  defaultSolver?: FlowSolver;
   /** pmf.* keys this reader does not know, and other non-fatal findings. */
   warnings: string[];
   /** All metadata_props as stored (strings). */
@@ -70,6 +90,8 @@ export type CheckpointErrorCode =
   | 'missing-metadata'
   | 'bad-prediction'
   | 'bad-kind'
+  | 'bad-model-type'
+  | 'guidance'
   | 'output-count'
   | 'output-name'
   | 'missing-input'
