@@ -54,6 +54,11 @@ export class CellRequests {
     });
   }
 
+  /** Whether cells are on their way (the strips wait for them: the grid comes first). */
+  get busy(): boolean {
+    return this.onTheWay.size > 0;
+  }
+
   /** The grid changed shape: nothing on it is shown any more. */
   reset(): void {
     this.shown = [];

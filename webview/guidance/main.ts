@@ -31,7 +31,8 @@ interface Persisted {
   config?: GuidanceConfig;
 }
 
-const STRIP_DEBOUNCE_MS = 150;
+/** The strips follow the selected cell once the sliders have rested this long (a drag redraws the grid first). */
+const STRIP_DEBOUNCE_MS = 400;
 const channel = webviewChannel('pMF explore guidance', { incoming: ToWebview, outgoing: FromWebview });
 const send = (msg: FromWebview) => void channel.post(msg);
 const persisted: Persisted = (vscode.getState() as Persisted | undefined) ?? {};
@@ -268,6 +269,7 @@ function requestStrips(): void {
     return;
   }
   stripsDeferred = false;
+  if (cells.busy) return scheduleStrips(); // the grid's cells first
   const cell = cellOf(c.selected.row, c.selected.col);
   const base = { type: 'strip' as const, cell, seedB: c.walk.seedB, count: c.walk.count, labels: [], steps: c.steps, noiseScale: c.noiseScale };
   walkCaption.textContent = `From seed ${cell.seed} to seed ${c.walk.seedB} along the spherical path of the noise (its norm kept), ` +

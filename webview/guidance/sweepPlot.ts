@@ -7,7 +7,7 @@ import type { SweepView } from '../../src/shared/protocol/guidance';
 const NS = 'http://www.w3.org/2000/svg';
 const W = 300;
 const H = 200;
-const PAD = { l: 44, r: 44, t: 18, b: 34 };
+const PAD = { l: 44, r: 44, t: 26, b: 34 };
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
   const e = document.createElementNS(NS, tag);
@@ -59,10 +59,10 @@ export class SweepPlot {
     }
     for (const w of omegas) plot.append(svg('text', { x: x(w), y: H - PAD.b + 13, class: 'tick', 'text-anchor': 'middle' }, String(w)));
     plot.append(svg('text', { x: (PAD.l + W - PAD.r) / 2, y: H - 4, class: 'axis', 'text-anchor': 'middle' }, '\u03c9'));
-    plot.append(svg('text', { x: 10, y: PAD.t - 3, class: 'axis fd' }, 'FD'));
+    plot.append(svg('text', { x: 10, y: 11, class: 'axis fd' }, 'FD'));
     if (ccs.length) {
       for (const t of ticks(cLo, cHi, 3)) plot.append(svg('text', { x: W - PAD.r + 4, y: yc(t) + 3, class: 'tick cc' }, String(t)));
-      plot.append(svg('text', { x: W - 2, y: PAD.t - 3, class: 'axis cc', 'text-anchor': 'end' }, 'class-consistency'));
+      plot.append(svg('text', { x: W - 2, y: 11, class: 'axis cc', 'text-anchor': 'end' }, 'class-consistency'));
       const cc = rows.filter((r) => r.classConsistency !== undefined);
       plot.append(svg('polyline', { points: cc.map((r) => `${x(r.omega)},${yc(r.classConsistency!)}`).join(' '), class: 'line cc' }));
       for (const r of cc) plot.append(svg('circle', { cx: x(r.omega), cy: yc(r.classConsistency!), r: 2.5, class: 'point-cc' }));
