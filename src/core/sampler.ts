@@ -36,7 +36,7 @@ export function validateSampling(info: PmfModelInfo, s: SamplingSettings, labels
   if (!Number.isInteger(s.steps) || s.steps < 1 || s.steps > 1000) {
     throw new RangeError(`steps must be an integer from 1 to 1000, got ${s.steps}`);
   }
-  if (info.hasCfg) {
+  if (info.hasCfg || info.guidance === 'two-pass') {
     if (!(s.omega >= 1) || !Number.isFinite(s.omega)) throw new RangeError(`omega must be >= 1 (1 = no guidance), got ${s.omega}`);
     if (!(s.tMin >= 0 && s.tMin <= s.tMax && s.tMax <= 1)) {
       throw new RangeError(`the guidance interval must satisfy 0 <= t_min <= t_max <= 1, got [${s.tMin}, ${s.tMax}]`);
