@@ -49,7 +49,8 @@ def _export(run_dir: str, out: str, ema: int) -> int:
                           training={"dataset": run.train.dataset, "steps": ck["step"],
                                     "train_hours": round(ck["train_seconds"] / 3600, 3),
                                     "hardware": ck.get("hardware", [])},
-                          embedding=emb)
+                          embedding=emb,
+                          two_pass_guidance=None if run.loss.class_dropout_prob > 0 else False)
     export_onnx(net, m, out, meta)
     err = verify_export(out, net, m)
     print(json.dumps({"onnx": out, "max_abs_diff_vs_pytorch": err}))

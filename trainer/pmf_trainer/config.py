@@ -2,12 +2,27 @@
 
 Names follow the paper: t (noise level, 1 = noise), r (<= t), h = t - r,
 omega (CFG scale), t_min / t_max (guidance interval).
+
+model_type: "mean-flow" (pMF: a network of (z, r, t), x or u output) or "flow-matching"
+(a network of (z, t) only, x or v output: JiT's x-prediction, or plain v).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, asdict
 from typing import Any, Dict, List, Optional
+
+
+MODEL_TYPES = ("mean-flow", "flow-matching")
+
+
+def check_prediction(model_type: str, prediction: str) -> None:
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {model_type!r}")
+    allowed = ("x", "v") if model_type == "flow-matching" else ("x", "u")
+    if prediction not in allowed:
+        raise ValueError(f"prediction must be {allowed[0]!r} or {allowed[1]!r} for a {model_type} model, "
+                         f"got {prediction!r}")
 
 
 @dataclass
@@ -38,11 +53,11 @@ class DiTConfig:
     weight_init_constant: float = 0.32
     rope_theta: float = 10000.0
     frequency_embedding_size: int = 256
-    prediction: str = "x"         # "x" or "u": what the network outputs
+    prediction: str = "x"         # "x" or "u" ("x" or "v" for flow matching): what the network outputs
+    model_type: str = "mean-flow"  # or "flow-matching": the time tokens then carry t (no h, no r)
 
     def validate(self) -> None:
-        if self.prediction not in ("x", "u"):
-            raise ValueError(f"prediction must be 'x' or 'u', got {self.prediction!r}")
+        check_prediction(self.model_type, self.prediction)
         if self.input_size % self.patch_size:
             raise ValueError("input_size must be a multiple of patch_size")
         if self.hidden_size % self.num_heads:
@@ -70,12 +85,12 @@ class MLPConfig:
     dim: int = 2                  # D, the ambient dimension
     hidden: int = 256
     layers: int = 7               # linear layers in total
-    time_features: int = 16       # sinusoidal features for each of t and h
+    time_features: int = 16       # sinusoidal features for each of t and h (flow matching: t only)
     prediction: str = "x"
+    model_type: str = "mean-flow"
 
     def validate(self) -> None:
-        if self.prediction not in ("x", "u"):
-            raise ValueError(f"prediction must be 'x' or 'u', got {self.prediction!r}")
+        check_prediction(self.model_type, self.prediction)
         if self.layers < 2:
             raise ValueError("layers must be >= 2")
 
@@ -124,6 +139,7 @@ class SamplingConfig:
     omega: float = 1.0
     t_min: float = 0.0
     t_max: float = 1.0
+    solver: str = "euler"            # flow-matching models: euler | heun (MeanFlow models ignore it)
 
 
 def to_dict(obj: Any) -> Dict[str, Any]:
@@ -214,6 +230,16 @@ PRESETS: Dict[str, Dict[str, Any]] = {
         sampling=dict(steps=1, omega=2.0, t_min=0.0, t_max=1.0),
     ),
 }
+
+# A tiny flow-matching model, JiT's recipe: x-prediction, the loss in v-space (plain L2: norm_p 0),
+# label dropout 0.1 and CFG by two passes at sampling; Heun steps.
+PRESETS["fm-tiny"] = dict(
+    model=dict(model_type="flow-matching", prediction="x", cfg_inputs=False, hidden_size=64, depth=2,
+               num_heads=2, aux_head_depth=1, bottleneck_channels=32, num_class_tokens=2, num_time_tokens=2),
+    loss=dict(P_mean=-0.4, P_std=1.0, norm_p=0.0, class_dropout_prob=0.1),
+    train=dict(dataset="fashion-mnist", steps=2000, batch_size=64, optimizer="adam", lr=1e-3),
+    sampling=dict(steps=16, omega=2.0, t_min=0.0, t_max=1.0, solver="heun"),
+)
 
 # The toy Swiss roll models of Fig. 2: toy-{x,u}-D{2,8,16,512}.
 for _pred in ("x", "u"):

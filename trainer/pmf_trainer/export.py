@@ -2,7 +2,8 @@
 
 An ONNX graph whose inputs are named after the paper (z, t, h, y, omega, t_min, t_max;
 a model declares only those it uses) and whose single output is the raw network
-prediction, named `x` or `u`, plus `pmf.*` metadata_props. Field conversions stay out
+prediction, named `x` or `u` (a flow-matching model: `x` or `v`, inputs without `h`), plus
+`pmf.*` metadata_props. Field conversions stay out
 of the graph: the runtime does them.
 """
 from __future__ import annotations
@@ -45,9 +46,11 @@ ORT_RUN = os.path.join(REPO_ROOT, "trainer", "tools", "ort_run.mjs")
 
 def declared_inputs(model_cfg) -> List[str]:
     """The contract inputs a model uses, in canonical order."""
+    flow = model_cfg.model_type == "flow-matching"  # a network of (z, t): no r, so no h
     if isinstance(model_cfg, MLPConfig):
-        return ["z", "t", "h"]
-    names = ["z", "h"]  # the transformer conditions on h only; t is used by the runtime
+        return ["z", "t"] if flow else ["z", "t", "h"]
+    # the MeanFlow transformer conditions on h only (t is used by the runtime); flow matching on t
+    names = ["z", "t" if flow else "h"]
     if model_cfg.num_classes > 0:
         names.append("y")
     if model_cfg.cfg_inputs:
@@ -64,7 +67,7 @@ class ContractWrapper(nn.Module):
 
     def forward(self, *args):
         a = dict(zip(self.inputs, args))
-        return self.net(a["z"], a.get("t"), a["h"], a.get("omega"), a.get("t_min"), a.get("t_max"), a.get("y"))
+        return self.net(a["z"], a.get("t"), a.get("h"), a.get("omega"), a.get("t_min"), a.get("t_max"), a.get("y"))
 
 
 def example_inputs(model_cfg, n: int, seed: int = 0) -> Dict[str, torch.Tensor]:
@@ -111,9 +114,17 @@ def build_metadata(model_cfg, net: nn.Module, *, name: str, description: str = "
                    noise_scale: float = 1.0, t_eps: float = 0.05, data_range=(-1.0, 1.0),
                    class_names: Optional[List[str]] = None, sampling: Optional[Dict[str, Any]] = None,
                    training: Optional[Dict[str, Any]] = None,
-                   embedding: Optional[np.ndarray] = None) -> Dict[str, str]:
+                   embedding: Optional[np.ndarray] = None,
+                   two_pass_guidance: Optional[bool] = None) -> Dict[str, str]:
+    """The pmf.* metadata. two_pass_guidance (flow-matching models): declare pmf.guidance
+    "two-pass"; None: whenever the model is class-conditional without CFG inputs (trained
+    with label dropout, as the flow-matching presets are)."""
     is_toy = isinstance(model_cfg, MLPConfig)
     num_classes = 0 if is_toy else model_cfg.num_classes
+    flow = model_cfg.model_type == "flow-matching"
+    sampling = dict(sampling or {"steps": 1, "omega": 1.0, "t_min": 0.0, "t_max": 1.0})
+    if not flow:
+        sampling.pop("solver", None)  # MeanFlow sampling has no solver
     meta: Dict[str, Any] = {
         "pmf.format_version": FORMAT_VERSION,
         "pmf.name": name,
@@ -124,10 +135,18 @@ def build_metadata(model_cfg, net: nn.Module, *, name: str, description: str = "
         "pmf.noise_scale": noise_scale,
         "pmf.t_eps": t_eps,
         "pmf.num_classes": num_classes,
-        "pmf.default_sampling": sampling or {"steps": 1, "omega": 1.0, "t_min": 0.0, "t_max": 1.0},
+        "pmf.default_sampling": sampling,
         "pmf.architecture": architecture_summary(model_cfg, net),
         "pmf.training": training or {},
     }
+    if flow:
+        meta["pmf.model_type"] = "flow-matching"
+        cfg_inputs = getattr(model_cfg, "cfg_inputs", False)
+        two_pass = num_classes > 0 and not cfg_inputs if two_pass_guidance is None else two_pass_guidance
+        if two_pass and (num_classes == 0 or cfg_inputs):
+            raise ValueError("two-pass guidance needs a class-conditional model without CFG inputs")
+        if two_pass:
+            meta["pmf.guidance"] = "two-pass"
     if num_classes:
         names = class_names or [str(i) for i in range(num_classes)]
         if len(names) != num_classes:

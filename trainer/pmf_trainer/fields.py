@@ -2,7 +2,8 @@
 
     x = z_t - t * u          u = (z_t - x) / max(t, t_eps)          v(z_t, t) = u(z_t, t, t)
 
-An x-prediction network outputs x; a u-prediction network outputs u. The same
+An x-prediction network outputs x; a u-prediction network outputs u; a flow-matching
+v-prediction network outputs v, which converts as u at r = t. The same
 conversions are implemented in the extension's runtime (src/core/fields.ts).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ def u_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: 
                t_eps: float = T_EPS) -> torch.Tensor:
     if prediction == "x":
         return (z - raw) / bcast(torch.clamp(t, min=t_eps), z)
-    if prediction == "u":
+    if prediction in ("u", "v"):  # a flow-matching v output is u at r = t
         return raw
     raise ValueError(f"unknown prediction {prediction!r}")
 
@@ -29,6 +30,6 @@ def u_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: 
 def x_from_raw(raw: torch.Tensor, z: torch.Tensor, t: torch.Tensor, prediction: str) -> torch.Tensor:
     if prediction == "x":
         return raw
-    if prediction == "u":
+    if prediction in ("u", "v"):
         return z - bcast(t, z) * raw
     raise ValueError(f"unknown prediction {prediction!r}")

@@ -10,6 +10,8 @@ wrappers), so official state dicts map onto this model key by key; see
 `official.py`. RoPE is written with real cos/sin so the model exports to ONNX.
 
 `forward` returns the raw network output: x for x-prediction, u for u-prediction.
+A flow-matching model (cfg.model_type "flow-matching", JiT-style) has no r: its time tokens
+carry t instead of h (the same `h_embedder` module), and its output is x or v.
 Field conversions live in `fields.py` (and, at inference, in the runtime).
 """
 from __future__ import annotations
@@ -265,9 +267,10 @@ class PmfDiT(nn.Module):
         return torch.cat(parts, dim=1) + self.pos_embed
 
     def forward(self, z, t, h, omega=None, t_min=None, t_max=None, y=None):
-        """The u path: the shared blocks, then the u head. t is accepted for a uniform signature;
-        the transformer conditions on h only."""
-        seq = self._sequence(z, h, omega, t_min, t_max, y)
+        """The u path: the shared blocks, then the u head. A MeanFlow model conditions on h only
+        (t is accepted for a uniform signature); a flow-matching one on t only (h is unused)."""
+        time = t if self.cfg.model_type == "flow-matching" else h
+        seq = self._sequence(z, time, omega, t_min, t_max, y)
         for blk in list(self.shared_blocks) + list(self.u_heads):
             seq = blk(seq, self.rope_cos, self.rope_sin)
         return self.unpatchify(self.u_final_layer(seq[:, self.prefix_tokens:]))

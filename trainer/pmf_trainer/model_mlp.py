@@ -21,7 +21,8 @@ class ToyMLP(nn.Module):
         half = cfg.time_features // 2
         freqs = torch.exp(-math.log(100.0) * torch.arange(half, dtype=torch.float32) / max(half, 1))
         self.register_buffer("freqs", freqs, persistent=False)
-        width_in = cfg.dim + 2 * (2 * half)
+        self.flow = cfg.model_type == "flow-matching"  # t only, no h
+        width_in = cfg.dim + (1 if self.flow else 2) * (2 * half)
         layers = []
         for i in range(cfg.layers - 1):
             layers += [nn.Linear(width_in if i == 0 else cfg.hidden, cfg.hidden), nn.ReLU()]
@@ -33,4 +34,6 @@ class ToyMLP(nn.Module):
         return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
 
     def forward(self, z, t, h, omega=None, t_min=None, t_max=None, y=None):
+        if self.flow:
+            return self.net(torch.cat([z, self._features(t)], dim=-1))
         return self.net(torch.cat([z, self._features(t), self._features(h)], dim=-1))

@@ -19,6 +19,7 @@ import torch
 from .config import (DiTConfig, LossConfig, MLPConfig, SamplingConfig, TrainConfig,
                      dataclass_from_dict, model_config_from_dict)
 from .data import Dataset, load_dataset
+from .flow_loss import flow_matching_loss
 from .loss import pmf_loss
 from .models import build_model, count_params
 from .optim import EMA, CombinedOptimizer
@@ -159,7 +160,10 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
     order = BatchOrder(ds.x.shape[0], tc.batch_size, tc.seed)
     num_classes, cfg_inputs = model_conditioning(run.model)
     prediction = run.model.prediction
+    flow = run.model.model_type == "flow-matching"
     perceptual = None
+    if lc.perceptual_weight > 0 and flow:
+        raise ValueError("loss.perceptual_weight is for MeanFlow models; the flow-matching loss has no perceptual term")
     if lc.perceptual_weight > 0:
         if not tc.perceptual_net:
             raise ValueError("loss.perceptual_weight > 0 needs train.perceptual_net (a train-classifier checkpoint)")
@@ -218,7 +222,10 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
             idx = order.next()
             x = ds.x[idx].to(device)
             y = None if ds.y is None or num_classes == 0 else ds.y[idx].to(device)
-            out = pmf_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen, perceptual)
+            if flow:
+                out = flow_matching_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen)
+            else:
+                out = pmf_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen, perceptual)
             opt.zero_grad()
             out["loss"].backward()
             opt.step()
