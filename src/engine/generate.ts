@@ -1,5 +1,7 @@
-// Batched generation inside the engine: seeded noise, the core sampler, the session.
-import type { PmfModelInfo } from '../core/checkpoint/types';
+// Batched generation inside the engine: seeded noise, the core sampler (MeanFlow's, or the
+// flow-matching ODE solver), the session.
+import { FLOW_SOLVERS, type PmfModelInfo } from '../core/checkpoint/types';
+import { flowSample } from '../core/flowSampler';
 import { initialNoise } from '../core/noise';
 import { type Conditioning, type Feeds, perSample, sample, validateSampling } from '../core/sampler';
 import { EngineFailure } from './errors';
@@ -59,6 +61,10 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
   if (!Number.isInteger(p.batchSize) || p.batchSize < 1) {
     throw new EngineFailure('bad-request', `Batch size must be a positive integer, got ${p.batchSize}.`);
   }
+  if (p.solver !== undefined && !FLOW_SOLVERS.includes(p.solver)) {
+    throw new EngineFailure('bad-request', `Unknown solver '${p.solver}': use ${FLOW_SOLVERS.join(' or ')}.`);
+  }
+  const solver = p.solver ?? info.defaultSolver ?? 'euler';
   const per = perSample(info);
   const n = p.seeds.length;
   if (p.noise !== undefined) checkNoise(p.noise, n, per, info.sampleShape);
@@ -76,10 +82,10 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
       const { data } = await cache.run(model, padded);
       return info.fixedBatch ? data.subarray(0, k * per) : data;
     };
-    const z0 = await sample(evaluate, info, z1, k, cond, p.steps, {
-      signal,
-      onStep: () => onProgress(++done, batches * p.steps),
-    });
+    const hooks = { signal, onStep: () => onProgress(++done, batches * p.steps) };
+    const z0 = info.modelType === 'flow-matching'
+      ? await flowSample(evaluate, info, z1, k, cond, p.steps, solver, hooks)
+      : await sample(evaluate, info, z1, k, cond, p.steps, hooks);
     out.set(z0, lo * per);
   }
   return out;

@@ -6,7 +6,7 @@
 // JSON-RPC cancellation token; long requests report progress with notifications.
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
 import type { FrameMeasurement, MeasurementSeries } from '../core/analysis';
-import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
+import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import type { FeatureNetInfo } from '../core/eval/featureNet';
 import type { Feeds } from '../core/sampler';
 
@@ -104,6 +104,8 @@ export interface GenerateParams extends SamplingSettings {
    * for n = seeds.length, finite; the seeds then only label the samples.
    */
   noise?: Float32Array;
+  /** Flow-matching models: the ODE solver (the model's default_sampling solver when absent); MeanFlow models ignore it. */
+  solver?: FlowSolver;
   /** Progress notifications carry this token. */
   progressToken?: string;
 }

@@ -20,3 +20,7 @@ export function hasLavapipe(): boolean {
 /** Small checkpoints for model variants the bundled models do not cover (trainer/tools/make_test_fixtures.py). */
 export const FIXTURE = (name: 'image-u-prediction' | 'image-unconditional' | 'image-no-cfg') =>
   join(REPO, 'test', 'fixtures', 'models', `${name}.onnx`);
+
+/** Small flow-matching checkpoints and the trainer's samples of them (trainer/tools/make_fm_fixtures.py). */
+export const FM_FIXTURE = (name: 'fm-x-two-pass' | 'fm-v-cfg') => join(REPO, 'test', 'fixtures', 'models', `${name}.onnx`);
+export const FM_EXPECTED = join(REPO, 'test', 'fixtures', 'models', 'fm-expected.json');
