@@ -1,6 +1,8 @@
-// Bundles the extension host, the engine process and its measurement worker, the inspector's worker thread, the CLI and the webviews.
+// Bundles the extension host, the engine process and its measurement worker, the inspector's worker thread, the CLI and the webviews,
+// and builds the Frechet distance's WebAssembly kernels.
 // onnxruntime-node and sharp load native .node files: they stay external and ship in node_modules.
 import * as esbuild from 'esbuild';
+import asc from 'assemblyscript/asc';
 import { cpSync, mkdirSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
@@ -35,6 +37,17 @@ cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
 cpSync('webview/inspector/inspector.css', 'dist/webview/inspector.css');
 cpSync('webview/guidance/guidance.css', 'dist/webview/guidance.css');
 cpSync('node_modules/uplot/dist/uPlot.min.css', 'dist/webview/uPlot.min.css');
+// The Frechet distance's SIMD kernels (wasm/frechetKernels.ts, AssemblyScript): an imported shared
+// memory, so a team of worker threads runs them over one workspace (src/node/wasmKernels.ts).
+{
+  const { error, stderr } = await asc.main(['wasm/frechetKernels.ts', '--outFile', 'dist/frechetKernels.wasm', '-O3',
+    '--enable', 'simd', '--enable', 'threads', '--runtime', 'stub', '--importMemory', '--sharedMemory',
+    '--initialMemory', '1', '--maximumMemory', '65536', '--noAssert']);
+  if (error) {
+    console.error(stderr.toString());
+    throw error;
+  }
+}
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {

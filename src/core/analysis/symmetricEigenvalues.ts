@@ -49,11 +49,12 @@ export function tridiagonalScratch(n: number, buffer: Float64Array = new Float64
  * The eigenvalues of the symmetric n x n matrix `a` (lower triangle, overwritten) by a team:
  * every member calls this with the same buffers (`a`, `d`, `e`, the scratch: shared memory when the
  * team has more than one thread); the leader's d holds them on return. The same bits for any team.
+ * `pass`: the fused pass's kernel (fusedPass, or node/wasmKernels.ts's WebAssembly one).
  */
 export function symmetricEigenvaluesTeam(a: Float64Array, n: number, d: Float64Array, e: Float64Array,
-  scratch: TridiagonalScratch, team: Team): void {
+  scratch: TridiagonalScratch, team: Team, pass: FusedPass = fusedPass): void {
   checkSize(a, n);
-  tridiagonalize(a, n, d, e, scratch, team);
+  tridiagonalize(a, n, d, e, scratch, team, pass);
   if (team.rank === 0) tridiagonalEigenvalues(d.subarray(0, n), e.subarray(0, n));
 }
 
@@ -93,7 +94,8 @@ function sumParts(parts: Float64Array, n: number, from: number, dst: Float64Arra
  * each run sums its share of the product into its own row of `parts`); the leader does the O(n)
  * steps between passes and adds the parts up in order.
  */
-function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64Array, scratch: TridiagonalScratch, team: Team): void {
+function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64Array, scratch: TridiagonalScratch, team: Team,
+  pass: FusedPass = fusedPass): void {
   let { v, w, vNext, pNext } = scratch;
   const parts = scratch.parts;
   const lead = team.rank === 0;
@@ -150,7 +152,7 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
     team.barrier();
     // rows/columns c+1..n-1: the update of step k and the product for step c in one pass
     const runs = triangleRuns(c + 1, n);
-    forMyParts(team, TEAM_PARTS, (part) => fusedPass(a, n, c, runs[part], runs[part + 1], v, w, vNext,
+    forMyParts(team, TEAM_PARTS, (part) => pass(a, n, c, runs[part], runs[part + 1], v, w, vNext,
       parts.subarray(part * n, (part + 1) * n)));
     team.barrier();
     if (lead) sumParts(parts, n, c + 1, pNext);
@@ -173,7 +175,9 @@ function tridiagonalize(a: Float64Array, n: number, d: Float64Array, e: Float64A
  * (entries c+1..n-1 zeroed here): four rows at a time (they share the loads of v, w, vNext and acc), then the
  * 4 x 4 corner on the diagonal.
  */
-function fusedPass(a: Float64Array, n: number, c: number, from: number, to: number, v: Float64Array, w: Float64Array,
+export type FusedPass = typeof fusedPass;
+
+export function fusedPass(a: Float64Array, n: number, c: number, from: number, to: number, v: Float64Array, w: Float64Array,
   vNext: Float64Array, acc: Float64Array): void {
   acc.fill(0, c + 1, n);
   let i = from;

@@ -21,13 +21,15 @@
 // exact arithmetic would, to rounding; pytorch-fid's eps·I changes the distance by about
 // 2e-6·(tr terms), which is why results on singular covariances may differ from it at that level.
 import {
+  fusedPass,
   symmetricEigenvaluesTeam,
+  type FusedPass,
   tridiagonalScratch,
   tridiagonalScratchLength,
   type TridiagonalScratch,
 } from '../analysis/symmetricEigenvalues';
 import { evenRuns, forMyParts, SOLO, TEAM_PARTS, type Team } from '../team';
-import { pivotedCholeskyTeam, rowProducts, transposeLower } from './linalg';
+import { choleskyColumn, pivotedCholeskyTeam, rowProducts, transposeLower, type CholeskyColumn } from './linalg';
 
 export interface FrechetResult {
   /** The Frechet distance (squared, as FID reports it). */
@@ -123,17 +125,46 @@ export function frechetWorkspace(d: number, f64?: Float64Array, i32?: Int32Array
     scratch: tridiagonalScratch(d, take(tridiagonalScratchLength(d))), perm: p.subarray(0, d), pivot: p.subarray(d, d + 1) };
 }
 
+/**
+ * The skipped zeros of the two triangular products (see rowProducts): x's row a starts at column
+ * a + sxOff; with syOn y's row b starts at b, with eyOn it ends after b.
+ */
+export interface ProductForm {
+  sxOff: number;
+  syOn: boolean;
+  eyOn: boolean;
+}
+
+/** The kernels the computation's passes call: the JavaScript ones, or node/wasmKernels.ts's WebAssembly ones. */
+export interface FrechetKernels {
+  name: string;
+  /** rowProducts into out (which it zeroes first) in the given form. */
+  product(x: Float64Array, rowsX: number, y: Float64Array, rowsY: number, len: number, out: Float64Array, form: ProductForm): void;
+  choleskyColumn: CholeskyColumn;
+  fusedPass: FusedPass;
+}
+
+export const JS_KERNELS: FrechetKernels = {
+  name: 'javascript',
+  product(x, rowsX, y, rowsY, len, out, form) {
+    rowProducts(x, rowsX, y, rowsY, len, { out, startX: (a) => a + form.sxOff, startY: form.syOn ? (b) => b : undefined,
+      endY: form.eyOn ? (b) => b + 1 : undefined });
+  },
+  choleskyColumn,
+  fusedPass,
+};
+
 /** Rows of x per block when a team shares a product (blocks go to parts in turn). */
 const BLOCK = 32;
 
 /**
  * traceSqrtProduct by a team (core/team.ts): every member calls it with the same workspace
  * (s1 in a, s2 in b, finite); the leader's value is the result (the others return NaN). The
- * same bits for any team.
+ * same bits for any team (with the same kernels).
  */
-export function traceSqrtProductTeam(ws: FrechetWorkspace, team: Team): { value: number; rank: number } {
+export function traceSqrtProductTeam(ws: FrechetWorkspace, team: Team, kernels: FrechetKernels = JS_KERNELS): { value: number; rank: number } {
   const { d, a, b, lt, perm } = ws;
-  const rank = pivotedCholeskyTeam(a, d, ws.diag, perm, ws.pivot, team);
+  const rank = pivotedCholeskyTeam(a, d, ws.diag, perm, ws.pivot, team, undefined, kernels.choleskyColumn);
   if (rank === 0) return { value: 0, rank };
   transposeLower(a, d, rank, lt, team);
   team.barrier();
@@ -152,12 +183,12 @@ export function traceSqrtProductTeam(ws: FrechetWorkspace, team: Team): { value:
   });
   team.barrier();
   // yt[l][i] = Σ_{j=l..i} L[j][l]·H[i][j] = (H·L)[i][l] into b (rank x d)
-  sharedProduct(team, rank, (r0, r1) => rowProducts(lt.subarray(r0 * d, r1 * d), r1 - r0, a, d, d,
-    { startX: (l) => l + r0, endY: (i) => i + 1, out: b.subarray(r0 * d, r1 * d) }));
+  sharedProduct(team, rank, (r0, r1) => kernels.product(lt.subarray(r0 * d, r1 * d), r1 - r0, a, d, d, b.subarray(r0 * d, r1 * d),
+    { sxOff: r0, syOn: false, eyOn: true }));
   team.barrier();
   // z[k][l] = Σ_i L[i][k]·yt[l][i] into a (rank x rank)
-  sharedProduct(team, rank, (r0, r1) => rowProducts(lt.subarray(r0 * d, r1 * d), r1 - r0, b, rank, d,
-    { startX: (k) => k + r0, startY: (l) => l, out: a.subarray(r0 * rank, r1 * rank) }));
+  sharedProduct(team, rank, (r0, r1) => kernels.product(lt.subarray(r0 * d, r1 * d), r1 - r0, b, rank, d, a.subarray(r0 * rank, r1 * rank),
+    { sxOff: r0, syOn: true, eyOn: false }));
   team.barrier();
   // M's lower triangle, in place: m[k][l] = z[k][l] + z[l][k] (the upper triangle is only read)
   const mRuns = evenRuns(0, rank, TEAM_PARTS);
@@ -165,7 +196,7 @@ export function traceSqrtProductTeam(ws: FrechetWorkspace, team: Team): { value:
     for (let k = mRuns(part); k < mRuns(part + 1); k++) for (let l = 0; l <= k; l++) a[k * rank + l] += a[l * rank + k];
   });
   team.barrier();
-  symmetricEigenvaluesTeam(a, rank, ws.eig, ws.off, ws.scratch, team);
+  symmetricEigenvaluesTeam(a, rank, ws.eig, ws.off, ws.scratch, team, kernels.fusedPass);
   if (team.rank !== 0) return { value: NaN, rank };
   let value = 0;
   for (let i = 0; i < rank; i++) if (ws.eig[i] > 0) value += Math.sqrt(ws.eig[i]);

@@ -30,10 +30,11 @@ export function pivotedCholesky(a: Float64Array, n: number, tol?: number): { lt:
  * step the leader finds the pivot (or that the rest is below tolerance: pivot -1), swaps rows and
  * the rows above the pivot's column; then each member swaps and computes its run of the rows
  * below (row i: L[i][k], k multiply-adds). Every row is computed the same way by whichever
- * member has it, so the bits do not depend on the team.
+ * member has it, so the bits do not depend on the team. `column`: the kernel of that step
+ * (choleskyColumn, or node/wasmKernels.ts's WebAssembly one).
  */
 export function pivotedCholeskyTeam(a: Float64Array, n: number, diag: Float64Array, perm: Int32Array, pivot: Int32Array,
-  team: Team, tol?: number): number {
+  team: Team, tol?: number, column: CholeskyColumn = choleskyColumn): number {
   const lead = team.rank === 0;
   let threshold = 0;
   if (lead) {
@@ -77,7 +78,7 @@ export function pivotedCholeskyTeam(a: Float64Array, n: number, diag: Float64Arr
     if (p < 0) break;
     const lkk = Math.sqrt(diag[k]);
     const runs = evenRuns(k + 1, n, TEAM_PARTS);
-    forMyParts(team, TEAM_PARTS, (part) => choleskyColumn(a, n, k, p, lkk, diag, runs(part), runs(part + 1)));
+    forMyParts(team, TEAM_PARTS, (part) => column(a, n, k, p, lkk, diag, runs(part), runs(part + 1)));
     team.barrier();
     if (lead) a[k * n + k] = lkk;
     rank = k + 1;
@@ -90,7 +91,9 @@ export function pivotedCholeskyTeam(a: Float64Array, n: number, diag: Float64Arr
  * Rows from..to-1 (all > k) of step k: swap their columns k and p, then column k of L:
  * (A[i][k] - Σ_{l<k} L[i][l]·L[k][l]) / L[k][k], four rows i at a time.
  */
-function choleskyColumn(a: Float64Array, n: number, k: number, p: number, lkk: number, diag: Float64Array, from: number, to: number): void {
+export type CholeskyColumn = typeof choleskyColumn;
+
+export function choleskyColumn(a: Float64Array, n: number, k: number, p: number, lkk: number, diag: Float64Array, from: number, to: number): void {
   if (p !== k) {
     for (let i = from; i < to; i++) {
       const t = a[i * n + k];
