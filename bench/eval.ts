@@ -2,8 +2,9 @@
 //   1. Fashion-MNIST, 10,000 samples: generation, features and FD on 2 CPU threads (target < 30 s),
 //      through the engine as `pmf eval` runs it; precision/recall and density/coverage timed apart.
 //   2. The 2048-dimensional Frechet distance against scipy's sqrtm route (pytorch-fid's
-//      calculate_frechet_distance) on the same covariances: ratio scipy time / ours, on 2 threads
-//      (pmf eval: node/parallelFrechet.ts) and on one (the same bits).
+//      calculate_frechet_distance) on the same covariances: ratio scipy time / ours, WebAssembly SIMD
+//      kernels on 2 threads (pmf eval: node/parallelFrechet.ts) and on one (the same bits), and the
+//      JavaScript kernels on one.
 //   3. The feature network (the bundled classifier) in the engine against PyTorch eager running
 //      the same network on the same images, 2 threads.
 // Usage: node out/bench/eval.js (after npm run build and compile); stop other jobs first.
@@ -11,12 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { featureMoments, frechetDistance, manifoldMetrics } from '../src/core/eval';
+import { featureMoments, frechetDistance, frechetResult, frechetTerms, manifoldMetrics } from '../src/core/eval';
 import { gaussian } from '../src/core/noise';
 import { EngineClient } from '../src/engine/client';
 import { readFashionMnist, readReference, makeReference } from '../src/node/evalReference';
 import { runEvalShard, scoreEval } from '../src/node/evaluation';
-import { frechetDistanceParallel } from '../src/node/parallelFrechet';
+import { traceSqrtProductParallel } from '../src/node/parallelFrechet';
 import { encodeNpy } from '../src/node/npy';
 import { ENGINE, REPO } from '../test/helpers/paths';
 
@@ -93,9 +94,15 @@ async function frechet2048(): Promise<string[]> {
     }
     return { ms: best, value };
   };
-  const one = await time(() => frechetDistance(...args).distance);
+  const js = await time(() => frechetDistance(...args).distance);
+  const trace = (threads: number) => async () => {
+    const r = await traceSqrtProductParallel(args[1], args[3], d, threads);
+    if (r.kernels !== 'webassembly-simd') throw new Error(`the ${r.kernels} kernels ran: build dist/frechetKernels.wasm (npm run build)`);
+    return frechetResult(frechetTerms(...args), r).distance;
+  };
+  const one = await time(trace(1));
   const threads = 2;
-  const par = await time(async () => (await frechetDistanceParallel(...args, threads)).distance);
+  const par = await time(trace(threads));
   if (par.value !== one.value) throw new Error(`the threaded Frechet distance ${par.value} is not one thread's ${one.value}`);
   const out = JSON.parse(python(`
 import json, time, numpy as np, scipy.linalg
@@ -111,10 +118,12 @@ print(json.dumps({"fd": fd, "s": best}))
 `)) as { fd: number; s: number };
   const scipyMs = out.s * 1000;
   return [
-    `| Frechet distance, d = 2048, ${threads} threads (pmf eval) | ours ${s(par.ms)} (FD ${par.value.toFixed(6)}) | scipy sqrtm route ${s(scipyMs)} ` +
-      `(FD ${out.fd.toFixed(6)}) | **${(scipyMs / par.ms).toFixed(2)}x** scipy's speed |`,
-    `| Frechet distance, d = 2048, 1 thread | ours ${s(one.ms)} (the same bits) | | ${(scipyMs / one.ms).toFixed(2)}x scipy's speed; ` +
+    `| Frechet distance, d = 2048, WebAssembly SIMD, ${threads} threads (pmf eval) | ours ${s(par.ms)} (FD ${par.value.toFixed(6)}) | ` +
+      `scipy sqrtm route ${s(scipyMs)} (FD ${out.fd.toFixed(6)}) | **${(scipyMs / par.ms).toFixed(2)}x** scipy's speed |`,
+    `| Frechet distance, d = 2048, WebAssembly SIMD, 1 thread | ours ${s(one.ms)} (the same bits) | | ${(scipyMs / one.ms).toFixed(2)}x scipy's speed; ` +
       `threads ${(one.ms / par.ms).toFixed(2)}x |`,
+    `| Frechet distance, d = 2048, JavaScript kernels, 1 thread | ours ${s(js.ms)} (FD ${js.value.toFixed(6)}) | | ` +
+      `${(scipyMs / js.ms).toFixed(2)}x scipy's speed; WebAssembly ${(js.ms / one.ms).toFixed(2)}x |`,
   ];
 }
 

@@ -12,10 +12,10 @@ export {
   type FeatureMoments,
   type StatisticsSnapshot,
 } from './featureStatistics';
-export { frechetDistance, traceSqrtProduct, type FrechetResult } from './frechet';
+export { frechetDistance, frechetResult, frechetTerms, traceSqrtProduct, type FrechetResult } from './frechet';
 export { inceptionScore, type InceptionScore } from './inceptionScore';
 export { densityCoverage, manifoldMetrics, precisionRecall, type DensityCoverage, type PrecisionRecall } from './manifold';
 export { pivotedCholesky, rowProducts } from './linalg';
 export { EvalAccumulator, type EvalAccumulatorOptions, type EvalSnapshot } from './evalAccumulator';
-export { SAMPLE_RULE, UINT8_RULE, sampleClass, sampleSeed, softmaxRows, toLevels } from './evalPlan';
+export { FEATURE_BATCH_BYTES, SAMPLE_RULE, UINT8_RULE, featureBatch, sampleClass, sampleSeed, softmaxRows, toLevels } from './evalPlan';
 export { FEATURE_NET_KEY, FEATURE_NET_VERSION, FeatureNetError, readFeatureNet, type FeatureNetInfo } from './featureNet';
