@@ -31,7 +31,8 @@ export function averageFromOde(zt: Float32Array, zr: Float32Array, t: number, r:
   return { u, x };
 }
 
-const solverSteps = (odeSteps: number, length: number) => Math.max(1, Math.ceil(odeSteps * length - 1e-9));
+/** Solver steps over a stretch of t of this length, at odeSteps per unit of t (at least one). */
+export const solverSteps = (odeSteps: number, length: number) => Math.max(1, Math.ceil(odeSteps * length - 1e-9));
 
 /** Frames of the ODE trajectory from z_1 (flat, n samples), with v, u and x at each (see the top). */
 export async function flowTrajectory(velocity: Velocity, z1: Float32Array, o: FlowTrajectoryOptions): Promise<Frame[]> {

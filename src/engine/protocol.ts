@@ -213,6 +213,8 @@ export interface TrajectoryParams extends SamplingSettings {
   rFraction: number | 'step';
   /** image mode: the real image in the data range ([C, H, W], flat), start time and path. */
   image?: { x: Float32Array; tStart: number; path: 'straight' | 'model' };
+  /** Flow-matching models (ode mode only): the ODE solver (the model's default when absent). */
+  solver?: FlowSolver;
   /** Progress (network calls done of all) is reported under this token. */
   progressToken?: string;
 }

@@ -1,6 +1,10 @@
 // Field Visualizer work inside the engine: trajectories with their fields and measurements,
 // the fields of one frame at another r, MeanFlow consistency, frame data for export.
-// The last few trajectories stay here so follow-up requests do not resend them.
+// The last few trajectories stay here so follow-up requests do not resend them. A flow-matching
+// model's trajectory is its ODE's (core/flowTrajectory: u and x from the ODE solution z_r).
+import type { FlowSolver } from '../core/checkpoint/types';
+import { integrate, flowVelocity } from '../core/flowSampler';
+import { averageFromOde, flowTrajectory, solverSteps } from '../core/flowTrajectory';
 import { randomUUID } from 'node:crypto';
 import { appendFrame, FrameMeasurer, type FrameMeasurement, projectToPlane } from '../core/analysis';
 import { FieldLayout } from '../core/fieldLayout';
@@ -17,6 +21,8 @@ interface Kept {
   frames: Frame[];
   n: number;
   cond: Conditioning;
+  /** Flow-matching models: the solver and its steps per unit of t, for z_r at another r. */
+  flow?: { solver: FlowSolver; odeSteps: number };
 }
 
 const KEEP = 4;
@@ -73,11 +79,24 @@ export class Visualizer {
     }
     const cond: Conditioning = { labels, omega: p.omega, tMin: p.tMin, tMax: p.tMax };
     const t0 = performance.now();
-    const frames = await trajectory(this.evaluator(model), info, noise, n, cond, {
-      mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal, onProgress,
-    });
+    let flow: Kept['flow'];
+    let frames: Frame[];
+    if (info.modelType === 'flow-matching') {
+      if (p.mode !== 'ode' || typeof p.rFraction !== 'number') {
+        throw new EngineFailure('bad-request', `${info.name} is a flow-matching model: it has no r, so its trajectory is ` +
+          `the ODE's (mode 'ode') with u and x at r = rFraction t from the ODE solution (a number, not 'step').`);
+      }
+      flow = { solver: p.solver ?? info.defaultSolver ?? 'euler', odeSteps: p.odeSteps };
+      frames = await flowTrajectory(flowVelocity(this.evaluator(model), info, n, cond), noise, {
+        steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, solver: flow.solver, signal, onProgress,
+      });
+    } else {
+      frames = await trajectory(this.evaluator(model), info, noise, n, cond, {
+        mode: p.mode, steps: p.steps, odeSteps: p.odeSteps, rFraction: p.rFraction, image, signal, onProgress,
+      });
+    }
     const ms = performance.now() - t0;
-    const trajectoryId = this.keep({ model, frames, n, cond });
+    const trajectoryId = this.keep({ model, frames, n, cond, flow });
     const reply: TrajectoryReply = {
       trajectoryId, times: frames.map((f) => f.t), rs: frames.map((f) => f.r), n, sampleShape: info.sampleShape, ms,
     };
@@ -136,9 +155,8 @@ export class Visualizer {
     if (!f) throw new EngineFailure('bad-request', `Frame ${p.frame} does not exist (the trajectory has ${k.frames.length}).`);
     const t0 = performance.now();
     const r = p.rFraction * f.t;
-    // z and v do not depend on r: only the n rows at the new r are evaluated.
-    const { atR } = await evaluateAt(this.evaluator(k.model), k.model.info, f.z, k.n, f.t, [r], k.cond, false);
-    const frame: Frame = { t: f.t, r, z: f.z, fields: { ...atR[0], v: f.fields.v } };
+    // z and v do not depend on r: only the n rows at the new r are evaluated (flow matching: z_r solved for).
+    const frame: Frame = { t: f.t, r, z: f.z, fields: { ...await this.fieldsAtR(k, f, r), v: f.fields.v } };
     const info = k.model.info;
     if (info.kind === 'toy') return { t: f.t, r, toy: this.plane([frame], k.n, info.embedding!), ms: performance.now() - t0 };
     // x and u only: the client has z and v of the frame (half the bytes of a 256 x 256 frame)
@@ -149,9 +167,22 @@ export class Visualizer {
     return { t: f.t, r, fields, ms: performance.now() - t0 };
   }
 
+  /** x and u of a frame at r: the network at (z_t, r, t), or for a flow-matching model the ODE down to r. */
+  private async fieldsAtR(k: Kept, f: Frame, r: number): Promise<{ x: Float32Array; u: Float32Array }> {
+    if (!k.flow) return (await evaluateAt(this.evaluator(k.model), k.model.info, f.z, k.n, f.t, [r], k.cond, false)).atR[0];
+    if (!(f.t - r > 1e-9)) return { u: f.fields.v, x: Float32Array.from(f.z, (z, j) => z - f.t * f.fields.v[j]) };
+    const velocity = flowVelocity(this.evaluator(k.model), k.model.info, k.n, k.cond);
+    const zr = await integrate(velocity, f.z, f.t, r, solverSteps(k.flow.odeSteps, f.t - r), k.flow.solver);
+    return averageFromOde(f.z, zr, f.t, r);
+  }
+
   async consistency(trajectoryId: string, fineSteps: number, signal: AbortSignal,
     onProgress?: (done: number, total: number) => void): Promise<{ relativeError: number[]; ms: number }> {
     const k = this.get(trajectoryId);
+    if (k.flow) {
+      throw new EngineFailure('bad-request', `${k.model.info.name} is a flow-matching model: its u is the ODE's average ` +
+        `velocity by construction, so there is no MeanFlow consistency to check.`);
+    }
     const t0 = performance.now();
     const relativeError = await consistency(this.evaluator(k.model), k.model.info, k.frames, k.n, k.cond, fineSteps, signal, onProgress);
     return { relativeError, ms: performance.now() - t0 };

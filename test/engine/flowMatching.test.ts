@@ -88,6 +88,27 @@ describe('flow-matching models in the engine', () => {
     assert.ok(maxAbsDiff(split.samples, all.samples) < 1e-6);
   });
 
+  test('the Field Visualizer: the ODE path is the sampler\'s, u and x come from the ODE solution (Fig. 1)', async () => {
+    const e = EXPECTED['fm-x-two-pass'];
+    const m = models['fm-x-two-pass']!;
+    const base = { modelId: m.modelId, seeds: [0, 1, 2], labels: e.labels, omega: e.omega, tMin: e.t_min, tMax: e.t_max };
+    // one solver step between frames: the frames are the 4-step sampler's states
+    const tr = await client.trajectory({ ...base, mode: 'ode', steps: e.steps, odeSteps: e.steps, rFraction: 0, solver: 'euler' });
+    assert.deepEqual(tr.times, [1, 0.75, 0.5, 0.25, 0]);
+    const per = 64;
+    const block = 3 * per;
+    const field = (frame: number, k: number) => tr.fields!.subarray((frame * 4 + k) * block, (frame * 4 + k + 1) * block);
+    const generated = await client.generate({ ...base, batchSize: 3, steps: e.steps, solver: 'euler' });
+    assert.ok(maxAbsDiff(field(4, 0), generated.samples) < 1e-5, 'the last frame is the sample');
+    // r = 0: u = (z_t - z_0) / t, so x = z_0 at every frame
+    for (const f of [0, 1, 2]) assert.ok(maxAbsDiff(field(f, 1), generated.samples) < 1e-5, `x at frame ${f} is z_0`);
+    // at r = t: u = v
+    const inst = await client.fieldsAt({ trajectoryId: tr.trajectoryId, frame: 1, rFraction: 1 });
+    assert.ok(maxAbsDiff(inst.fields!.subarray(block), field(1, 3)) < 1e-6, 'u = v at r = t');
+    await assert.rejects(client.trajectory({ ...base, mode: 'pmf', steps: 2, odeSteps: 8, rFraction: 0 }), /flow-matching model: it has no r/);
+    await assert.rejects(client.consistency(tr.trajectoryId, 4), /no MeanFlow consistency/);
+  });
+
   test('an unknown solver is a bad request', async () => {
     await assert.rejects(client.generate({ modelId: models['fm-v-cfg']!.modelId, seeds: [0], labels: [0], batchSize: 1,
       steps: 2, omega: 1, tMin: 0, tMax: 1, solver: 'rk4' as never }), (err: unknown) => {
