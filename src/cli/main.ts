@@ -15,7 +15,7 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectError } from '../core/checkpoint/inspect';
-import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
+import { CheckpointError, FLOW_SOLVERS, type FlowSolver, type PmfModelInfo } from '../core/checkpoint/types';
 import { describePrecision } from '../core/checkpoint/precision';
 import { parseClasses } from '../core/generationPlan';
 import { listHead } from '../core/listHead';
@@ -35,10 +35,11 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
 
   pmf generate --model MODEL [--class C[,C...]] [--n N] [--seed S] [--steps K]
                [--omega W] [--t-min A] [--t-max B] [--out DIR] [--provider P]
-               [--batch-size B] [--scale X]
+               [--batch-size B] [--scale X] [--solver euler|heun]
       Generates N samples (sample i: seed S+i, class i mod #classes) and writes one PNG per
       sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
-      Toy models write samples.npy. Defaults come from the model's metadata. All files or
+      Toy models write samples.npy. Defaults come from the model's metadata. --solver: the
+      ODE solver of a flow-matching model (pmf.model_type 'flow-matching'). All files or
       none are written; names an earlier run has taken get -run2, -run3, ... (grid-run2.png).
       NaN or infinite model outputs are an error (exit 1) and write nothing.
 ${FIELDS_USAGE}
@@ -59,11 +60,18 @@ async function cmdGenerate(args: string[]): Promise<number> {
       model: { type: 'string' }, class: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' },
       steps: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
       out: { type: 'string' }, provider: { type: 'string' }, 'batch-size': { type: 'string' }, scale: { type: 'string' },
-      quiet: { type: 'boolean' },
+      quiet: { type: 'boolean' }, solver: { type: 'string' },
     },
   });
   if (!values.model) throw new UsageError('generate needs --model (a .onnx path or a bundled name; see pmf models)');
   const { path, info } = loadInfo(values.model);
+  const solver = values.solver as FlowSolver | undefined;
+  if (solver !== undefined && !FLOW_SOLVERS.includes(solver)) {
+    throw new UsageError(`--solver must be ${FLOW_SOLVERS.join(' or ')}, got '${solver}'`);
+  }
+  if (solver !== undefined && info.modelType !== 'flow-matching') {
+    throw new UsageError(`--solver is for flow-matching models; ${basename(path)} is a MeanFlow model (its sampler has no ODE solver)`);
+  }
   const d = info.defaultSampling;
   let classes: number[];
   try {
@@ -77,6 +85,7 @@ async function cmdGenerate(args: string[]): Promise<number> {
     steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
     batchSize: num(values['batch-size'], 'batch-size', 64, true),
+    ...(solver ? { solver } : {}),
   };
   const scale = num(values.scale, 'scale', info.imageSize && info.imageSize < 64 ? 4 : 1, true);
   const out = resolve(values.out ?? 'pmf-samples');
@@ -115,14 +124,17 @@ function describe(info: PmfModelInfo, path: string): string {
   const lines = [
     `${info.name || basename(path)}  (${path})`,
     info.description ? `  ${info.description}` : '',
-    `  pMF format v${info.formatVersion}, ${info.kind} model, ${info.prediction}-prediction`,
+    `  pMF format v${info.formatVersion}, ${info.kind} model, ${info.declaredPrediction}-prediction` +
+      (info.modelType === 'flow-matching' ? ', flow matching (a network of z and t; no r)' : ''),
     info.kind === 'image'
       ? `  images ${info.channels}x${info.imageSize}x${info.imageSize}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`
       : `  points in D = ${info.dim}, data range [${info.dataRange.join(', ')}], noise scale ${info.noiseScale}`,
     `  classes: ${info.numClasses === 0 ? 'none (unconditional)' : `${info.numClasses}: ${listHead(info.classNames, 12, '; `--json` lists all')}`}`,
-    `  CFG inputs: ${info.hasCfg ? 'omega, t_min, t_max' : 'no'}; t_eps ${info.tEps}`,
+    `  CFG inputs: ${info.hasCfg ? 'omega, t_min, t_max' : info.guidance === 'two-pass' ? 'no (CFG by two passes)' : 'no'}; ` +
+      `t_eps ${info.tEps}`,
     `  default sampling: ${info.defaultSampling.steps} step(s), omega ${info.defaultSampling.omega}, ` +
-      `interval [${info.defaultSampling.tMin}, ${info.defaultSampling.tMax}]`,
+      `interval [${info.defaultSampling.tMin}, ${info.defaultSampling.tMax}]` +
+      (info.defaultSolver ? `, ${info.defaultSolver} solver` : ''),
     '  inputs:',
     ...info.inputSpecs.map((s) => `    ${s.name.padEnd(6)} ${s.elemType.padEnd(8)} [${s.dims.map((d) => d ?? '?').join(', ')}]`),
     `  output: ${info.outputSpec.name} ${info.outputSpec.elemType} [${info.outputSpec.dims.map((d) => d ?? '?').join(', ')}]`,

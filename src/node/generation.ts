@@ -1,7 +1,7 @@
 // A generation job over the engine, shared by the CLI and the extension: load, generate,
 // convert to pixels, count NaN / infinite values, and write PNGs (each with its settings) and a
 // grid, all or nothing, under names no other run has (outputFiles.ts).
-import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
+import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import { costPerImage } from '../core/costDefaults';
 import { planBatches, splitBatches } from '../core/generationBatches';
 import { className, planSamples, slug } from '../core/generationPlan';
@@ -23,6 +23,8 @@ export interface GenerationRequest extends SamplingSettings {
   n: number;
   seed: number;
   batchSize: number;
+  /** Flow-matching models: the ODE solver (the model's default when absent). */
+  solver?: FlowSolver;
 }
 
 export interface GeneratedSample {
@@ -122,6 +124,7 @@ export async function runGeneration(client: EngineClient, req: GenerationRequest
     const labels = plan.labels.length ? plan.labels.slice(lo, lo + k) : undefined;
     const res = await client.generate({
       modelId: load.modelId, seeds, labels, steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: k,
+      ...(req.solver ? { solver: req.solver } : {}),
     }, signal, onProgress && ((done) => onProgress(b * req.steps + Math.min(done, req.steps), totalSteps)));
     ms += res.ms;
     const batch = seeds.map((seed, j) => toSample(info, lo + j, seed, labels?.[j], res.samples.slice(j * per, (j + 1) * per)));
@@ -136,6 +139,7 @@ export function sampleSettings(req: GenerationRequest, info: PmfModelInfo, s: Ge
   return {
     model: info.name || req.modelSpec, modelSpec: req.modelSpec, class: s.className, label: s.label ?? null,
     seed: s.seed, steps: req.steps, omega: req.omega, t_min: req.tMin, t_max: req.tMax,
+    ...(info.modelType === 'flow-matching' ? { solver: req.solver ?? info.defaultSolver ?? 'euler' } : {}),
     noise: 'pmf-lab xoshiro128** Box-Muller v1', provider, generator: 'pMF Lab',
     command: cliCommand({ ...req, n: 1, seed: s.seed, classes: s.label === undefined ? [] : [s.label] }, info),
   };
@@ -161,7 +165,10 @@ export function cliCommand(req: GenerationRequest, info: PmfModelInfo, out = 'pm
       parts.push('--class', quote(names.join(',')));
     }
   }
-  if (info.hasCfg) parts.push('--omega', String(req.omega), '--t-min', String(req.tMin), '--t-max', String(req.tMax));
+  if (info.hasCfg || info.guidance === 'two-pass') {
+    parts.push('--omega', String(req.omega), '--t-min', String(req.tMin), '--t-max', String(req.tMax));
+  }
+  if (info.modelType === 'flow-matching') parts.push('--solver', req.solver ?? info.defaultSolver ?? 'euler');
   parts.push('--out', quote(out));
   return parts.join(' ');
 }

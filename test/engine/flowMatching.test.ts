@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { computeMeasurements } from '../../src/core/analysis';
 import { EngineClient, EngineError } from '../../src/engine/client';
 import type { LoadResult } from '../../src/engine/protocol';
 import { ENGINE, FM_EXPECTED, FM_FIXTURE, requireBuilt } from '../helpers/paths';
@@ -107,6 +108,10 @@ describe('flow-matching models in the engine', () => {
     assert.ok(maxAbsDiff(inst.fields!.subarray(block), field(1, 3)) < 1e-6, 'u = v at r = t');
     await assert.rejects(client.trajectory({ ...base, mode: 'pmf', steps: 2, odeSteps: 8, rFraction: 0 }), /flow-matching model: it has no r/);
     await assert.rejects(client.consistency(tr.trajectoryId, 4), /no MeanFlow consistency/);
+    // the measurements apply unchanged: the same as computed on the frames here
+    const { measurements } = await client.measure(tr.trajectoryId, 2);
+    assert.deepEqual(measurements, computeMeasurements(tr.fields!, 5, 3, [1, 8, 8], { patchSize: 2, kind: 'image' }));
+    assert.ok(measurements.highFrequencyShare.x.every(Number.isFinite) && measurements.participationRatio.u.every(Number.isFinite));
   });
 
   test('an unknown solver is a bad request', async () => {
