@@ -3,7 +3,9 @@
 // reaches the webview as JSON, which has no NaN or infinity.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bufferSource, tensorDiff, tensorStats, type TensorEntry } from '../../src/core/checkpoint/inspect';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bufferSource, inspectCheckpoint, tensorDiff, tensorStats, type TensorEntry } from '../../src/core/checkpoint/inspect';
 import { ToWebview } from '../../src/shared/protocol/inspector';
 
 const f32 = (...v: number[]) => bufferSource(new Uint8Array(new Float32Array(v).buffer));
@@ -32,4 +34,13 @@ test('finite figures cross unchanged', async () => {
   const received = overJson({ type: 'stats', index: 3, stats });
   assert.ok(received.type === 'stats');
   assert.deepEqual([received.stats.min, received.stats.max, received.stats.mean], [1, 3, 2]);
+});
+
+test('a flow-matching checkpoint\'s contract reaches the webview with its model type, output, guidance and solver', async () => {
+  const file = join(__dirname, '../../../test/fixtures/models/fm-x-two-pass.onnx');
+  const summary = await inspectCheckpoint(bufferSource(new Uint8Array(readFileSync(file))), 'fm-x-two-pass.onnx');
+  const received = overJson({ type: 'summary', summary, actions: { run: true, convert: false }, ms: 1 });
+  assert.ok(received.type === 'summary' && received.summary.format === 'onnx' && received.summary.onnx.contract.ok);
+  const info = received.summary.onnx.contract.info;
+  assert.deepEqual([info.modelType, info.declaredPrediction, info.guidance, info.defaultSolver], ['flow-matching', 'x', 'two-pass', 'heun']);
 });

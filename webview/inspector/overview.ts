@@ -12,6 +12,15 @@ export function setDocLinkHandler(fn: () => void): void {
   onDocLink = fn;
 }
 
+type Contract = Extract<NonNullable<Extract<Summary, { format: 'onnx' }>['onnx']['contract']>, { ok: true }>['info'];
+
+/** The output as declared: x (with the conversion the runtime does), u or v. */
+function predictionText(info: Contract): string {
+  if (info.declaredPrediction === 'v') return 'v (instantaneous velocity; x = z - t v)';
+  if (info.declaredPrediction === 'u') return 'u (average velocity)';
+  return info.modelType === 'flow-matching' ? 'x (denoised image; v = (z - x) / t)' : 'x (denoised image; u = (z - x) / t)';
+}
+
 function contractCard(s: Summary): HTMLElement | undefined {
   const c = s.format === 'onnx' ? s.onnx.contract : undefined;
   if (!c) {
@@ -32,9 +41,13 @@ function contractCard(s: Summary): HTMLElement | undefined {
   const classes = info.classNames;
   const rowsIn: Array<[string, string]> = [
     ['name', info.name || s.fileName],
-    ['prediction', info.prediction === 'x' ? 'x (denoised image; u = (z - x) / t)' : 'u (average velocity)'],
+    ['prediction', predictionText(info)],
     ['kind', info.kind],
   ];
+  if (info.modelType === 'flow-matching') {
+    rowsIn.push(['model type', `flow matching: a network of z and t (no r); sampled by ${info.defaultSolver ?? 'euler'} steps of ` +
+      `the v-ODE${info.guidance === 'two-pass' ? ', CFG by two passes' : ''}`]);
+  }
   if (info.kind === 'image') {
     rowsIn.push(['image', `${info.channels} × ${info.imageSize} × ${info.imageSize}, patch ${info.patchSize ?? '?'}`]);
   } else {
