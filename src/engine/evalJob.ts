@@ -2,16 +2,13 @@
 // and run the feature network on them, so only features (not images) leave the process.
 import * as ort from 'onnxruntime-node';
 import type { PmfModelInfo } from '../core/checkpoint/types';
-import { sampleClass, sampleSeed, toLevels } from '../core/eval/evalPlan';
+import { featureBatch, sampleClass, sampleSeed, toLevels } from '../core/eval/evalPlan';
 import type { FeatureNetInfo } from '../core/eval/featureNet';
 import { throwIfAborted } from '../core/sampler';
 import { EngineFailure } from './errors';
 import { generate } from './generate';
 import type { EvalSamplesParams, EvalSamplesResult, NetFeaturesParams, NetFeaturesResult } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
-
-/** The largest batch of 8-bit levels the feature network gets at once. */
-const FEATURE_CHUNK_BYTES = 64 * 2 ** 20;
 
 /** Checks that the network can take the model's images; throws a bad-request EngineFailure saying why not. */
 export function checkCompatible(model: PmfModelInfo, net: FeatureNetInfo, modelFile: string, netFile: string): void {
@@ -58,10 +55,10 @@ export async function evalSamples(cache: SessionCache, model: LoadedModel, net: 
   const classes = Array.from({ length: p.count }, (_, s) => sampleClass(p.start + s, info.numClasses));
   let generateMs = 0;
   let featuresMs = 0;
-  // The network runs on chunks of several generator batches (up to 256 images or 64 MB of
-  // levels): a small CNN runs about twice as fast per image at 256 as at 64.
+  // The network runs on chunks of whole generator batches, as many images as featureBatch
+  // allows (256 small images; 15 for Inception, which resizes to 299x299 inside)
   const perLevels = net.info.channels * H * W;
-  const chunk = Math.max(batch, Math.min(256, Math.floor(FEATURE_CHUNK_BYTES / (4 * perLevels))));
+  const chunk = featureBatch(net.info.channels, [H, W], net.info.resize, batch);
   for (let lo = 0; lo < p.count; lo += chunk) {
     const m = Math.min(chunk, p.count - lo);
     const levels = new Float32Array(m * perLevels);
@@ -95,7 +92,8 @@ export async function netFeatures(cache: SessionCache, net: LoadedModel<FeatureN
   const K = net.info.logitClasses;
   const features = new Float32Array(n * D);
   const logits = K > 0 ? new Float32Array(n * K) : undefined;
-  const batch = Math.max(1, Math.floor(p.batchSize));
+  // at most the images featureBatch allows at once, whatever the caller asked for
+  const batch = Math.min(Math.max(1, Math.floor(p.batchSize)), featureBatch(C, [H, W], net.info.resize));
   const per = C * H * W;
   for (let lo = 0; lo < n; lo += batch) {
     const k = Math.min(batch, n - lo);

@@ -7,6 +7,8 @@ import type { OnnxHeader } from '../../src/core/checkpoint/onnxReader';
 import {
   densityCoverage,
   EvalAccumulator,
+  FEATURE_BATCH_BYTES,
+  featureBatch,
   FeatureNetError,
   inceptionScore,
   manifoldMetrics,
@@ -117,6 +119,23 @@ describe('what sample i is', () => {
     assert.equal(rgb.length, 36);
     for (let s = 0; s < 3; s++) for (let c = 0; c < 3; c++) assert.deepEqual(Array.from(rgb.subarray((s * 3 + c) * 4, (s * 3 + c + 1) * 4)), Array.from(grey.subarray(s * 4, s * 4 + 4)));
     assert.throws(() => toLevels(new Float32Array(24), 2, [3, 2, 2], [-1, 1], 1), /1-channel images; the model makes 3-channel/);
+  });
+});
+
+describe('how many images the feature network runs at once', () => {
+  test('small images 256 at a time; Inception, which resizes to 299x299 inside, 15 whatever the input size', () => {
+    assert.equal(featureBatch(1, [28, 28], 'none', 64), 256); // the Fashion-MNIST classifier: as before
+    assert.equal(featureBatch(3, [256, 256], 'bilinear-299', 1), 15); // B/16 into Inception-v3
+    assert.equal(featureBatch(3, [32, 32], 'bilinear-299', 1), 15); // upsampled inside: its activations are 299x299's
+    assert.equal(featureBatch(3, [512, 512], 'bilinear-299', 1), 5);
+    assert.equal(featureBatch(3, [256, 256], 'none', 1), 21);
+    assert.ok(15 * 4 * 3 * 299 * 299 <= FEATURE_BATCH_BYTES && 16 * 4 * 3 * 299 * 299 > FEATURE_BATCH_BYTES);
+  });
+
+  test('never fewer than the generator batch, nor than one image', () => {
+    assert.equal(featureBatch(3, [256, 256], 'bilinear-299', 32), 32);
+    assert.equal(featureBatch(3, [4096, 4096], 'none', 1), 1);
+    assert.equal(featureBatch(3, [256, 256], 'bilinear-299', 0), 15);
   });
 });
 
