@@ -215,6 +215,16 @@ export function checkReference(ref: LoadedReference, p: EvalProtocol): void {
   }
 }
 
+/**
+ * Why a run has no class-consistency although its network has logits: they are not the model's
+ * classes (Inception-v3's 1008 outputs are not ImageNet's 1000 classes in their order), so
+ * "argmax = the class it was made for" would measure nothing.
+ */
+function classConsistencyNote(p: EvalProtocol): string {
+  return `no class-consistency: ${p.net.file} has ${p.net.logitClasses} classes, ${p.model.file} makes ${p.model.numClasses}; ` +
+    'it needs a classifier of the model\'s own classes, in their order (Inception-v3\'s 1008 are not ImageNet\'s 1000)';
+}
+
 /** The scores of a finished run against reference statistics (FD's O(d³) part on worker threads: parallelFrechet.ts). */
 export async function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedReference): Promise<EvalScores> {
   const p = state.protocol;
@@ -230,7 +240,8 @@ export async function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedRefer
     notes,
   };
   const cc = acc.classConsistency();
-  if (cc) scores.classConsistency = { ...cc, classNames: p.net.classNames ?? undefined };
+  if (cc && p.net.logitClasses === p.model.numClasses) scores.classConsistency = { ...cc, classNames: p.net.classNames ?? undefined };
+  else if (cc) notes.push(classConsistencyNote(p));
   const is = acc.inceptionScore();
   if (is) scores.inceptionScore = { mean: is.mean, std: is.std, splits: is.splits };
   const kept = acc.keptFeatures();
