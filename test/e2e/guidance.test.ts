@@ -4,12 +4,12 @@
 // test set (Debian's dataset-fashion-mnist) with its points and best setting plotted, "Use these
 // settings" changing what Generate Samples starts with, and the page restored after a reload.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
-import { REPO, requireBuilt } from '../helpers/paths';
+import { FASHION, REPO, requireBuilt } from '../helpers/paths';
 import { acceptQuickPick, e2eAvailable, startVSCode, type VSCodeSession } from './harness';
 
 const FASHION_TEST = join(process.env.PMF_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist', 't10k-images-idx3-ubyte.gz');
@@ -31,6 +31,7 @@ before(async () => {
   if (skip) return;
   requireBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-guidance-'));
+  copyFileSync(FASHION, join(workspace, 'fashion.onnx')); // a checkpoint of the workspace, for the inspector's button
   session = await startVSCode({ extensionDir: process.env.PMF_E2E_EXTENSION_DIR ?? REPO, workspace,
     settings: { 'pmf.executionProvider': 'cpu' }, viewport: { width: 1400, height: 900 } });
 });
@@ -106,7 +107,7 @@ test('the omega slider regenerates its row; the strips show a seed walk and a cl
       const wv = await openPanel(s);
       // the default rows are omega 1, 1.5, 2, 3, 4, with the model's default (2) selected
       assert.equal(await wv.locator('.row-head').count(), 5);
-      assert.equal(await wv.locator('canvas.cell').count() - (await wv.locator('.strip canvas.cell').count()), 40);
+      assert.equal(await wv.locator('#grid canvas.cell').count(), 40);
       assert.equal(await wv.locator('canvas.cell.selected').getAttribute('data-row'), '2');
       const before = await canvasDigest(wv, cell(2, 0));
       const other = await canvasDigest(wv, cell(0, 0));
@@ -188,8 +189,10 @@ test('"Use these settings" after a sweep: Generate Samples starts with the best 
       assert.match(commands, new RegExp(`^pmf generate --model fashion-mnist --steps 1 --omega ${r.best} --t-min 0 --t-max 1$`, 'm'));
       assert.match(commands, new RegExp(`^pmf eval fashion-mnist --net fashion-mnist-classifier --ref \\S+reference-fashion-mnist-test-` +
         `fashion-mnist-classifier\\.npz --n 10000 --seed 0 --steps 1 --omega ${r.best} --t-min 0 --t-max 1$`, 'm'));
-      // the sweep's files are in the workspace's pmf-eval/ (reference statistics, one state file per setting)
-      assert.ok(readdirSync(join(workspace, 'pmf-eval', 'guidance-sweep', 'fashion-mnist-classifier')).length >= 5);
+      // the sweep's files are in the workspace's pmf-eval/: the reference statistics, and a state file per setting
+      assert.ok(existsSync(join(workspace, 'pmf-eval', 'reference-fashion-mnist-test-fashion-mnist-classifier.npz')));
+      const states = readdirSync(join(workspace, 'pmf-eval', 'guidance-sweep', 'fashion-mnist-classifier'));
+      for (const w of [1, 3, 5]) assert.ok(states.some((f) => f.includes(`-omega${w}-t0-1.npz`)), `a state file for omega ${w}: ${states.join(', ')}`);
 
       await s.runCommand('pMF: Generate Samples');
       await s.pickQuickPickItem('fashion-mnist');
@@ -224,5 +227,30 @@ test('"Use these settings" after a sweep: Generate Samples starts with the best 
       await again.locator('body[data-cells-drawn]').waitFor({ timeout: 60_000 });
       assert.equal(await again.locator('#omegas').evaluate((el: any) => el.value as string), '1, 3, 5');
       assert.equal(await again.locator('body').getAttribute('data-omega'), String(r.best));
+    });
+  });
+
+test('the inspector\'s Explore Guidance opens the panel on that checkpoint; a toy model is refused with a reason',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    await s.dumpLogsOnFailure(async () => {
+      await s.runCommand('View: Close All Editors');
+      const row = s.page.locator('.explorer-folders-view .monaco-list-row').filter({ hasText: 'fashion.onnx' }).first();
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.dblclick();
+      const inspector = await s.webview('fashion.onnx', { timeoutMs: 60_000 });
+      await inspector.locator('#explore:not([hidden])').click({ timeout: 60_000 });
+      await s.page.locator('.tabs-container .tab').filter({ hasText: 'pMF Guidance: Fashion-MNIST pMF' }).first().waitFor({ timeout: 60_000 });
+      const wv = await s.webview('pMF Guidance: Fashion-MNIST pMF', { timeoutMs: 60_000 });
+      await wv.locator('body[data-cells-drawn][data-last-cells="40"]').waitFor({ timeout: 60_000 });
+      // a workspace checkpoint is not the bundled model: its sweep asks for a feature network and reference statistics
+      assert.match(await wv.locator('#sweep-note').innerText(), /picked when the sweep starts/);
+
+      await s.runCommand('View: Close All Editors');
+      await s.runCommand('pMF: Explore Guidance');
+      await s.pickQuickPickItem('swiss-roll/x-D2');
+      const toy = await s.webview(undefined, { timeoutMs: 60_000 });
+      await toy.locator('#error').filter({ hasText: /is a toy model: Explore Guidance shows images/ }).waitFor({ timeout: 60_000 });
+      assert.ok(await toy.locator('#content').isHidden());
     });
   });
