@@ -3,6 +3,7 @@
 // grid, all or nothing, under names no other run has (outputFiles.ts).
 import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import { costPerImage } from '../core/costDefaults';
+import { solverEvaluations } from '../core/flowSampler';
 import { planBatches, splitBatches } from '../core/generationBatches';
 import { className, planSamples, slug } from '../core/generationPlan';
 import { isBlank, toUint8HWC } from '../core/image';
@@ -110,7 +111,7 @@ export async function runGeneration(client: EngineClient, req: GenerationRequest
   const load = await client.load(req.modelPath, req.provider, signal);
   const info = load.info;
   const plan = planSamples(req.n, req.seed, req.classes);
-  const cost = { flopsPerImage: costPerImage(info).flops, steps: req.steps, fixedBatch: info.fixedBatch };
+  const cost = { flopsPerImage: costPerImage(info).flops, steps: networkEvaluations(info, req), fixedBatch: info.fixedBatch };
   const batches = hooks.firstBatch !== undefined ? splitBatches(req.n, hooks.firstBatch, info.fixedBatch ?? req.batchSize)
     : planBatches(req.n, req.batchSize, cost);
   const per = info.sampleShape.reduce((a, b) => a * b, 1);
@@ -132,6 +133,16 @@ export async function runGeneration(client: EngineClient, req: GenerationRequest
     hooks.onBatch?.(batch, samples.length, req.n, ms);
   }
   return { load, samples, ms };
+}
+
+/**
+ * Network evaluations per sample: the steps, or a flow-matching solve's (Heun: 2N - 1), twice for
+ * two-pass guidance (an upper bound: outside [t_min, t_max] it is one pass).
+ */
+export function networkEvaluations(info: PmfModelInfo, req: Pick<GenerationRequest, 'steps' | 'omega' | 'solver'>): number {
+  if (info.modelType !== 'flow-matching') return req.steps;
+  const solves = solverEvaluations(req.steps, req.solver ?? info.defaultSolver ?? 'euler');
+  return info.guidance === 'two-pass' && req.omega !== 1 ? 2 * solves : solves;
 }
 
 /** The settings that reproduce one sample; embedded in its PNG. */

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EngineClient } from '../../src/engine/client';
-import { type GeneratedSample, type GenerationRequest, runGeneration } from '../../src/node/generation';
+import { type GeneratedSample, type GenerationRequest, networkEvaluations, runGeneration } from '../../src/node/generation';
+import { gaussianInfo } from '../helpers/gaussian';
 import { ENGINE, FASHION, requireBuilt } from '../helpers/paths';
 
 let client: EngineClient;
@@ -83,4 +84,13 @@ test('stop ends the run after the batch in flight; the samples made are the resu
   const none = await runGeneration(client, request(3, 4), undefined, undefined, { stop: AbortSignal.abort() });
   assert.equal(none.stopped, true);
   assert.equal(none.samples.length, 0);
+});
+
+test('the cost plan counts network evaluations: a MeanFlow step is one, Heun 2N - 1, two-pass guidance twice', () => {
+  const mf = gaussianInfo('x', ['z', 't', 'h']);
+  const fm = gaussianInfo('x', ['z', 't', 'y'], { modelType: 'flow-matching', numClasses: 2, guidance: 'two-pass', defaultSolver: 'heun' });
+  assert.equal(networkEvaluations(mf, { steps: 4, omega: 2 }), 4);
+  assert.equal(networkEvaluations(fm, { steps: 4, omega: 1 }), 7);
+  assert.equal(networkEvaluations(fm, { steps: 4, omega: 2 }), 14);
+  assert.equal(networkEvaluations(fm, { steps: 4, omega: 1, solver: 'euler' }), 4);
 });
