@@ -5,8 +5,10 @@
 // Each move is one `input` event, as a drag gives, and the next waits for its cells to be drawn;
 // the page times the move -> pixels on screen (after the next animation frame) and reports it.
 // The same 40 cells straight from the engine (makeCells, no VS Code) in the same run, for the
-// ratio. Not measured here: a pMF-B/16-sized model on the CPU (a 4-image row within 2 s of the
-// slider stopping), left for later.
+// ratio. With PMF_BENCH_B16=FILE (a pMF-B/16-sized ONNX, e.g. one bench/paper-scale.ts keeps with
+// PMF_BENCH_KEEP=1): a row of 4 seeds at one omega, the omega slider dragged (10 moves, 100 ms
+// apart), and the time from its last move to that row drawn at the last omega  target <= 2 s
+// (three drags; a row may still be on its way when the slider stops).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +93,61 @@ async function inVSCode(): Promise<{ tMax: Trip[]; omega: Trip[] }> {
   }
 }
 
+/** Milliseconds from the slider's last move to the row drawn at its last position, for `drags` drags, on a B/16-sized model. */
+async function b16Row(file: string, drags: number): Promise<{ ms: number[]; engineMs: number[] }> {
+  const ws = mkdtempSync(join(tmpdir(), 'pmf-bench-guidance-b16-'));
+  const s = await startVSCode({ extensionDir: REPO, workspace: ws, settings: { 'pmf.executionProvider': 'cpu' } });
+  const body = async (wv: Awaited<ReturnType<typeof s.webview>>, name: string) => Number(await wv.locator('body').getAttribute(name));
+  try {
+    await s.runCommand('pMF: Explore Guidance');
+    await s.pickQuickPickItem('Browse...');
+    await s.answerFileDialog(file);
+    const wv = await s.webview(undefined, { timeoutMs: 120_000 });
+    await wv.locator('body[data-cells-drawn][data-last-cells="40"]').waitFor({ timeout: 300_000 });
+    // one row of 4 seeds (committed as a user does: a value and Enter)
+    const commit = async (selector: string, value: string) => wv.locator(selector).evaluate((el: { value: string; dispatchEvent(e: Event): boolean }, v: string) => {
+      el.value = v;
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }, value);
+    await commit('#omegas', '2');
+    await commit('#seeds', '0, 1, 2, 3');
+    await wv.locator('body[data-last-cells="4"]').waitFor({ timeout: 120_000 });
+    const quiet = async () => {
+      // until nothing has been drawn (cells or strips) for 7 s: the strips of the last selection are done
+      let last = '';
+      for (;;) {
+        const now = `${await wv.locator('body').getAttribute('data-cells-drawn')}|${await wv.locator('body').getAttribute('data-walk-drawn')}`;
+        if (now === last) return;
+        last = now;
+        await new Promise((r) => setTimeout(r, 7000));
+      }
+    };
+    const ms: number[] = [];
+    const engineMs: number[] = [];
+    for (let d = 0; d < drags; d++) {
+      await quiet();
+      const stopAt = await wv.locator('#omega').evaluate(async (el: { value: string; dispatchEvent(e: Event): boolean }, base: number) => {
+        for (let i = 1; i <= 10; i++) {
+          el.value = String(base + i * 0.1);
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+          if (i < 10) await new Promise((r) => setTimeout(r, 100));
+        }
+        return performance.now();
+      }, d % 2 ? 3 : 2);
+      await quiet();
+      ms.push((await body(wv, 'data-last-drawn-at')) - stopAt);
+      engineMs.push(await body(wv, 'data-last-engine-ms'));
+    }
+    return { ms, engineMs };
+  } finally {
+    await s.stop();
+    rmSync(ws, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const b16File = process.env.PMF_BENCH_B16;
+  const b16 = b16File ? await b16Row(b16File, 3) : undefined;
   const e = await engineOnly();
   const v = await inVSCode();
   const row = (what: string, trips: Trip[]) => {
@@ -104,7 +160,10 @@ async function main(): Promise<void> {
     row('t_max: all 40 cells', v.tMax) + '\n' + row('omega: one row, 8 cells', v.omega) + '\n' +
     `\nThe 40 cells from the engine alone (makeCells, no VS Code), median of 20: ${e.wall.toFixed(1)} ms ` +
     `(generation ${e.engine.toFixed(1)} ms); the t_max move's p95 in VS Code is ${(p95(v.tMax.map((t) => t.ms)) / e.wall).toFixed(2)}x that.\n` +
-    'Not measured: a pMF-B/16-sized model on the CPU (target: a 4-image row within 2 s of the slider stopping).\n');
+    (b16 ? `\nA pMF-B/16-sized model (${b16File}), a row of 4 at one omega: the slider's last move -> the row drawn at that omega, ` +
+      `${b16.ms.length} drags: ${b16.ms.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')} (target 2 s, worst ${(Math.max(...b16.ms) / 2000).toFixed(2)}x; ` +
+      `the row's engine time ${b16.engineMs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', ')}).\n`
+      : 'Not measured: a pMF-B/16-sized model (set PMF_BENCH_B16 to one; target: a 4-image row within 2 s of the slider stopping).\n'));
 }
 
 main().catch((err: unknown) => {

@@ -94,6 +94,7 @@ export class CellRequests {
         document.body.dataset.lastRoundTrip = ms.toFixed(2);
         document.body.dataset.lastCells = String(drawn);
         document.body.dataset.lastEngineMs = sent.images!.engineMs.toFixed(2);
+        document.body.dataset.lastDrawnAt = performance.now().toFixed(1);
         this.channel.post({ type: 'timing', name: 'cells', ms, cells: drawn });
       });
     }, (e: unknown) => this.onError(e instanceof Error ? e.message : String(e)));
