@@ -101,9 +101,17 @@ export async function cmdEval(args: string[]): Promise<number> {
   const client = engine();
   try {
     const t0 = performance.now();
+    let midLine = false; // the progress line is open: an error goes below it, not after it
     const r = await withSigint((signal) => runEvalShard(client, req, statePath, signal, (p) => {
       log(`\rsamples ${p.done}/${p.total}${p.resumed ? ` (${p.resumed} resumed)` : ''}`);
-    }, (line) => log(`${line}\n`), ref));
+      midLine = true;
+    }, (line) => {
+      log(`${midLine ? '\n' : ''}${line}\n`);
+      midLine = false;
+    }, ref)).catch((e: unknown) => {
+      if (midLine) log('\n');
+      throw e;
+    });
     log('\n');
     const s = r.state;
     const secs = (performance.now() - t0) / 1000;

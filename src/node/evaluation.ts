@@ -206,7 +206,8 @@ export interface EvalScores {
 /** Throws when the reference cannot be compared with the run's features (another dimension, another network). */
 export function checkReference(ref: LoadedReference, p: EvalProtocol): void {
   if (ref.dim !== p.net.featureDim) {
-    throw new Error(`${ref.path} holds ${ref.dim}-dimensional statistics; ${p.net.file} gives ${p.net.featureDim} features. ` +
+    const made = ref.net ? ` (made with ${ref.net.file})` : '';
+    throw new Error(`${ref.path} holds ${ref.dim}-dimensional statistics${made}; ${p.net.file} gives ${p.net.featureDim} features. ` +
       'Use a reference made with the same feature network (pmf eval-ref).');
   }
   if (ref.net && ref.net.sha256 !== p.net.sha256) {

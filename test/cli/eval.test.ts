@@ -115,6 +115,19 @@ test('wrong inputs: a generator as the network, a reference of another dimension
   const dim = pmf('eval', 'fashion-mnist', ...COMMON, '--ref', small, '--out', join(tmp, 'dim', 'run.json'));
   assert.equal(dim.code, 1);
   assert.match(dim.err, /small\.npz holds 5-dimensional statistics; fashion-mnist-classifier\.onnx gives 128 features/);
+  const made = join(tmp, 'made.npz'); // as pmf eval-ref writes it: the network it was made with is named
+  const json = new TextEncoder().encode(JSON.stringify({ tool: 'pmf eval-ref', version: 1, source: 'x', count: 3,
+    net: { file: 'inception-fid.onnx', name: 'inception-v3-fid', sha256: '0'.repeat(64) }, images: '' }));
+  await writeReferenceStatistics(made, { mu: new Float64Array(5), sigma: new Float64Array(25) },
+    { pmf_reference_json: { data: json, shape: [json.length] }, features: { data: new Float32Array(15), shape: [3, 5] } });
+  const madeWith = pmf('eval', 'fashion-mnist', ...COMMON, '--ref', made, '--out', join(tmp, 'dim', 'run.json'));
+  assert.equal(madeWith.code, 1);
+  assert.match(madeWith.err, /made\.npz holds 5-dimensional statistics \(made with inception-fid\.onnx\); fashion-mnist-classifier\.onnx gives 128/);
+  // a network that cannot take the model's images (3-channel 8x8 into the grey 28x28 classifier): refused on its own line, below the progress
+  const rgb = pmf('eval', join(REPO, 'test', 'fixtures', 'checkpoints', 'official-tiny.onnx'), '--net', 'fashion-mnist-classifier', '--ref', REF,
+    '--n', '64', '--out', join(tmp, 'rgb', 'run.json'));
+  assert.notEqual(rgb.code, 0);
+  assert.match(rgb.err, /samples 0\/64\npmf: .*fashion-mnist-classifier\.onnx takes 1-channel images; .*official-tiny\.onnx makes 3-channel ones/);
   const none = pmf('eval', 'fashion-mnist', ...COMMON, '--ref', join(tmp, 'nope.npz'));
   assert.equal(none.code, 1);
   assert.match(none.err, /Cannot read .*nope\.npz: there is no such file/);
