@@ -10,6 +10,14 @@ import { type Cell, cellKey, type FromWebview, type Images, type ToWebview } fro
 
 /** An answer that does not come within this is given up (the next request goes out). */
 const CELLS_TIMEOUT_MS = 60_000;
+/**
+ * A request the engine will take longer than this over (a B/16 row on a CPU: seconds) waits until
+ * the changes have stopped for SETTLE_MS: sent mid-drag, it would hold the slider's final cells
+ * behind it for its whole run (2.6 s from the slider stopping to a B/16 row, against 1.6 s alone).
+ * Cheap models (the bundled one: ~8 ms a row) answer a dragged slider as it moves.
+ */
+const EXPENSIVE_MS = 300;
+const SETTLE_MS = 150;
 
 export interface WantedCells {
   /** Every cell of the grid, row by row. */
@@ -31,6 +39,9 @@ export class CellRequests {
   private readonly onTheWay = new Map<number, string>();
   private changedAt: number | undefined;
   private deferred = false;
+  /** Engine milliseconds per cell, learned from the answers (0 until the first). */
+  private msPerCell = 0;
+  private settling: ReturnType<typeof setTimeout> | undefined;
   private readonly requests: CoalescedRequest<() => Sent | undefined, Sent>;
   drawnCount = 0;
 
@@ -44,6 +55,7 @@ export class CellRequests {
         const { reply } = channel.request<MessageOf<ToWebview, 'images'>>({ type: 'cells', cells: sent.at.map((i) => w.cells[i]),
           steps: w.steps, noiseScale: w.noiseScale }, { timeoutMs: CELLS_TIMEOUT_MS });
         const answer = await reply;
+        if (answer?.images && sent.at.length) this.msPerCell = answer.images.engineMs / sent.at.length;
         return { ...sent, images: answer?.images };
       } finally {
         for (const [i, k] of sent.at.map((a, j) => [a, sent.keys[j]] as const)) if (this.onTheWay.get(i) === k) this.onTheWay.delete(i);
@@ -61,6 +73,8 @@ export class CellRequests {
 
   /** The grid changed shape: nothing on it is shown any more. */
   reset(): void {
+    clearTimeout(this.settling);
+    this.settling = undefined;
     this.shown = [];
     this.onTheWay.clear();
     this.requests.reset();
@@ -74,6 +88,18 @@ export class CellRequests {
       return;
     }
     this.deferred = false;
+    if (this.msPerCell * this.staleCount() > EXPENSIVE_MS) {
+      clearTimeout(this.settling);
+      this.settling = setTimeout(() => {
+        this.settling = undefined;
+        this.send();
+      }, SETTLE_MS);
+      return;
+    }
+    this.send();
+  }
+
+  private send(): void {
     this.requests.request(() => this.stale()).then((r) => {
       const sent = r?.reply;
       if (!sent?.images) return;
@@ -98,6 +124,16 @@ export class CellRequests {
         this.channel.post({ type: 'timing', name: 'cells', ms, cells: drawn });
       });
     }, (e: unknown) => this.onError(e instanceof Error ? e.message : String(e)));
+  }
+
+  /** How many cells want an image they neither show nor have on their way. */
+  private staleCount(): number {
+    const w = this.wanted();
+    if (!w) return 0;
+    return w.cells.filter((c, i) => {
+      const k = cellKey(c, w.steps, w.noiseScale);
+      return this.shown[i] !== k && this.onTheWay.get(i) !== k;
+    }).length;
   }
 
   /** The cells to ask for now (neither shown nor on their way), or undefined when there are none. */
