@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../node/outputFiles';
 import { readFashionMnist, readImageFolder, readReference, makeReference } from '../node/evalReference';
 import {
-  DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores,
+  DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, EVAL_BLOCK, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores,
 } from '../node/evaluation';
 import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
 
@@ -115,7 +115,10 @@ export async function cmdEval(args: string[]): Promise<number> {
     log('\n');
     const s = r.state;
     const secs = (performance.now() - t0) / 1000;
-    log(`shard ${shard.k + 1}/${shard.of}: samples ${s.start}..${s.end - 1} on ${r.provider} in ${secs.toFixed(1)} s (generation ${(r.generateMs / 1000).toFixed(1)} s, ` +
+    // shards are whole blocks: with fewer blocks than shards some hold none (their files still merge)
+    const range = s.end > s.start ? `samples ${s.start}..${s.end - 1}`
+      : `no samples (${n} samples are ${Math.ceil(n / EVAL_BLOCK)} block(s) of ${EVAL_BLOCK}, shards hold whole blocks)`;
+    log(`shard ${shard.k + 1}/${shard.of}: ${range} on ${r.provider} in ${secs.toFixed(1)} s (generation ${(r.generateMs / 1000).toFixed(1)} s, ` +
       `features ${(r.featuresMs / 1000).toFixed(1)} s); state: ${statePath}\n`);
     if (shard.of > 1) {
       const others = values.state === undefined ? `pmf-eval-shard-*-of-${shard.of}.npz` : `the ${shard.of} shards' state files (this one: ${statePath})`;

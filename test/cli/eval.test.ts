@@ -74,6 +74,21 @@ test('three shards merged give exactly the scores of one run; a missing shard is
   assert.equal(existsSync(join(tmp, 'm2.json')), false);
 });
 
+test('more shards than blocks: the empty shard says so, and the shards still merge', () => {
+  const args = ['--net', 'fashion-mnist-classifier', '--n', '64', '--threads', '2', '--keep', '64'];
+  const lines: string[] = [];
+  for (const k of [1, 2]) {
+    const r = pmf('eval', 'fashion-mnist', ...args, '--shard', `${k}/2`, '--state', join(tmp, `small-${k}.npz`));
+    assert.equal(r.code, 0, r.err);
+    lines.push(r.err);
+  }
+  assert.match(lines[0], /shard 1\/2: no samples \(64 samples are 1 block\(s\) of 1024, shards hold whole blocks\)/);
+  assert.match(lines[1], /shard 2\/2: samples 0\.\.63 on/);
+  const r = pmf('eval', '--merge', join(tmp, 'small-1.npz'), join(tmp, 'small-2.npz'), '--ref', REF, '--out', join(tmp, 'small.json'));
+  assert.equal(r.code, 0, r.err);
+  assert.equal(read(join(tmp, 'small.json')).scores.n, 64);
+});
+
 test('an interrupted run resumes from its state file and ends with the same scores', async () => {
   const state = join(tmp, 'resume', 'state.npz');
   const out = join(tmp, 'resume', 'run.json');
