@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { featureMoments, frechetDistance, frechetResult, frechetTerms, manifoldMetrics } from '../src/core/eval';
 import { gaussian } from '../src/core/noise';
 import { EngineClient } from '../src/engine/client';
-import { readFashionMnist, readReference, makeReference } from '../src/node/evalReference';
+import { levelsSource, makeReference, readFashionMnist, readReference } from '../src/node/evalReference';
 import { runEvalShard, scoreEval } from '../src/node/evaluation';
 import { traceSqrtProductParallel } from '../src/node/parallelFrechet';
 import { encodeNpy } from '../src/node/npy';
@@ -37,8 +37,8 @@ async function tenThousand(client: EngineClient): Promise<string[]> {
   const ref = join(tmp, 'ref.npz');
   const test = await readFashionMnist('test');
   let t0 = performance.now();
-  await makeReference(client, { netPath: NET, provider: 'cpu', threads: 2, source: 'Fashion-MNIST test', levels: test.levels, n: test.n,
-    size: [28, 28], keep: 10000, out: ref });
+  await makeReference(client, { netPath: NET, provider: 'cpu', threads: 2, source: 'Fashion-MNIST test',
+    images: levelsSource(test.levels, test.n, [28, 28]), keep: 10000, out: ref });
   const refMs = performance.now() - t0;
   const reference = await readReference(ref);
   const d = (await client.load(MODEL, 'cpu', undefined, 2)).info.defaultSampling;

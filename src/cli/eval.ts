@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../node/outputFiles';
-import { readFashionMnist, readImageFolder, readReference, makeReference } from '../node/evalReference';
+import { imageFolderSource, levelsSource, makeReference, readFashionMnist, readReference, type ImageSource } from '../node/evalReference';
 import {
   DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, EVAL_BLOCK, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores,
 } from '../node/evaluation';
@@ -142,12 +142,12 @@ export async function cmdEvalRef(args: string[]): Promise<number> {
   if (!values.out) throw new UsageError('eval-ref needs --out (the .npz to write)');
   if (!values.images === !values['fashion-mnist']) throw new UsageError('eval-ref takes one of --images DIR or --fashion-mnist train|test');
   const net = netPath(values.net);
-  let data: { levels: Float32Array; n: number; size: [number, number]; source: string };
+  let data: { images: ImageSource; source: string };
   if (values['fashion-mnist']) {
     const split = values['fashion-mnist'];
     if (split !== 'train' && split !== 'test') throw new UsageError(`--fashion-mnist takes train or test, got '${split}'`);
     const f = await readFashionMnist(split);
-    data = { ...f, size: [28, 28], source: `Fashion-MNIST ${split} (${f.path})` };
+    data = { images: levelsSource(f.levels, f.n, [28, 28]), source: `Fashion-MNIST ${split} (${f.path})` };
   } else {
     const dir = resolve(values.images!);
     const client0 = engine();
@@ -157,15 +157,14 @@ export async function cmdEvalRef(args: string[]): Promise<number> {
     } finally {
       await client0.dispose();
     }
-    const f = await readImageFolder(dir, channels === 3 ? 3 : 1);
-    data = { ...f, source: `folder ${dir}` };
+    data = { images: await imageFolderSource(dir, channels === 3 ? 3 : 1), source: `folder ${dir}` };
   }
   const client = engine();
   try {
     const r = await withSigint((signal) => makeReference(client, { netPath: net, provider: provider(values.provider),
       threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true), source: data.source,
-      levels: data.levels, n: data.n, size: data.size, keep: num(values.keep, 'keep', 10000, true), out: resolve(values.out!) }, signal));
-    process.stdout.write(`reference statistics of ${data.n} images (${data.source}) in ${r.info.net.name}'s ${r.dim}-d features: ${resolve(values.out)}\n`);
+      images: data.images, keep: num(values.keep, 'keep', 10000, true), out: resolve(values.out!) }, signal));
+    process.stdout.write(`reference statistics of ${data.images.n} images (${data.source}) in ${r.info.net.name}'s ${r.dim}-d features: ${resolve(values.out)}\n`);
     return EXIT.ok;
   } finally {
     await client.dispose();

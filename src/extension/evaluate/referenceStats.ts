@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { EngineClient } from '../../engine/client';
 import type { ProviderSetting } from '../../engine/protocol';
 import { onnxContentSha256 } from '../../node/contentHash';
-import { makeReference, readFashionMnist, readReference, type LoadedReference } from '../../node/evalReference';
+import { levelsSource, makeReference, readFashionMnist, readReference, type LoadedReference } from '../../node/evalReference';
 import { madeReferencePath } from './evalFiles';
 import type { PickedNet, PickedReference } from './evalPickers';
 
@@ -55,7 +55,7 @@ export async function obtainReference(pick: PickedReference, net: PickedNet, dep
   const t0 = performance.now();
   const f = await readFashionMnist('test');
   await makeReference(deps.engine, { netPath: net.path, provider: deps.provider, source: `Fashion-MNIST test (${f.path})`,
-    levels: f.levels, n: f.n, size: [28, 28], keep: 10000, out }, signal).catch((e: unknown) => {
+    images: levelsSource(f.levels, f.n, [28, 28]), keep: 10000, out }, signal).catch((e: unknown) => {
     throw naming(out, e);
   });
   deps.log.info(`reference statistics of the ${f.n} Fashion-MNIST test images in ${net.label}'s features: ${out} ` +
