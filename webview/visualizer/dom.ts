@@ -5,23 +5,14 @@ import '@vscode-elements/elements/dist/vscode-label/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import { h } from '../shared/dom';
 
 export type VscodeSingleSelect = HTMLElementTagNameMap['vscode-single-select'];
 export type VscodeTextfield = HTMLElementTagNameMap['vscode-textfield'];
 export type VscodeCheckbox = HTMLElementTagNameMap['vscode-checkbox'];
 export type VscodeButton = HTMLElementTagNameMap['vscode-button'];
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {},
-  ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children);
-  return e;
-}
+export { h };
 
 export function labelled(text: string, control: HTMLElement, help?: string): HTMLElement {
   const label = h('vscode-label', { for: control.id, text });
