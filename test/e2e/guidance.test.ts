@@ -194,8 +194,7 @@ test('"Use these settings" after a sweep: Generate Samples starts with the best 
       const states = readdirSync(join(workspace, 'pmf-eval', 'guidance-sweep', 'fashion-mnist-classifier'));
       for (const w of [1, 3, 5]) assert.ok(states.some((f) => f.includes(`-omega${w}-t0-1.npz`)), `a state file for omega ${w}: ${states.join(', ')}`);
 
-      await s.runCommand('pMF: Generate Samples');
-      await s.pickQuickPickItem('fashion-mnist');
+      await s.runCommandAndPick('pMF: Generate Samples', 'fashion-mnist');
       await acceptQuickPick(s, 'classes');
       await s.typeInInputBox('10', { prompt: 'Suggested' });
       await s.typeInInputBox('0');
@@ -214,8 +213,7 @@ test('"Use these settings" after a sweep: Generate Samples starts with the best 
       await s.page.locator('.tabs-container .tab').filter({ hasText: 'pMF Guidance: Fashion-MNIST pMF' }).nth(1).waitFor({ state: 'detached', timeout: 30_000 });
 
       // the Field Visualizer starts with it too
-      await s.runCommand('pMF: Open Field Visualizer');
-      await s.pickQuickPickItem('fashion-mnist');
+      await s.runCommandAndPick('pMF: Open Field Visualizer', 'fashion-mnist');
       const viz = await s.webview(undefined, { timeoutMs: 60_000 });
       await viz.locator('body[data-frames]').waitFor({ timeout: 60_000 });
       assert.equal(await viz.locator('#omega').evaluate((el: any) => String(el.value)), String(r.best));

@@ -365,6 +365,24 @@ export class VSCodeSession {
    * label into its filter (so long lists scroll it into view) and clicks the item whose
    * label is exactly `label`.
    */
+  /**
+   * runCommand, then pickQuickPickItem: when the command's quick pick closes before the item is
+   * picked (an editor revealed just before, a webview taking focus as it loads, closes it: seen in
+   * CI after View: Close Editor), runs the command again, up to 3 times.
+   */
+  async runCommandAndPick(title: string, label: string, opts: QuickInputOptions = {}): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand(title, opts);
+      try {
+        await this.pickQuickPickItem(label, { timeoutMs: 15_000 });
+        return;
+      } catch (e) {
+        const open = await this.quickInputWidget().isVisible();
+        if (attempt >= 3 || open) throw e;
+      }
+    }
+  }
+
   async pickQuickPickItem(label: string, opts: QuickInputOptions & { filter?: boolean } = {}): Promise<void> {
     const timeout = opts.timeoutMs ?? 30_000;
     const input = this.quickInputBox();
