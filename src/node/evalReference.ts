@@ -160,12 +160,6 @@ export async function imageFolderSource(dir: string, channels: number): Promise<
   };
 }
 
-/** The images of a folder (see imageFolderSource) as 8-bit levels [n, C, H, W], all in memory. */
-export async function readImageFolder(dir: string, channels: number): Promise<{ levels: Float32Array; n: number; size: [number, number] }> {
-  const src = await imageFolderSource(dir, channels);
-  return { levels: await src.read(0, src.n), n: src.n, size: src.size };
-}
-
 /** At most this many bytes of float32 levels are read and sent to the engine at once. */
 const REFERENCE_CHUNK_BYTES = 64 * 2 ** 20;
 
