@@ -1,6 +1,6 @@
 // What the pmf commands share: exit codes, usage errors, number and provider options, models, the engine.
-import { join, resolve } from 'node:path';
-import type { PmfModelInfo } from '../core/checkpoint/types';
+import { basename, join, resolve } from 'node:path';
+import { FLOW_SOLVERS, type FlowSolver, type PmfModelInfo } from '../core/checkpoint/types';
 import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { resolveModel } from '../node/bundled';
@@ -50,4 +50,17 @@ export function engine(): EngineClient {
     log: process.env.PMF_DEBUG ? (m) => process.stderr.write(`[engine] ${m}\n`) : undefined,
     cacheDir: cliCacheDir(),
   });
+}
+
+/**
+ * --solver euler|heun: the ODE solver of a flow-matching model (pmf generate, eval, sweep,
+ * fields); undefined when absent (the model's default). On a MeanFlow model it is a usage error.
+ */
+export function solverOption(v: string | undefined, info: PmfModelInfo, path: string): FlowSolver | undefined {
+  if (v === undefined) return undefined;
+  if (!FLOW_SOLVERS.includes(v as FlowSolver)) throw new UsageError(`--solver must be ${FLOW_SOLVERS.join(' or ')}, got '${v}'`);
+  if (info.modelType !== 'flow-matching') {
+    throw new UsageError(`--solver is for flow-matching models; ${basename(path)} is a MeanFlow model (its sampler has no ODE solver)`);
+  }
+  return v as FlowSolver;
 }

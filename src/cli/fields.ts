@@ -12,11 +12,11 @@ import { TOY_TRAJECTORY_POINTS, trajectorySeeds } from '../core/trajectory';
 import { nonFiniteFields } from '../node/nonFinite';
 import { encodeNpy } from '../node/npy';
 import { writeFileAtomic } from '../node/outputFiles';
-import { engine, EXIT, loadInfo, num, provider, UsageError } from './common';
+import { engine, EXIT, loadInfo, num, provider, solverOption, UsageError } from './common';
 
 export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--ode-steps K] [--seeds 0-3] [--class C[,C...]]
              [--omega W] [--t-min A] [--t-max B] [--r-fraction F] [--patch P] [--consistency S]
-             [--json] [--npy FILE] [--provider P] [--quiet]
+             [--solver euler|heun] [--json] [--npy FILE] [--provider P] [--quiet]
       The fields z_t, x, u, v along a trajectory (the pMF N-step sampler, or the v-ODE with K
       Euler steps) and what the Field Visualizer measures of them at each t: effective
       dimension of P x P patches (participation ratio, components for 95 % of the variance),
@@ -24,7 +24,10 @@ export const FIELDS_USAGE = `  pmf fields MODEL [--mode pmf|ode] [--steps N] [--
       MeanFlow consistency with S fine steps. x and u are taken at r = F t (default: at each
       sampler step's own r). --npy writes the fields [frames, 4, n, ...] (all or nothing).
       NaN or infinite fields are an error (exit 1): their count, and nothing written.
-      Toy models use ${TOY_TRAJECTORY_POINTS} points from the first seed.`;
+      Toy models use ${TOY_TRAJECTORY_POINTS} points from the first seed. A flow-matching model's
+      trajectory is its ODE (--mode ode, the default there) with --solver (default: the
+      model's) and K solver steps per unit of t (default: its default_sampling steps); u and x
+      at r = F t come from the ODE solution z_r (the paper's Fig. 1; default F = 0).`;
 
 /** Samples of an image model's trajectory at most. */
 const MAX_SAMPLES = 64;
@@ -35,13 +38,21 @@ export async function cmdFields(args: string[]): Promise<number> {
       mode: { type: 'string' }, steps: { type: 'string' }, 'ode-steps': { type: 'string' }, seeds: { type: 'string' },
       class: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
       patch: { type: 'string' }, consistency: { type: 'string' }, 'r-fraction': { type: 'string' }, json: { type: 'boolean' }, npy: { type: 'string' },
-      provider: { type: 'string' }, quiet: { type: 'boolean' },
+      provider: { type: 'string' }, quiet: { type: 'boolean' }, solver: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('fields takes one MODEL');
   const { path, info } = loadInfo(positionals[0]);
-  const mode = values.mode ?? 'pmf';
+  const flow = info.modelType === 'flow-matching';
+  const solver = solverOption(values.solver, info, path);
+  const mode = values.mode ?? (flow ? 'ode' : 'pmf');
   if (mode !== 'pmf' && mode !== 'ode') throw new UsageError(`--mode must be pmf or ode, got '${mode}'`);
+  if (flow && mode !== 'ode') {
+    throw new UsageError(`${positionals[0]} is a flow-matching model: it has no N-step MeanFlow sampler, its trajectory is its ODE's (--mode ode)`);
+  }
+  if (flow && values.consistency !== undefined) {
+    throw new UsageError(`${positionals[0]} is a flow-matching model: its u is the ODE's average velocity by construction, so --consistency has nothing to check`);
+  }
   let seeds: number[];
   let classes: number[];
   try {
@@ -53,11 +64,12 @@ export async function cmdFields(args: string[]): Promise<number> {
   seeds = trajectorySeeds(info.kind, seeds);
   const d = info.defaultSampling;
   const steps = num(values.steps, 'steps', 16, true);
-  const odeSteps = num(values['ode-steps'], 'ode-steps', 128, true);
+  const odeSteps = num(values['ode-steps'], 'ode-steps', flow ? d.steps : 128, true);
   const patch = num(values.patch, 'patch', 4, true);
   const fine = num(values.consistency, 'consistency', 0, true);
   if (steps < 1 || odeSteps < 1 || fine < 0) throw new UsageError('--steps and --ode-steps must be at least 1, --consistency at least 0');
-  const rFraction = values['r-fraction'] === undefined ? 'step' as const : num(values['r-fraction'], 'r-fraction', 0);
+  // a flow-matching network has no r: u and x at r = F t from the ODE, down to r = 0 by default
+  const rFraction = values['r-fraction'] === undefined ? (flow ? 0 : 'step' as const) : num(values['r-fraction'], 'r-fraction', 0);
   if (rFraction !== 'step' && !(rFraction >= 0 && rFraction <= 1)) throw new UsageError('--r-fraction must be between 0 and 1');
   const cond = {
     labels: info.numClasses > 0 ? seeds.map((_, i) => classes[i % classes.length]) : undefined,
@@ -72,7 +84,7 @@ export async function cmdFields(args: string[]): Promise<number> {
   const client = engine();
   try {
     const load = await client.load(path, provider(values.provider), ac.signal);
-    const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction },
+    const tr = await client.trajectory({ modelId: load.modelId, mode, seeds, ...cond, steps, odeSteps, rFraction, ...(solver ? { solver } : {}) },
       ac.signal, progress('trajectory (network calls)'));
     log('\n');
     const shown = tr.fields ?? tr.toy?.plane;
@@ -101,7 +113,8 @@ export async function cmdFields(args: string[]): Promise<number> {
       await writeFileAtomic(file, encodeNpy(fields, [frames, 4, seeds.length, ...info.sampleShape]), 'pass another --npy FILE');
       log(`fields [${[frames, 4, seeds.length, ...info.sampleShape].join(', ')}] (z, x, u, v) written to ${file}\n`);
     }
-    const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_TRAJECTORY_POINTS}` : seeds,
+    const settings = { mode, steps, odeSteps: mode === 'ode' ? odeSteps : undefined,
+      solver: flow ? solver ?? info.defaultSolver ?? 'euler' : undefined, seeds: info.kind === 'toy' ? `${seeds[0]}+${TOY_TRAJECTORY_POINTS}` : seeds,
       labels: cond.labels, omega: cond.omega, tMin: cond.tMin, tMax: cond.tMax, rFraction,
       patchSize: info.kind === 'image' ? patch : undefined };
     if (values.json) {

@@ -15,7 +15,7 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InspectError } from '../core/checkpoint/inspect';
-import { CheckpointError, FLOW_SOLVERS, type FlowSolver, type PmfModelInfo } from '../core/checkpoint/types';
+import { CheckpointError, type PmfModelInfo } from '../core/checkpoint/types';
 import { describePrecision } from '../core/checkpoint/precision';
 import { parseClasses } from '../core/generationPlan';
 import { listHead } from '../core/listHead';
@@ -24,7 +24,7 @@ import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
 import { checkFolderFor } from '../node/outputFiles';
 import { BENCH_USAGE, cmdBench } from './bench';
-import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
+import { engine, EXIT, loadInfo, num, provider, ROOT, solverOption, UsageError } from './common';
 import { cmdEval, cmdEvalRef, EVAL_USAGE } from './eval';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
@@ -65,13 +65,7 @@ async function cmdGenerate(args: string[]): Promise<number> {
   });
   if (!values.model) throw new UsageError('generate needs --model (a .onnx path or a bundled name; see pmf models)');
   const { path, info } = loadInfo(values.model);
-  const solver = values.solver as FlowSolver | undefined;
-  if (solver !== undefined && !FLOW_SOLVERS.includes(solver)) {
-    throw new UsageError(`--solver must be ${FLOW_SOLVERS.join(' or ')}, got '${solver}'`);
-  }
-  if (solver !== undefined && info.modelType !== 'flow-matching') {
-    throw new UsageError(`--solver is for flow-matching models; ${basename(path)} is a MeanFlow model (its sampler has no ODE solver)`);
-  }
+  const solver = solverOption(values.solver, info, path);
   const d = info.defaultSampling;
   let classes: number[];
   try {

@@ -7,17 +7,18 @@ import { readReference } from '../node/evalReference';
 import { DEFAULT_SPLITS } from '../node/evaluation';
 import { describeSweep, runGuidanceSweep, sweepSettings, type SweepResult } from '../node/guidanceSweep';
 import { writeFileAtomic } from '../node/outputFiles';
-import { engine, EXIT, loadInfo, num, provider, ROOT, UsageError } from './common';
+import { engine, EXIT, loadInfo, num, provider, ROOT, solverOption, UsageError } from './common';
 
 export const SWEEP_USAGE = `  pmf sweep MODEL --net NET --ref REF --omega W[,W...] [--interval A-B[,A-B...]]
             [--n N] [--seed S] [--steps K] [--batch-size B] [--state-dir DIR]
-            [--out FILE] [--provider P] [--threads T] [--json]
+            [--out FILE] [--provider P] [--threads T] [--solver euler|heun] [--json]
       FD and class-consistency (pmf eval's, on N samples each, default 2000, the same
       seeds and classes in every setting) for every omega with every interval [A, B]
       (default 0-1), as a table with the lowest FD marked, and the pmf generate and
       pmf eval command lines of that setting. Each setting's state goes to DIR (kept: an
       interrupted sweep resumes there), by default a temporary folder removed afterwards.
-      --out writes the results as JSON; --json prints them.`;
+      --out writes the results as JSON; --json prints them. A flow-matching model guided by
+      two passes sweeps too; --solver is its ODE solver (its default_sampling's when absent).`;
 
 const quote = (s: string) => (/^[\w./:@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -57,7 +58,7 @@ export async function cmdSweep(args: string[]): Promise<number> {
     args, strict: true, allowPositionals: true, options: {
       net: { type: 'string' }, ref: { type: 'string' }, omega: { type: 'string' }, interval: { type: 'string' },
       n: { type: 'string' }, seed: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' },
-      'state-dir': { type: 'string' }, out: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
+      'state-dir': { type: 'string' }, out: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' }, solver: { type: 'string' },
       json: { type: 'boolean' }, quiet: { type: 'boolean' },
     },
   });
@@ -67,7 +68,10 @@ export async function cmdSweep(args: string[]): Promise<number> {
   const net = netPath(values.net);
   if (!values.ref) throw new UsageError('sweep needs --ref (reference statistics .npz; make one with pmf eval-ref)');
   const { path, info } = loadInfo(positionals[0]);
-  if (!info.hasCfg) throw new UsageError(`${positionals[0]} has no guidance inputs (omega, t_min, t_max): there is nothing to sweep`);
+  if (!info.hasCfg && info.guidance !== 'two-pass') {
+    throw new UsageError(`${positionals[0]} has no guidance inputs (omega, t_min, t_max): there is nothing to sweep`);
+  }
+  const solver = solverOption(values.solver, info, path);
   const n = num(values.n, 'n', 2000, true);
   if (n < 2) throw new UsageError(`--n must be at least 2, got ${n}`);
   const seed = num(values.seed, 'seed', 0, true);
@@ -87,6 +91,7 @@ export async function cmdSweep(args: string[]): Promise<number> {
       modelPath: path, netPath: net, provider: provider(values.provider),
       threads: values.threads === undefined ? undefined : num(values.threads, 'threads', 0, true),
       n, seed, steps, batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: 0, splits: DEFAULT_SPLITS, settings, stateDir,
+      ...(solver ? { solver } : {}),
     }, ref, ac.signal, (p) => log(`\rsetting ${p.setting + 1}/${p.settings}: samples ${p.done}/${p.total}`), (line) => log(`\r${line}\n`));
   } finally {
     process.removeListener('SIGINT', onSigint);
@@ -96,14 +101,15 @@ export async function cmdSweep(args: string[]): Promise<number> {
   if (r.best < 0) throw new Error('no setting gave a finite FD');
   const b = r.rows[r.best];
   const model = quote(positionals[0]);
-  const cfg = `--steps ${steps} --omega ${b.omega} --t-min ${b.tMin} --t-max ${b.tMax}`;
+  // a flow-matching model's solver goes with the steps (the one the protocol sampled with)
+  const cfg = `--steps ${steps} --omega ${b.omega} --t-min ${b.tMin} --t-max ${b.tMax}` + (r.solver ? ` --solver ${r.solver}` : '');
   const commands = {
     generate: `pmf generate --model ${model} ${cfg}`,
     eval: `pmf eval ${model} --net ${quote(values.net!)} --ref ${quote(values.ref)} --n ${n} --seed ${seed} ${cfg}`,
   };
   const record = {
     tool: 'pmf sweep', model: { spec: positionals[0], file: path, name: r.model.name }, net: { file: net, name: r.net.name },
-    reference: r.reference, n, seed, steps, provider: r.provider,
+    reference: r.reference, n, seed, steps, ...(r.solver ? { solver: r.solver } : {}), provider: r.provider,
     settings: r.rows.map((x, i) => ({ omega: x.omega, tMin: x.tMin, tMax: x.tMax, fd: x.fd, classConsistency: x.classConsistency,
       inceptionScore: x.inceptionScore, best: i === r.best, seconds: x.seconds, scores: x.scores, protocol: x.protocol })),
     best: { index: r.best, omega: b.omega, tMin: b.tMin, tMax: b.tMax, fd: b.fd, classConsistency: b.classConsistency },

@@ -68,7 +68,7 @@ export async function evalSamples(cache: SessionCache, model: LoadedModel, net: 
       const seeds = Array.from({ length: k }, (_, s) => sampleSeed(p.seed, p.start + lo + b + s));
       const t0 = performance.now();
       const z0 = await generate(cache, model, { modelId: model.id, seeds, labels: classes.slice(lo + b, lo + b + k), steps: p.steps,
-        omega: p.omega, tMin: p.tMin, tMax: p.tMax, batchSize: k }, signal, () => {});
+        omega: p.omega, tMin: p.tMin, tMax: p.tMax, batchSize: k, ...(p.solver ? { solver: p.solver } : {}) }, signal, () => {});
       generateMs += performance.now() - t0;
       levels.set(toLevels(z0, k, [C, H, W], info.dataRange, net.info.channels), b * perLevels);
       onProgress(lo + b + k, p.count);

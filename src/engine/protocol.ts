@@ -167,6 +167,8 @@ export interface EvalSamplesParams extends SamplingSettings {
   count: number;
   seed: number;
   batchSize: number;
+  /** Flow-matching models: the ODE solver (the model's default_sampling solver when absent); MeanFlow models ignore it. */
+  solver?: FlowSolver;
   /** Progress (samples done of count) under this token. */
   progressToken?: string;
 }

@@ -3,7 +3,7 @@
 // saved with (docs/evaluation.md). Used by the CLI and the extension.
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
+import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import {
   EvalAccumulator,
   type FeatureNetInfo,
@@ -42,7 +42,8 @@ export interface EvalProtocol {
   samples: string;
   n: number;
   seed: number;
-  sampling: SamplingSettings;
+  /** A flow-matching model's also its ODE solver (MeanFlow protocols have none, as before it existed). */
+  sampling: SamplingSettings & { solver?: FlowSolver };
   /** Samples 0..keep-1 keep their features (precision/recall, density/coverage). */
   keep: number;
   splits: number;
@@ -61,6 +62,8 @@ export interface EvalRequest extends SamplingSettings {
   splits: number;
   /** Shard k (0-based) of `of`. */
   shard: { k: number; of: number };
+  /** Flow-matching models: the ODE solver (the model's default when absent); MeanFlow models have none. */
+  solver?: FlowSolver;
 }
 
 export interface EvalProgress {
@@ -118,7 +121,8 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
       featureDim: net.info.featureDim, logitClasses: net.info.logitClasses, source: net.info.source,
       classNames: net.info.classNames, realData: net.info.realData },
     images: UINT8_RULE, samples: SAMPLE_RULE,
-    n: req.n, seed: req.seed, sampling: { steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax },
+    n: req.n, seed: req.seed, sampling: { steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax,
+      ...(info.modelType === 'flow-matching' ? { solver: req.solver ?? info.defaultSolver ?? 'euler' } : {}) },
     keep: Math.min(req.keep, req.n), splits: req.splits, blockSize: EVAL_BLOCK,
   };
   if (ref) checkReference(ref, protocol); // before any work
@@ -147,7 +151,8 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
     // up to the next block boundary: every saved state holds whole blocks but the run's last
     const to = Math.min(end, (Math.floor(from / EVAL_BLOCK) + 1) * EVAL_BLOCK);
     const r = await client.evalSamples({ modelId: model.modelId, netId: net.netId, start: from, count: to - from, seed: req.seed,
-      steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: req.batchSize }, signal,
+      steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: req.batchSize,
+      ...(protocol.sampling.solver ? { solver: protocol.sampling.solver } : {}) }, signal,
     (d) => onProgress({ done: state.done + d, total: end - start, resumed, generateMs, featuresMs }));
     const probs = r.logits ? softmaxRows(r.logits, net.info.logitClasses) : undefined;
     state.accumulator.add(from, r.features, probs, r.classes);
@@ -263,7 +268,8 @@ export async function scoreEval(state: EvalState<EvalProtocol>, ref: LoadedRefer
 export function describeScores(p: EvalProtocol, s: EvalScores, refPath: string): string {
   const f = (x: number, d = 4) => x.toFixed(d);
   const lines = [
-    `${p.model.name || p.model.file}: ${s.n} samples (seed ${p.seed}; ${p.sampling.steps} step(s), omega ${p.sampling.omega}, ` +
+    `${p.model.name || p.model.file}: ${s.n} samples (seed ${p.seed}; ${p.sampling.steps} ` +
+      `${p.sampling.solver ? `${p.sampling.solver} ` : ''}step(s), omega ${p.sampling.omega}, ` +
       `interval [${p.sampling.tMin}, ${p.sampling.tMax}])`,
     `features: ${p.net.name} (${p.net.file}, sha256 ${p.net.sha256.slice(0, 12)}..., ${p.net.featureDim}-d, resize ${p.net.resize}); ` +
       `reference ${basename(refPath)}${s.fd.referenceCount ? ` (${s.fd.referenceCount} images)` : ''}`,

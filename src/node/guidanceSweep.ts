@@ -5,7 +5,7 @@
 // resumes from its last block). Used by `pmf sweep` and, later, the Explore Guidance panel.
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
+import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import type { FeatureNetInfo } from '../core/eval';
 import type { EngineClient } from '../engine/client';
 import type { LoadedReference } from './evalReference';
@@ -55,6 +55,8 @@ export interface SweepResult {
   n: number;
   seed: number;
   steps: number;
+  /** A flow-matching model's ODE solver (the protocol's); absent for MeanFlow models. */
+  solver?: FlowSolver;
   rows: SweepRow[];
   /** The row with the lowest FD (the first of equals). */
   best: number;
@@ -69,7 +71,8 @@ export function sweepSettings(omegas: readonly number[], intervals: ReadonlyArra
 /** The state file of one setting (its name carries everything the protocol keys on but the files' hashes). */
 export function settingStatePath(req: SweepRequest, s: GuidanceSetting): string {
   const model = basename(req.modelPath).replace(/\.onnx$/i, '').replace(/[^\w.-]+/g, '_');
-  return join(req.stateDir, `${model}-n${req.n}-seed${req.seed}-steps${req.steps}-omega${s.omega}-t${s.tMin}-${s.tMax}.npz`);
+  const solver = req.solver ? `-${req.solver}` : '';
+  return join(req.stateDir, `${model}-n${req.n}-seed${req.seed}-steps${req.steps}${solver}-omega${s.omega}-t${s.tMin}-${s.tMax}.npz`);
 }
 
 /** Index of the lowest FD (the first of equals; NaN never wins). */
@@ -124,7 +127,8 @@ export async function runGuidanceSweep(client: EngineClient, req: SweepRequest, 
       (row.classConsistency === undefined ? '' : `, class-consistency ${row.classConsistency.toFixed(4)}`) +
       ` (${row.seconds.toFixed(1)} s${resumed ? `, ${resumed} samples resumed` : ''})`);
   }
-  return { model: model!, net: net!, provider, reference: ref.path, n: req.n, seed: req.seed, steps: req.steps, rows, best: bestRow(rows) };
+  return { model: model!, net: net!, provider, reference: ref.path, n: req.n, seed: req.seed, steps: req.steps,
+    solver: rows[0]?.protocol.sampling.solver, rows, best: bestRow(rows) };
 }
 
 /** The sweep as a table for people, the best setting marked. */
@@ -137,7 +141,7 @@ export function describeSweep(r: SweepResult): string {
     i === r.best ? '<- best' : '']);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
   const line = (cells: string[]) => cells.map((v, c) => (c < 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ').trimEnd();
-  const title = `${r.model.name || 'model'}: ${r.n} samples per setting (seed ${r.seed}; ${r.steps} step(s)) in ${r.net.name}'s features, ` +
+  const title = `${r.model.name || 'model'}: ${r.n} samples per setting (seed ${r.seed}; ${r.steps} ${r.solver ? `${r.solver} ` : ''}step(s)) in ${r.net.name}'s features, ` +
     `reference ${basename(r.reference)}`;
   return [title, line(head), ...body.map(line)].join('\n') + '\n';
 }
