@@ -22,7 +22,7 @@ const builds = [
   { ...common, platform: 'browser', target: 'es2022', format: 'iife',
     entryPoints: { gallery: 'webview/gallery/main.ts', visualizer: 'webview/visualizer/main.ts',
       toyCompare: 'webview/toyCompare/main.ts', inspector: 'webview/inspector/main.ts',
-      guidance: 'webview/guidance/main.ts' },
+      guidance: 'webview/guidance/main.ts', compareModels: 'webview/compareModels/main.ts' },
     outdir: 'dist/webview' },
 ];
 
@@ -36,6 +36,7 @@ cpSync('webview/visualizer/visualizer.css', 'dist/webview/visualizer.css');
 cpSync('webview/toyCompare/toyCompare.css', 'dist/webview/toyCompare.css');
 cpSync('webview/inspector/inspector.css', 'dist/webview/inspector.css');
 cpSync('webview/guidance/guidance.css', 'dist/webview/guidance.css');
+cpSync('webview/compareModels/compareModels.css', 'dist/webview/compareModels.css');
 cpSync('node_modules/uplot/dist/uPlot.min.css', 'dist/webview/uPlot.min.css');
 // The Frechet distance's SIMD kernels (wasm/frechetKernels.ts, AssemblyScript): an imported shared
 // memory, so a team of worker threads runs them over one workspace (src/node/wasmKernels.ts).

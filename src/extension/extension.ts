@@ -5,6 +5,7 @@ import { EngineClient } from '../engine/client';
 import type { ProviderSetting } from '../engine/protocol';
 import { generateSamples } from './commands/generateSamples';
 import { inspectCheckpoint } from './commands/inspectCheckpoint';
+import { CompareModelsPanel } from './compareModels/compareModelsPanel';
 import { evaluateCheckpoint } from './evaluate/evaluateCommand';
 import type { GalleryPanel } from './gallery/galleryPanel';
 import { startingSettings } from './guidance/guidanceDefaults';
@@ -53,6 +54,7 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     startingSettings: (modelPath, info) => startingSettings(context.workspaceState, modelPath, info).settings };
   const guidance: GuidanceDeps = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log,
     workspaceState: context.workspaceState, timings: [] };
+  const compare = { extensionUri: context.extensionUri, extensionPath: context.extensionPath, engine, log };
 
   context.subscriptions.push(
     log,
@@ -84,6 +86,12 @@ export function activate(context: vscode.ExtensionContext): PmfLabApi {
     }),
     vscode.commands.registerCommand('pmf.compareToyModels',
       () => ToyComparePanel.open(context.extensionUri, context.extensionPath, engine, log)),
+    vscode.commands.registerCommand('pmf.compareModels', () => CompareModelsPanel.open(compare)),
+    vscode.window.registerWebviewPanelSerializer(CompareModelsPanel.viewType, {
+      deserializeWebviewPanel: async (panel, state) => {
+        CompareModelsPanel.revive(compare, panel, state);
+      },
+    }),
     vscode.commands.registerCommand('pmf.showLog', () => log.show()),
     vscode.commands.registerCommand('pmf.selectProvider', async () => {
       const current = providerSetting();
