@@ -2,7 +2,8 @@
 // engine on the bundled Table 2 models (28 x 28 with 4 x 4 patches, 112 x 112 with 16 x 16): its
 // first frame's x is exactly the one-step sample Generate Samples makes for the same seed and
 // class, x and u come for every frame of the v-ODE from t = 1 to 0, and the effective dimension
-// of x's and u's patches is measured at the model's own patch dimension (16 and 256).
+// of x's and u's tokens (the model's own patches: dimension 16 and 256) is measured in a worker
+// thread, frame by frame.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -66,7 +67,7 @@ for (const [name, size, patchDim] of [['x-p4', 28, 16], ['u-p16', 112, 256]] as 
     assert.notEqual(decode(c.column.u, per, 0), decode(c.column.x, per, 0));
 
     const seen: number[] = [];
-    const m = await measureColumn(client, c.trajectoryId, view.patchSize, ac.signal, (p) => seen.push(p.done));
+    const m = await measureColumn(join(REPO, 'dist', 'tokenDimensionsWorker.js'), c, view.patchSize, ac.signal, (p) => seen.push(p.done));
     assert.equal(m.patchDim, patchDim);
     assert.equal(m.dimX.length, frames);
     assert.equal(m.dimU.length, frames);

@@ -67,9 +67,9 @@ app.append(
   statusLine, errorBox, grid,
   h('section', { id: 'dims', 'aria-labelledby': 'dims-title' },
     h('h2', { id: 'dims-title', text: 'Effective dimension of the patches along t' }),
-    h('p', { class: 'lead', text: 'Participation ratio of each model\'s own p x p patches (pooled over its samples): ' +
-      'x solid, u dashed. Near 1 the patches vary along few directions (the data manifold); noise spreads over all ' +
-      'p\u00b2C of them.' }),
+    h('p', { class: 'lead', text: 'Participation ratio of the p x p patches each model\'s network sees (its tokens, ' +
+      'pooled over its samples): x solid, u dashed. Low: the patches vary along few directions (near the data ' +
+      'manifold); noise spreads over all p\u00b2C of them.' }),
     plot, legend, table),
 );
 

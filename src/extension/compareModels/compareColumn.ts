@@ -1,21 +1,23 @@
 // One column of "pMF: Compare Models": a model's fields along the v-ODE from the seeds' noise
 // (engine viz/trajectory, x and u at r = 0: frame 0's x is the one-step sample x(z_1, 0, 1)),
-// as 8-bit display frames, and the effective dimension of its x and u patches along t (engine
-// viz/measure, in its worker thread, at the model's own patch size).
+// as 8-bit display frames, and the effective dimension of its x and u tokens (the model's own
+// p x p patches) along t, measured in a worker thread (node/tokenDimensions.ts).
 import { basename } from 'node:path';
 import type { EngineClient } from '../../engine/client';
 import type { LoadResult, TrajectoryReply } from '../../engine/protocol';
 import { FieldLayout, valuesPerSample } from '../../core/fieldLayout';
+import { tokenDimensionsInWorker } from '../../node/tokenDimensions';
 import { quantise8 } from '../../core/frameEncoding';
 import {
   COMPARE_STEPS, comparisonDetail, comparisonLabel, comparisonLabels, comparisonSeeds, patchOf, publishedMetrics,
 } from '../../core/modelComparison';
 import type { ColumnResult, ColumnView, CompareConfig, MeasuredResult } from '../../shared/protocol/compareModels';
 
-/** A column's trajectory in the engine, for its measurements. */
+/** A column, and its exact x and u for the measurements. */
 export interface ComputedColumn {
   column: Omit<ColumnResult, 'requestId' | 'slot'>;
-  trajectoryId: string;
+  /** x and u of every frame, [frames, n, ...sampleShape] each, float32 (own buffers: they can be transferred). */
+  fields: { x: Float32Array; u: Float32Array };
   /** Whether the fields hold NaN or infinite values (drawn black). */
   nonFinite: boolean;
 }
@@ -39,8 +41,8 @@ export function columnView(spec: string, path: string, load: LoadResult, cfg: Co
   };
 }
 
-/** x and u of every frame, [frames, n, per] each, as 8-bit display frames (one block per sample). */
-export function xuFrames(reply: TrajectoryReply): { x: ColumnResult['x']; u: ColumnResult['u'] } {
+/** x and u of every frame, [frames, n, per] each. */
+export function xuFrames(reply: TrajectoryReply): { x: Float32Array; u: Float32Array } {
   const per = valuesPerSample(reply.sampleShape);
   const layout = new FieldLayout(reply.n, per);
   const frames = reply.times.length;
@@ -50,7 +52,7 @@ export function xuFrames(reply: TrajectoryReply): { x: ColumnResult['x']; u: Col
     x.set(layout.field(reply.fields!, f, 1), f * layout.fieldSize);
     u.set(layout.field(reply.fields!, f, 2), f * layout.fieldSize);
   }
-  return { x: quantise8(x, per), u: quantise8(u, per) };
+  return { x, u };
 }
 
 /** The model's trajectory at the config's seeds and classes, with its model's own sampling settings. */
@@ -64,28 +66,33 @@ export async function computeColumn(engine: EngineClient, load: LoadResult, view
     omega: s.omega, tMin: s.tMin, tMax: s.tMax, steps: COMPARE_STEPS, odeSteps: COMPARE_STEPS, rFraction: 0,
   }, signal);
   if (!reply.fields) throw new Error(`${view.name} returned no image fields.`);
-  const { x, u } = xuFrames(reply);
+  const fields = xuFrames(reply);
+  const per = valuesPerSample(reply.sampleShape);
   let nonFinite = false;
   for (const v of reply.fields) if (!Number.isFinite(v)) { nonFinite = true; break; }
   return {
-    column: { view, times: reply.times, n: reply.n, x, u, ms: performance.now() - t0 },
-    trajectoryId: reply.trajectoryId, nonFinite,
+    column: { view, times: reply.times, n: reply.n, x: quantise8(fields.x, per), u: quantise8(fields.u, per), ms: performance.now() - t0 },
+    fields, nonFinite,
   };
 }
 
-/** The effective dimension of x's and u's patches along the trajectory; onFrame sees the series as it grows. */
-export async function measureColumn(engine: EngineClient, trajectoryId: string, patchSize: number, signal: AbortSignal,
+/**
+ * The effective dimension of x's and u's tokens along t, in a worker thread (dist/tokenDimensionsWorker.js
+ * at workerPath); onFrame sees the series as it grows. Takes the column's fields (they move to the worker).
+ */
+export async function measureColumn(workerPath: string, c: ComputedColumn, patchSize: number, signal: AbortSignal,
   onFrame: (m: Omit<MeasuredResult, 'requestId' | 'slot'>) => void): Promise<Omit<MeasuredResult, 'requestId' | 'slot'>> {
   const t0 = performance.now();
+  const { view, times, n } = c.column;
+  const frames = times.length;
+  const patchDim = view.patchDim;
   const dimX: number[] = [];
   const dimU: number[] = [];
-  const r = await engine.measure(trajectoryId, patchSize, signal, (p) => {
-    if (signal.aborted) return;
-    dimX.push(p.measurement.participationRatio.x);
-    dimU.push(p.measurement.participationRatio.u);
-    onFrame({ done: p.frame + 1, total: p.frames, patchDim: p.patchDim, dimX: [...dimX], dimU: [...dimU], ms: performance.now() - t0 });
-  });
-  const m = r.measurements;
-  return { done: m.participationRatio.x.length, total: m.participationRatio.x.length, patchDim: m.patchDim,
-    dimX: m.participationRatio.x, dimU: m.participationRatio.u, ms: r.ms };
+  const r = await tokenDimensionsInWorker(workerPath, { x: c.fields.x, u: c.fields.u, frames, n, sampleShape: view.sampleShape, patchSize },
+    signal, (frame, x, u) => {
+      dimX.push(x);
+      dimU.push(u);
+      if (!signal.aborted) onFrame({ done: frame + 1, total: frames, patchDim, dimX: [...dimX], dimU: [...dimU], ms: performance.now() - t0 });
+    });
+  return { done: frames, total: frames, patchDim: r.patchDim, dimX: r.x, dimU: r.u, ms: performance.now() - t0 };
 }

@@ -1,10 +1,10 @@
 // pMF: Compare Models (host side): two to four image models side by side at the same seeds and
 // classes (the paper's Table 2 direction, opening on the bundled table2/ set): per model its
-// one-step samples, x and u along t, and the effective dimension of their patches along t
-// (compareColumn.ts). A run is one job (the latest wins; hiding the panel stops it: the page is
+// one-step samples, x and u along t, and the effective dimension of their tokens (p x p patches)
+// along t (compareColumn.ts). A run is one job (the latest wins; hiding the panel stops it: the page is
 // rebuilt when shown and asks again); columns already computed for the same model, seeds and
 // classes are answered from memory.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { isCancelled } from '../../core/cancel';
 import { MAX_COMPARED, TABLE2_MODELS } from '../../core/modelComparison';
@@ -107,6 +107,10 @@ export class CompareModelsPanel implements vscode.Disposable {
     this.disposables.add(panel.onDidDispose(() => this.dispose()));
   }
 
+  private get workerPath(): string {
+    return join(this.deps.extensionPath, 'dist', 'tokenDimensionsWorker.js');
+  }
+
   private post(msg: ToWebview): void {
     this.channel.post(msg);
   }
@@ -169,7 +173,7 @@ export class CompareModelsPanel implements vscode.Disposable {
           if (computed.nonFinite) {
             this.post({ type: 'failed', requestId, slot, spec, message: `${view.name} returned NaN or infinite values (drawn black).` });
           }
-          measuring.push(measureColumn(this.deps.engine, computed.trajectoryId, view.patchSize, signal, (m) => {
+          measuring.push(measureColumn(this.workerPath, computed, view.patchSize, signal, (m) => {
             if (!signal.aborted && m.done < m.total) this.post({ type: 'measured', result: { requestId, slot, ...m } });
           }).then((m) => {
             if (signal.aborted) return;
