@@ -2,7 +2,9 @@
 // exports). Native range inputs and vscode-elements components, keyboard accessible, labelled
 // for screen readers; the owner (main.ts) keeps the view options and calls set...() to reflect them.
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import type { FlowSolver } from '../../src/core/checkpoint/types';
 import { FIELD_NAMES, type FieldName } from '../../src/core/fieldLayout';
+import { solverSteps } from '../../src/core/flowTrajectory';
 import type { ModelView } from '../../src/shared/protocol/visualizer';
 import { button, h, select, type VscodeCheckbox, type VscodeSingleSelect } from './dom';
 
@@ -18,8 +20,26 @@ export interface TimeEvents {
   rStep(): void;
 }
 
+/** A flow-matching model's trajectory: its solver and steps per unit of t (the r slider is "the ODE down to r"). */
+export interface FlowShown {
+  solver: FlowSolver;
+  odeSteps: number;
+}
+
+const SOLVER_NAMES: Record<FlowSolver, string> = { euler: 'Euler', heun: 'Heun' };
+
+const R_HELP = 'r = fraction \u00b7 t. r = 0: the one-step end point x(z_t, 0, t). r = t: the denoiser.';
+const R_ARIA = 'r as a fraction of t: 0 is the one-step end point, 1 is the denoiser r = t';
+const R_HELP_FLOW = 'The ODE down to r: z_r is the solution of dz/dt = v from z_t down to r = fraction \u00b7 t, ' +
+  'u = (z_t \u2212 z_r)/(t \u2212 r), x = z_t \u2212 t\u00b7u. r = 0: x is the ODE\u2019s end point z_0. r = t: u = v, x the denoiser.';
+const R_ARIA_FLOW = 'r, the ODE down to r as a fraction of t: u and x from the ODE solution z_r; 0 is the ODE end point, 1 is r = t (u = v)';
+
 export class TimeControls {
   readonly root: HTMLElement;
+  private readonly rLabel: HTMLElement;
+  /** Flow-matching models: what u and x are at this r (the paper's Fig. 1 construction, with the solver's steps). */
+  readonly rMeaning: HTMLElement;
+  private flow: FlowShown | undefined;
   readonly scrubber: HTMLInputElement;
   readonly rSlider: HTMLInputElement;
   private readonly tValue: HTMLElement;
@@ -34,8 +54,7 @@ export class TimeControls {
     this.scrubber.disabled = true;
     this.scrubber.addEventListener('input', () => ev.frame(Number(this.scrubber.value)));
     this.tValue = h('output', { id: 't-value', for: 't-scrubber' });
-    this.rSlider = h('input', { id: 'r-slider', type: 'range', min: '0', max: '1', step: '0.01', value: '0',
-      'aria-label': 'r as a fraction of t: 0 is the one-step end point, 1 is the denoiser r = t' });
+    this.rSlider = h('input', { id: 'r-slider', type: 'range', min: '0', max: '1', step: '0.01', value: '0', 'aria-label': R_ARIA });
     this.rSlider.addEventListener('input', () => ev.rInput(Number(this.rSlider.value)));
     this.rSlider.addEventListener('change', () => ev.rCommit(Number(this.rSlider.value)));
     this.rValue = h('output', { id: 'r-value', for: 'r-slider' });
@@ -46,11 +65,14 @@ export class TimeControls {
     const tGroup = h('div', { class: 'slider t' },
       h('label', { for: 't-scrubber', text: 't', title: 'Time: 1 is noise, 0 is data. \u2190/\u2192 step frames, Home/End jump.' }),
       h('span', { class: 'end', text: 'noise' }), this.scrubber, h('span', { class: 'end', text: 'data' }), this.tValue);
+    this.rLabel = h('label', { id: 'r-label', for: 'r-slider', text: 'r', title: R_HELP });
     const rGroup = h('div', { class: 'slider r' },
-      h('label', { for: 'r-slider', text: 'r', title: 'r = fraction \u00b7 t. r = 0: the one-step end point x(z_t, 0, t). r = t: the denoiser.' }),
+      this.rLabel,
       h('span', { class: 'end', text: '0' }), this.rSlider, h('span', { class: 'end', text: 't' }), this.rValue,
       this.rStepButton);
-    this.root = h('div', { class: 'time-controls' }, tGroup, rGroup, this.frameLabel);
+    this.rMeaning = h('div', { id: 'r-meaning', class: 'r-meaning' });
+    this.rMeaning.hidden = true;
+    this.root = h('div', { class: 'time-controls' }, tGroup, rGroup, this.rMeaning, this.frameLabel);
   }
 
   setTimes(times: number[]): void {
@@ -59,9 +81,32 @@ export class TimeControls {
     this.scrubber.disabled = times.length <= 1;
   }
 
+  /**
+   * A flow-matching model's trajectory (its solver and steps), or undefined for a MeanFlow model:
+   * the r slider then reads "ODE down to r", and there is no step r to go back to.
+   */
+  setFlow(flow: FlowShown | undefined): void {
+    this.flow = flow;
+    this.rLabel.textContent = flow ? 'r (ODE down to r)' : 'r';
+    this.rLabel.title = flow ? R_HELP_FLOW : R_HELP;
+    this.rSlider.setAttribute('aria-label', flow ? R_ARIA_FLOW : R_ARIA);
+    this.rStepButton.hidden = !!flow;
+    this.rMeaning.hidden = !flow;
+    if (!flow) this.rMeaning.textContent = '';
+  }
+
   /** Shows frame f with its t and r; `stepR` marks r as the sampler step's own. */
   show(frame: number, t: number, r: number, rFraction: number, stepR = false): void {
     this.rStepButton.toggleAttribute('disabled', stepR);
+    if (this.flow) {
+      // the construction of the paper's Fig. 1, with the steps this frame's z_r takes
+      const solver = SOLVER_NAMES[this.flow.solver];
+      const k = solverSteps(this.flow.odeSteps, t - r);
+      this.rMeaning.textContent = t - r > 1e-9
+        ? `u = (z_t \u2212 z_r)/(t \u2212 r), z_r by ${k} ${solver} step${k === 1 ? '' : 's'} of the ODE from z_t down to r; x = z_t \u2212 t\u00b7u`
+        : 'r = t: u = v(z_t, t), x = z_t \u2212 t\u00b7v (the denoiser); no ODE to solve';
+      this.rMeaning.dataset.solverSteps = t - r > 1e-9 ? String(k) : '0';
+    }
     if (Number(this.scrubber.value) !== frame) this.scrubber.value = String(frame);
     if (document.activeElement !== this.rSlider && Math.abs(Number(this.rSlider.value) - rFraction) > 1e-9) {
       this.rSlider.value = String(rFraction);
@@ -71,7 +116,7 @@ export class TimeControls {
     this.rSlider.setAttribute('aria-valuetext', `r = ${r.toFixed(3)} (${Math.round(rFraction * 100)} % of t)`);
     this.tValue.textContent = t.toFixed(3);
     this.rValue.textContent = `${r.toFixed(3)} (${Math.round(rFraction * 100)}%)`;
-    const end = stepR ? ' \u00b7 the step\u2019s own r' : rFraction === 0 ? ' \u00b7 one-step end point'
+    const end = stepR ? ' \u00b7 the step\u2019s own r' : rFraction === 0 ? (this.flow ? ' \u00b7 the ODE\u2019s end point' : ' \u00b7 one-step end point')
       : rFraction === 1 ? ' \u00b7 denoiser (r = t)' : '';
     this.frameLabel.replaceChildren(
       h('span', { class: 'frame', text: `frame ${frame + 1}/${F}` }),

@@ -18,7 +18,7 @@ import {
 } from '../../src/shared/protocol/visualizer';
 import { vscode, webviewChannel } from '../shared/host';
 import { Debounce } from '../shared/timer';
-import { TimeControls, ViewBar, type ViewOptions } from './controls';
+import { type FlowShown, TimeControls, ViewBar, type ViewOptions } from './controls';
 import { describeSample, Toolbar } from './toolbar';
 import { canvasToPng, renderStrip } from './exportStrip';
 import { FieldGrid } from './fieldCanvas';
@@ -178,6 +178,11 @@ function setView(patch: Partial<ViewOptions>): void {
   if ('uv' in patch || 'channel' in patch || 'sharedScale' in patch || 'zoom' in patch) requestDraw();
 }
 
+/** A flow-matching model's solver and ODE steps in a config (the r slider's "ODE down to r"); undefined for MeanFlow models. */
+function flowShown(m: ModelView, c: VizConfig): FlowShown | undefined {
+  return m.modelType === 'flow-matching' ? { solver: c.solver ?? m.flow?.solver ?? 'euler', odeSteps: c.odeSteps } : undefined;
+}
+
 function defaultZoom(m: ModelView): number {
   const W = m.sampleShape[m.sampleShape.length - 1] ?? 28;
   return validZoom(112 / W); // panels of about 112 px: 4x for 28 x 28, 1/2 for 256 x 256
@@ -310,7 +315,8 @@ function onTrajectory(res: TrajectoryResult): void {
     const labels = Array.from({ length: traj.n }, (_, i) => describeSample(i, cfg, model));
     grid.layout(traj.n, traj.C, traj.H, traj.W, labels);
   }
-  plots.setTrajectory({ times: res.times, toy: model.kind === 'toy' });
+  time.setFlow(flowShown(model, cfg));
+  plots.setTrajectory({ times: res.times, toy: model.kind === 'toy', flow: model.modelType === 'flow-matching' });
   plots.setMeasurements(undefined, 0, F);
   plots.setConsistency(undefined, 'Not computed for this trajectory yet.');
   const n = traj.n;
@@ -390,6 +396,8 @@ function onInit(m: ModelView, c: VizConfig, models: { name: string; path: string
   delete document.body.dataset.frames;
   toolbar.setModel(m, models);
   toolbar.setConfig(c);
+  time.setFlow(flowShown(m, c));
+  document.body.dataset.modelType = m.modelType;
   viewBar.setModel(m);
   setView({});
   grid.clear();
@@ -439,7 +447,9 @@ async function exportPng(): Promise<void> {
     if (model.kind === 'toy') {
       canvas = toy.canvas;
     } else {
-      const mode = { pmf: 'pMF trajectory', ode: 'v-ODE trajectory', image: 'real image' }[traj.config.mode];
+      const mode = model.modelType === 'flow-matching'
+        ? `flow-matching ODE (${traj.config.odeSteps} ${traj.config.solver ?? model.flow?.solver ?? 'euler'} steps per unit t; u, x from z_r)`
+        : { pmf: 'pMF trajectory', ode: 'v-ODE trajectory', image: 'real image' }[traj.config.mode];
       canvas = renderStrip(grid, `${model.name} \u00b7 ${mode} \u00b7 frame ${f + 1}/${traj.F} \u00b7 t = ${t.toFixed(4)}, r = ${r.toFixed(4)}, h = ${(t - r).toFixed(4)}`);
     }
     if (!canvas) return;

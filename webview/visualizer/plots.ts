@@ -40,6 +40,8 @@ export interface PlotsInput {
   /** Absent until the first frames are measured; then one entry per frame measured so far. */
   measurements?: Measurements;
   toy: boolean;
+  /** A flow-matching model's trajectory (no consistency card: its u is the ODE's by construction). */
+  flow?: boolean;
 }
 
 /** The charts drawn from the measurements (consistency has its own request). */
@@ -270,7 +272,8 @@ export class Plots {
     const toyPlane = !!this.input?.toy;
     for (const c of this.charts.values()) {
       if (only && !only.includes(c.id)) continue;
-      c.card.hidden = toyPlane ? c.id === 'dim' || c.id === 'hf' : c.id === 'offplane';
+      // a flow-matching model's u is the ODE's average velocity by construction: no MeanFlow consistency to check
+      c.card.hidden = (toyPlane ? c.id === 'dim' || c.id === 'hf' : c.id === 'offplane') || (c.id === 'consistency' && !!this.input?.flow);
       c.plot?.destroy();
       c.plot = undefined;
       const spec = specs[c.id];

@@ -6,6 +6,7 @@ import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { formatSeeds, parseSeeds } from '../../src/core/seeds';
+import type { FlowSolver } from '../../src/core/checkpoint/types';
 import { type Mode, type ModelView, VizConfig } from '../../src/shared/protocol/visualizer';
 import { button, h, labelled, select, textfield, type VscodeButton, type VscodeCheckbox, type VscodeSingleSelect,
   type VscodeTextfield } from './dom';
@@ -43,6 +44,9 @@ export class Toolbar {
   private readonly runButton: VscodeButton;
   private readonly autoRun: VscodeCheckbox;
   private readonly mode: VscodeSingleSelect;
+  private readonly modeField: HTMLElement;
+  private readonly solver: VscodeSingleSelect;
+  private readonly solverField: HTMLElement;
   private readonly seeds: VscodeTextfield;
   private readonly nums = new Map<NumKey, VscodeTextfield>();
   private readonly fields = new Map<string, HTMLElement>();
@@ -86,8 +90,14 @@ export class Toolbar {
     this.seeds.addEventListener('input', () => this.onSeeds());
     this.seeds.addEventListener('change', () => this.onSeeds());
     this.enterRuns(this.seeds);
+    this.modeField = labelled('Mode', this.mode, 'pMF: the N-step sampler of the model. v-ODE: Euler steps of the model\'s instantaneous velocity v. Real image: noise a real image to z_t0 and follow a path.');
+    // flow-matching models: the ODE's solver (the model's default from pmf.default_sampling)
+    this.solver = select('solver', 'ODE solver', [['euler', 'Euler'], ['heun', 'Heun']]);
+    this.solver.addEventListener('change', () => ev.config({ solver: this.solver.value as FlowSolver }, true));
+    this.solverField = labelled('Solver', this.solver, 'The ODE solver of the flow-matching model: the path between frames and every z_r.');
+    this.solverField.hidden = true;
     const row2 = h('div', { class: 'row settings-row' },
-      labelled('Mode', this.mode, 'pMF: the N-step sampler of the model. v-ODE: Euler steps of the model\'s instantaneous velocity v. Real image: noise a real image to z_t0 and follow a path.'),
+      this.modeField, this.solverField,
       labelled('Seeds', this.seeds, 'One seed per sample, shown side by side (1-16): "0, 1, 2" or "0-7".'),
       this.num('steps', 'Steps', 'pMF: sampler steps N (frames N + 1). v-ODE and image: frames shown along t.', 1, 64, 1),
       this.num('odeSteps', 'ODE steps', 'Euler steps of the v-ODE (a multiple of the frames is used).', 1, 2048, 1),
@@ -171,11 +181,16 @@ export class Toolbar {
     }
   }
 
+  /** Real-image mode: image models of the MeanFlow type (a flow-matching model's trajectory is its ODE's). */
+  private takesImages(): boolean {
+    return this.model?.kind === 'image' && this.model.modelType !== 'flow-matching';
+  }
+
   private installDrop(): void {
     let depth = 0;
     const isFiles = (e: DragEvent) => !!e.dataTransfer && [...e.dataTransfer.types].includes('Files');
     window.addEventListener('dragenter', (e) => {
-      if (!isFiles(e) || this.model?.kind !== 'image') return;
+      if (!isFiles(e) || !this.takesImages()) return;
       depth++;
       document.body.dataset.dragging = 'true';
     });
@@ -186,14 +201,14 @@ export class Toolbar {
     window.addEventListener('dragover', (e) => {
       if (!isFiles(e)) return;
       e.preventDefault();
-      if (e.dataTransfer) e.dataTransfer.dropEffect = this.model?.kind === 'image' ? 'copy' : 'none';
+      if (e.dataTransfer) e.dataTransfer.dropEffect = this.takesImages() ? 'copy' : 'none';
     });
     window.addEventListener('drop', (e) => {
       e.preventDefault();
       depth = 0;
       delete document.body.dataset.dragging;
       const file = e.dataTransfer?.files?.[0];
-      if (file && this.model?.kind === 'image') this.ev.dropFile(file);
+      if (file && this.takesImages()) this.ev.dropFile(file);
     });
   }
 
@@ -206,8 +221,9 @@ export class Toolbar {
     this.modelMeta.textContent = [
       model.kind === 'toy' ? `toy, D = ${model.sampleShape[0]}` : shape,
       `${model.prediction}-prediction`,
+      model.modelType === 'flow-matching' ? 'flow matching (no r)' : '',
       model.numClasses > 0 ? `${model.numClasses} classes` : 'unconditional',
-      model.hasCfg ? 'CFG' : '',
+      model.hasCfg ? 'CFG' : model.guidance === 'two-pass' ? 'CFG by two passes' : '',
     ].filter(Boolean).join(' \u00b7 ');
     this.modelMeta.title = models.length > 1 ? `Known models: ${models.map((m) => m.name).join(', ')}` : '';
     // Real-image mode only for image models.
@@ -215,7 +231,20 @@ export class Toolbar {
     if (model.kind !== 'image') imageOpt?.remove();
     else if (!imageOpt) this.mode.append(h('vscode-option', { value: 'image', text: MODE_LABELS.image }));
     this.fields.get('patchSize')!.hidden = model.kind !== 'image';
-    for (const k of ['omega', 'tMin', 'tMax'] as const) this.fields.get(k)!.hidden = !model.hasCfg;
+    // guidance by the network's inputs or by two passes (a flow-matching model's): omega and its interval
+    for (const k of ['omega', 'tMin', 'tMax'] as const) this.fields.get(k)!.hidden = model.guidance === 'none';
+    // A flow-matching model has one trajectory, its ODE: no mode to pick, a solver instead.
+    const flow = model.modelType === 'flow-matching';
+    this.modeField.hidden = flow;
+    this.solverField.hidden = !flow;
+    const ode = this.fields.get('odeSteps')!;
+    const odeLabel = ode.querySelector('vscode-label');
+    if (odeLabel) {
+      odeLabel.textContent = flow ? 'ODE steps N' : 'ODE steps';
+      odeLabel.title = flow
+        ? `Solver steps per unit of t: frame to frame and z_t down to each z_r take \u2308N\u00b7length\u2309 of them (the model's default: ${model.flow?.steps} ${model.flow?.solver} steps).`
+        : 'Euler steps of the v-ODE (a multiple of the frames is used).';
+    }
     this.classSelects = [];
     this.classesList.replaceChildren();
   }
@@ -235,6 +264,7 @@ export class Toolbar {
       t.invalid = false;
     }
     if (this.imagePath.value !== config.imagePath) this.imagePath.value = config.imagePath;
+    if (config.solver && this.solver.value !== config.solver) this.solver.value = config.solver;
     const seedsLabel = this.seeds.parentElement?.querySelector('vscode-label');
     if (seedsLabel) {
       seedsLabel.title = config.mode === 'image'
@@ -243,6 +273,7 @@ export class Toolbar {
     }
     const stepsLabel = this.fields.get('steps')!.querySelector('vscode-label');
     if (stepsLabel) stepsLabel.textContent = config.mode === 'pmf' ? 'Steps' : 'Frames';
+    if (stepsLabel && model?.modelType === 'flow-matching') stepsLabel.title = 'Frames - 1 along the ODE: the frames sit at t = 1 - f / steps.';
     this.fields.get('odeSteps')!.hidden = config.mode !== 'ode';
     this.imageRow.hidden = config.mode !== 'image';
     this.classesRow.hidden = !model || model.numClasses <= 0;

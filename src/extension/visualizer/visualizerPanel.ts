@@ -1,7 +1,8 @@
 // pMF: Open Field Visualizer (host side). Runs trajectories in the engine and forwards the
 // fields and measurements to the webview (measuring.ts); answers the r slider; takes a real
 // image; exports (visualizerExports.ts). Jobs of one kind (run, measure, consistency): the
-// latest wins.
+// latest wins. A flow-matching model runs its ODE (flowConfig): the r slider means "the ODE down
+// to r" there (u from z_r, x = z_t - t u), with the model's solver unless the user picks another.
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { type EngineClient, EngineError } from '../../engine/client';
@@ -16,7 +17,7 @@ import { decodeImageForModel } from '../../node/imageInput';
 import { nonFiniteFields } from '../../node/nonFinite';
 import { type Channel, Jobs, type MessageOf, messageOf } from '../../shared/channel';
 import { DisposableStore } from '../../shared/dispose';
-import { defaultConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../shared/protocol/visualizer';
+import { defaultConfig, flowConfig, FromWebview, type ModelView, ToWebview, VizConfig } from '../../shared/protocol/visualizer';
 import { describeLoad, loadWithProgress } from '../loadProgress';
 import { modelFromUri, pickModel } from '../modelPicker';
 import { hostChannel, webviewOptions } from '../panelChannel';
@@ -122,19 +123,25 @@ export class VisualizerPanel implements vscode.Disposable {
     const info = this.load.info;
     const model: ModelView = {
       name: info.name || basename(this.modelPath), path: this.modelPath, kind: info.kind, prediction: info.prediction,
-      numClasses: info.numClasses, classNames: info.classNames, hasCfg: info.hasCfg, sampleShape: info.sampleShape,
+      numClasses: info.numClasses, classNames: info.classNames, hasCfg: info.hasCfg, modelType: info.modelType,
+      guidance: info.guidance, sampleShape: info.sampleShape,
+      flow: info.modelType === 'flow-matching' ? { solver: info.defaultSolver ?? 'euler', steps: info.defaultSampling.steps } : undefined,
       dataRange: info.dataRange, embedding: info.embedding, provider: this.load.provider,
     };
     const d = this.deps.startingSettings?.(this.modelPath, info) ?? info.defaultSampling;
     // steps, samples and patch size that fit the model's cost (B/16: 1 step, 1 sample, 16 x 16 patches)
     const cost = costDefaults(info);
     const base = defaultConfig(this.modelPath, info.numClasses, d,
-      { steps: cost.vizSteps, samples: cost.vizSamples, patchSize: cost.vizPatchSize });
-    const cfg = this.config && this.config.modelPath === this.modelPath ? this.config : { ...base, ...this.keptSettings(base) };
+      { steps: cost.vizSteps, samples: cost.vizSamples, patchSize: cost.vizPatchSize }, model.flow);
+    const cfg = this.fitConfig(this.config && this.config.modelPath === this.modelPath ? this.config
+      : { ...base, ...this.keptSettings(base, info.modelType) });
     this.config = cfg;
     this.panel.title = `pMF Fields: ${model.name}`;
     this.deps.log.info(`visualizer defaults for ${model.name}: ${cost.reason}`);
-    this.post({ type: 'init', model, config: cfg, defaultsNote: cost.reason,
+    // a flow-matching model's ODE: the solver and steps of its pmf.default_sampling
+    const note = model.flow ? `${cost.reason}; the ODE with the model's own sampler, ${model.flow.steps} ` +
+      `${model.flow.solver === 'heun' ? 'Heun' : 'Euler'} steps per unit of t` : cost.reason;
+    this.post({ type: 'init', model, config: cfg, defaultsNote: note,
       models: listBundledModels(this.deps.extensionPath).map((m) => ({ name: m.name, path: m.path })) });
   }
 
@@ -151,12 +158,27 @@ export class VisualizerPanel implements vscode.Disposable {
     return load;
   }
 
-  /** Settings that carry over when the user switches model. */
-  private keptSettings(base: VizConfig): Partial<VizConfig> {
+  /**
+   * Settings that carry over when the user switches model; the trajectory's kind (mode, r, ODE
+   * steps, solver) only between models of one type (a MeanFlow model's 128 Euler steps are not a
+   * flow-matching model's, and its step r does not exist there).
+   */
+  private keptSettings(base: VizConfig, modelType: LoadResult['info']['modelType']): Partial<VizConfig> {
     if (!this.config) return {};
-    const { mode, seeds, steps, odeSteps, rMode, rFraction, tStart, imagePath, noiseSeed, patchSize } = this.config;
-    return { mode: mode === 'image' && !this.image ? base.mode : mode, seeds, steps, odeSteps, rMode, rFraction, tStart, imagePath,
-      noiseSeed, patchSize, labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
+    const { mode, seeds, steps, odeSteps, rMode, rFraction, tStart, imagePath, noiseSeed, patchSize, solver } = this.config;
+    const kept: Partial<VizConfig> = { seeds, tStart, imagePath, noiseSeed, patchSize,
+      labels: base.labels.length ? seeds.map((_, i) => base.labels[i % base.labels.length]) : [] };
+    if ((this.config.solver !== undefined) !== (modelType === 'flow-matching')) return kept;
+    return { ...kept, mode: mode === 'image' && !this.image ? base.mode : mode, steps, odeSteps, rMode, rFraction, solver };
+  }
+
+  /** The config as the panel's model can run it: a flow-matching model's is its ODE's (flowConfig); a MeanFlow model has no solver. */
+  private fitConfig(cfg: VizConfig): VizConfig {
+    const info = this.load?.info;
+    if (info?.modelType === 'flow-matching') return flowConfig(cfg, { solver: info.defaultSolver ?? 'euler' });
+    if (cfg.solver === undefined) return cfg;
+    const { solver: _, ...rest } = cfg;
+    return rest;
   }
 
   /**
@@ -195,8 +217,9 @@ export class VisualizerPanel implements vscode.Disposable {
     }
   }
 
-  private async run(requestId: number, cfg: VizConfig): Promise<void> {
+  private async run(requestId: number, asked: VizConfig): Promise<void> {
     if (!this.load) return;
+    const cfg = this.fitConfig(asked);
     const last = this.last;
     if (last && sameTrajectory(last.config, cfg) && last.image === this.image && cfg.patchSize !== last.config.patchSize) {
       // Only the patch size changed: the trajectory stands, its measurements are redone.
@@ -212,13 +235,15 @@ export class VisualizerPanel implements vscode.Disposable {
     const seeds = trajectorySeeds(info.kind, cfg.seeds);
     const labels = info.numClasses > 0 ? seeds.map((_, i) => cfg.labels[i % Math.max(1, cfg.labels.length)] ?? info.numClasses) : undefined;
     const busyLabel = 'Computing the trajectory';
+    // a flow-matching trajectory reports its frames (each with its own ODE solve down to r), not network calls
     this.setBusy('work', busyLabel);
     const reply = await this.retryAfterRestart(() => this.deps.engine.trajectory({
       modelId: this.load!.modelId, mode: cfg.mode, seeds: cfg.mode === 'image' ? seeds.map((_, i) => cfg.noiseSeed + i) : seeds,
       labels, omega: cfg.omega, tMin: cfg.tMin, tMax: cfg.tMax, steps: cfg.steps, odeSteps: cfg.odeSteps,
       rFraction: cfg.rMode === 'step' ? 'step' : cfg.rFraction,
       image: cfg.mode === 'image' ? { x: this.image!.x, tStart: cfg.tStart, path: cfg.imagePath } : undefined,
-    }, signal, this.progressLabel(busyLabel, 'network calls', signal)));
+      ...(cfg.solver ? { solver: cfg.solver } : {}),
+    }, signal, this.progressLabel(busyLabel, info.modelType === 'flow-matching' ? 'frames' : 'network calls', signal)));
     if (signal.aborted) return;
     this.last = { reply, config: cfg, image: this.image };
     this.deps.log.debug(`trajectory: ${reply.times.length} frames in ${reply.ms.toFixed(1)} ms`);
@@ -350,6 +375,9 @@ export class VisualizerPanel implements vscode.Disposable {
   private async setImage(name: string, bytes: Buffer): Promise<void> {
     const info = this.load?.info;
     if (!info || info.kind !== 'image') throw new Error('Real images need an image model.');
+    if (info.modelType === 'flow-matching') {
+      throw new Error(`${info.name} is a flow-matching model: its trajectory is its ODE's from noise, so there is no real-image mode.`);
+    }
     const { x, notice } = await decodeImageForModel(bytes, info.imageSize!, info.channels!, info.dataRange);
     this.image = { name, x };
     this.deps.log.info(`image ${name} decoded to ${info.channels}x${info.imageSize}x${info.imageSize}${notice ? `: ${notice}` : ''}`);

@@ -15,6 +15,7 @@ import {
 } from '../../core/analysis/measurementTable';
 import type { Measurements as CoreMeasurements, ToyPlane as CoreToyPlane } from '../../core/analysis/measurements';
 import { FIELD_NAMES } from '../../core/fieldLayout';
+import type { FlowSolver } from '../../core/checkpoint/types';
 import { type Assert, type Equals, f32, u8 } from './common';
 
 export { FIELD_NAMES, type FieldName } from '../../core/fieldLayout';
@@ -31,6 +32,9 @@ export type Quantised = z.infer<typeof Quantised>;
 export const Mode = z.enum(['pmf', 'ode', 'image']);
 export type Mode = z.infer<typeof Mode>;
 
+/** A flow-matching model's ODE solver (core/flowSampler). */
+export const Solver = z.enum(['euler', 'heun']);
+
 /** What the user chose; kept in webview state and restored by the panel serializer. */
 export const VizConfig = z.object({
   modelPath: z.string(),
@@ -41,8 +45,11 @@ export const VizConfig = z.object({
   labels: z.array(z.number().int().min(0)),
   /** pmf: sampler steps N (frames = N + 1); ode and image: frames shown along t. */
   steps: z.number().int().min(1).max(64),
-  /** ode: Euler steps of the v-ODE (a multiple of the frames is used). */
+  /** ode: Euler steps of the v-ODE (a multiple of the frames is used). Flow-matching models: solver
+   *  steps per unit of t (the path between frames and each z_r take ceil(odeSteps * length)). */
   odeSteps: z.number().int().min(1).max(2048),
+  /** Flow-matching models: the ODE solver (the model's default when absent); MeanFlow models have none. */
+  solver: Solver.optional(),
   omega: z.number().min(1),
   tMin: z.number().min(0).max(1),
   tMax: z.number().min(0).max(1),
@@ -66,6 +73,12 @@ export const ModelView = z.object({
   numClasses: z.number().int(),
   classNames: z.array(z.string()),
   hasCfg: z.boolean(),
+  /** 'mean-flow': a network of (z, r, t); 'flow-matching': of (z, t) only, its u and x from its ODE (core/flowTrajectory). */
+  modelType: z.enum(['mean-flow', 'flow-matching']),
+  /** How the model guides: CFG inputs, two network passes (flow matching), or not at all. */
+  guidance: z.enum(['inputs', 'two-pass', 'none']),
+  /** Flow-matching models: the solver pmf.default_sampling names, and its steps. */
+  flow: z.object({ solver: Solver, steps: z.number().int().min(1) }).optional(),
   sampleShape: z.array(z.number().int()),
   dataRange: z.tuple([z.number(), z.number()]),
   /** toy models: D x 2 embedding of the data plane. */
@@ -112,7 +125,8 @@ export const ToyPlane = z.object({
 export type ToyPlane = z.infer<typeof ToyPlane>;
 
 /** Compile-time: these schemas are the core types exactly (src/shared/protocol/common.ts). */
-export type TypeChecks = [Assert<Equals<Measurements, CoreMeasurements>>, Assert<Equals<ToyPlane, CoreToyPlane>>];
+export type TypeChecks = [Assert<Equals<Measurements, CoreMeasurements>>, Assert<Equals<ToyPlane, CoreToyPlane>>,
+  Assert<Equals<z.infer<typeof Solver>, FlowSolver>>];
 
 export const TrajectoryResult = z.object({
   requestId: z.number().int(),
@@ -235,13 +249,23 @@ export type FromWebview = z.infer<typeof FromWebview>;
  * patch size to the model's cost per image; without it, 4 samples of the 16-step trajectory.
  */
 export function defaultConfig(modelPath: string, numClasses: number, defaults: { omega: number; tMin: number; tMax: number },
-  cost?: { steps: number; samples: number; patchSize: number }): VizConfig {
+  cost?: { steps: number; samples: number; patchSize: number }, flow?: { solver: FlowSolver; steps: number }): VizConfig {
   const n = Math.max(1, Math.min(16, cost?.samples ?? 4));
   const seeds = Array.from({ length: n }, (_, i) => i);
-  return {
+  const base: VizConfig = {
     modelPath, mode: 'pmf', seeds,
     labels: numClasses > 0 ? seeds.map((i) => i % numClasses) : [],
     steps: Math.max(1, Math.min(64, cost?.steps ?? 16)), odeSteps: 128, omega: defaults.omega, tMin: defaults.tMin, tMax: defaults.tMax,
     rMode: 'step', rFraction: 0, tStart: 0.7, imagePath: 'straight', noiseSeed: 0, patchSize: Math.max(2, Math.min(32, cost?.patchSize ?? 4)),
   };
+  // a flow-matching model: its ODE with the model's own solver and steps, u and x down to r = 0
+  return flow ? { ...flowConfig(base, flow), odeSteps: Math.max(1, Math.min(2048, flow.steps)) } : base;
+}
+
+/**
+ * What a flow-matching model's trajectory can be: its ODE (mode 'ode'), u and x at r = rFraction t
+ * from the ODE solution (rMode 'fraction': the network has no r, so no step's own r), a solver.
+ */
+export function flowConfig(c: VizConfig, flow: { solver: FlowSolver }): VizConfig {
+  return { ...c, mode: 'ode', rMode: 'fraction', solver: c.solver ?? flow.solver };
 }
