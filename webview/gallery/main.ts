@@ -157,8 +157,11 @@ function render(st: GalleryState): void {
   el('provider').textContent = st.provider;
   const s = st.settings;
   el('explore').hidden = !s.hasCfg;
-  el('settings').textContent = `${s.steps} step${s.steps === 1 ? '' : 's'}` +
-    (s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
+  // a flow-matching model's solver with its steps ("16 Heun steps"); omega where the model guides (inputs or two passes)
+  const solver = s.solver ? `${s.solver === 'heun' ? 'Heun' : 'Euler'} ` : '';
+  el('settings').textContent = `${s.steps} ${solver}step${s.steps === 1 ? '' : 's'}` +
+    (s.guided ?? s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
+  el('settings').dataset.solver = s.solver ?? '';
   const grid = el('grid');
   grid.replaceChildren(...st.planned.map((p) => {
     const v = samples.get(p.index);

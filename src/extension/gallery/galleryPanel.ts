@@ -137,7 +137,9 @@ export class GalleryPanel implements vscode.Disposable {
       state: {
         modelName: info.name || this.req.modelSpec,
         provider: this.load.provider,
-        settings: { steps: this.req.steps, omega: this.req.omega, tMin: this.req.tMin, tMax: this.req.tMax, hasCfg: info.hasCfg },
+        settings: { steps: this.req.steps, omega: this.req.omega, tMin: this.req.tMin, tMax: this.req.tMax, hasCfg: info.hasCfg,
+          guided: info.hasCfg || info.guidance === 'two-pass',
+          ...(info.modelType === 'flow-matching' ? { solver: this.req.solver ?? info.defaultSolver ?? 'euler' } : {}) },
         imageSize: { width: w, height: h },
         planned: this.planned,
         samples: [...this.views.values()].sort((a, b) => a.index - b.index),

@@ -44,7 +44,12 @@ export type RunStatus = z.infer<typeof RunStatus>;
 export const GalleryState = z.object({
   modelName: z.string(),
   provider: z.string(),
-  settings: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number(), hasCfg: z.boolean() }),
+  /**
+   * The run's sampling. hasCfg: guidance inputs (Explore Guidance works on them); guided: omega
+   * applies (inputs or two passes); solver: a flow-matching model's ODE solver (absent for MeanFlow).
+   */
+  settings: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number(), hasCfg: z.boolean(),
+    guided: z.boolean().optional(), solver: z.enum(['euler', 'heun']).optional() }),
   /** The image size, for the placeholders' shape. */
   imageSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }),
   /** Every sample of the run, in order (placeholders until generated). */
