@@ -103,7 +103,7 @@ function strip(col: ColumnResult, field: 'x' | 'u', frame: number, cls: string):
   const div = h('div', { class: `strip ${cls}` });
   for (let s = 0; s < col.n; s++) {
     const cls2 = v.labels.length ? ` (${v.classNames[v.labels[s]] ?? v.labels[s]})` : '';
-    const label = cls === 'samples' ? `${v.label}: one-step sample, seed ${(config?.seed ?? 0) + s}${cls2}`
+    const label = cls === 'samples' ? `${v.label}: sample, seed ${(config?.seed ?? 0) + s}${cls2}`
       : `${v.label}: ${field} at t = ${t.toFixed(3)}, seed ${(config?.seed ?? 0) + s}${cls2}`;
     const c = sampleCanvas(col[field], frame * col.n + s, v.sampleShape, range, label, `img ${cls}`);
     c.dataset.seed = String((config?.seed ?? 0) + s);
@@ -148,7 +148,8 @@ function columnElement(slot: number): HTMLElement {
     h('div', { class: 'sampling', text: `\u03c9 ${v.sampling.omega}, interval [${v.sampling.tMin}, ${v.sampling.tMax}] \u00b7 ` +
       `${col.ms.toFixed(0)} ms on ${v.provider}` }),
     tools,
-    h('h3', { text: 'One-step samples' }), strip(col, 'x', 0, 'samples'),
+    h('h3', { text: v.modelType === 'flow-matching' ? 'Samples (its ODE\'s z\u2080: not one step)' : 'One-step samples' }),
+    strip(col, 'x', 0, 'samples'),
     h('h3', { class: 'at-t', text: `x at t = ${col.times[frame].toFixed(3)}` }), strip(col, 'x', frame, 'x'),
     h('h3', { class: 'at-t', text: `u at t = ${col.times[frame].toFixed(3)} (\u00b1${U_RANGE})` }), strip(col, 'u', frame, 'u'),
     atT,

@@ -33,7 +33,7 @@ export function columnView(spec: string, path: string, load: LoadResult, cfg: Co
   const patchSize = patch.size >= 2 && patch.size <= Math.min(H, W) ? patch.size : Math.min(4, H, W);
   return {
     spec, label: comparisonLabel(info), name: info.name || basename(path), detail: comparisonDetail(info),
-    prediction: info.prediction, patchSize, patchDim: patchSize * patchSize * (info.channels ?? info.sampleShape[0]),
+    prediction: info.prediction, modelType: info.modelType, patchSize, patchDim: patchSize * patchSize * (info.channels ?? info.sampleShape[0]),
     sampleShape: info.sampleShape, dataRange: info.dataRange,
     sampling: { omega: info.defaultSampling.omega, tMin: info.defaultSampling.tMin, tMax: info.defaultSampling.tMax },
     metrics: publishedMetrics(info.training), classNames: info.classNames,

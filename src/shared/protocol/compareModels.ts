@@ -40,6 +40,8 @@ export const ColumnView = z.object({
   name: z.string(),
   detail: z.string(),
   prediction: z.enum(['x', 'u']),
+  /** A flow-matching model's samples are its ODE's z_0 (many network calls), not one step. */
+  modelType: z.enum(['mean-flow', 'flow-matching']),
   patchSize: z.number().int(),
   patchDim: z.number().int(),
   sampleShape: z.array(z.number().int()),
