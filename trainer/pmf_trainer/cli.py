@@ -68,10 +68,30 @@ def cmd_publish_image(a) -> int:
     from .data import FASHION_MNIST_CLASSES
     from .publish import publish_image
 
+    kw = {"omegas": a.omegas} if a.omegas else {}
     m = publish_image(a.run_dir, a.dest, a.classifier, name=a.name, description=a.description,
                       class_names=FASHION_MNIST_CLASSES, ema_index=a.ema,
-                      n_per_class=a.n_per_class)
-    print(json.dumps({k: m[k] for k in ("class_consistency_1nfe", "fd_vs_test_1nfe", "default_sampling")}))
+                      n_per_class=a.n_per_class, storage=a.storage, pytorch=not a.no_pytorch,
+                      steps_eval=a.steps_eval or (1, 2), **kw)
+    print(json.dumps({k: v for k, v in m.items() if k.startswith(("class_consistency", "fd_vs_test", "default"))
+                      and not k.endswith("per_class")}))
+    return 0
+
+
+def cmd_publish_table2(a) -> int:
+    from .publish_table2 import publish_table2
+
+    res = publish_table2(a.run_dirs, a.dest, a.classifier, n_per_class=a.n_per_class)
+    for r in res["models"]:
+        print(f"{r['file']}: class-consistency {r['class_consistency_1nfe']:.3f}, FD {r['fd_vs_test_1nfe']:.3f} "
+              f"(omega {r['default_sampling']['omega']:g})")
+    return 0
+
+
+def cmd_rebuild_pytorch(a) -> int:
+    from .rebuild import rebuild_pytorch
+
+    print(json.dumps(rebuild_pytorch(a.onnx, a.out, verify=not a.no_verify)))
     return 0
 
 
@@ -180,7 +200,28 @@ def build_parser() -> argparse.ArgumentParser:
                     "(28x28 grey), x-prediction, CFG inputs; one-step generation.")
     pi.add_argument("--ema", type=int, default=0)
     pi.add_argument("--n-per-class", type=int, default=1000)
+    pi.add_argument("--omegas", type=float, nargs="+", help="the omega sweep (default 1 1.5 2 2.5 3 4)")
+    pi.add_argument("--steps-eval", type=int, nargs="+", help="step counts measured at the default omega")
+    pi.add_argument("--storage", choices=["float32", "float16"], default="float32",
+                    help="float16: weights stored at half size, widened to float32 when loaded")
+    pi.add_argument("--no-pytorch", action="store_true", help="write no model.pt beside the ONNX "
+                    "(rebuild-pytorch makes one from it)")
     pi.set_defaults(fn=cmd_publish_image)
+    p2 = sub.add_parser("publish-table2", help="evaluate, export and write the card of the Table 2 models "
+                        "(table2-{x,u}-p{4,16} runs)")
+    p2.add_argument("--dest", required=True)
+    p2.add_argument("--classifier", required=True)
+    p2.add_argument("--n-per-class", type=int, default=1000)
+    p2.add_argument("run_dirs", nargs="+")
+    p2.set_defaults(fn=cmd_publish_table2)
+
+    rb = sub.add_parser("rebuild-pytorch", help="rebuild a PyTorch model.pt from a pMF Lab ONNX export "
+                        "(checked against it)")
+    rb.add_argument("--onnx", required=True)
+    rb.add_argument("--out", required=True)
+    rb.add_argument("--no-verify", action="store_true", help="skip the onnxruntime check")
+    rb.set_defaults(fn=cmd_rebuild_pytorch)
+
     pt = sub.add_parser("publish-toys", help="export and evaluate the Swiss roll toy models")
     pt.add_argument("--dest", required=True)
     pt.add_argument("--n", type=int, default=4000)

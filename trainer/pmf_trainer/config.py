@@ -241,6 +241,41 @@ PRESETS["fm-tiny"] = dict(
     sampling=dict(steps=16, omega=2.0, t_min=0.0, t_max=1.0, solver="heun"),
 )
 
+# Table 2's direction at laptop scale: x- and u-prediction pMF models on Fashion-MNIST with the
+# same network (width 96) and the same 49 image tokens, at a low patch dimension (28x28, 4x4
+# patches: 16 values per token, well under the width) and a high one (the same images enlarged
+# to 112x112, 16x16 patches: 256 values, above the width). As in the paper (ImageNet 64x64 with
+# 4x4 patches against 256x256 with 16x16), only the patch size and the resolution change, so the
+# compute per step is matched up to the patch embedding and the output projection.
+TABLE2_MODEL = dict(hidden_size=96, depth=4, num_heads=4, aux_head_depth=1, bottleneck_channels=32,
+                    num_class_tokens=2, num_time_tokens=2, num_cfg_tokens=1, num_interval_tokens=1,
+                    num_classes=10, cfg_inputs=True)
+TABLE2_TRAIN = dict(steps=3000, batch_size=64, optimizer="muon", lr=2e-3, ema_decays=[0.999],
+                    log_every=50, ckpt_every=100)
+for _pred in ("x", "u"):
+    PRESETS[f"table2-{_pred}-p4"] = dict(
+        model=dict(TABLE2_MODEL, input_size=28, patch_size=4, prediction=_pred),
+        loss=dict(P_mean=-0.4, P_std=1.0, cfg_max=4.0),
+        train=dict(TABLE2_TRAIN, dataset="fashion-mnist"),
+        sampling=dict(steps=1, omega=2.0, t_min=0.0, t_max=1.0),
+    )
+    PRESETS[f"table2-{_pred}-p16"] = dict(
+        model=dict(TABLE2_MODEL, input_size=112, patch_size=16, prediction=_pred),
+        loss=dict(P_mean=-0.4, P_std=1.0, cfg_max=4.0),
+        train=dict(TABLE2_TRAIN, dataset="fashion-mnist@112"),
+        sampling=dict(steps=1, omega=2.0, t_min=0.0, t_max=1.0),
+    )
+
+# The flow-matching model of Fig. 1 (JiT's recipe on the same data and network as table2-x-p4):
+# x-prediction, the loss in v-space, CFG by two passes, Heun steps.
+PRESETS["fm-fig1"] = dict(
+    model=dict(TABLE2_MODEL, input_size=28, patch_size=4, model_type="flow-matching", prediction="x",
+               cfg_inputs=False),
+    loss=dict(P_mean=-0.4, P_std=1.0, norm_p=0.0, class_dropout_prob=0.1),
+    train=dict(TABLE2_TRAIN, dataset="fashion-mnist", optimizer="muon"),
+    sampling=dict(steps=16, omega=2.0, t_min=0.0, t_max=1.0, solver="heun"),
+)
+
 # The toy Swiss roll models of Fig. 2: toy-{x,u}-D{2,8,16,512}.
 for _pred in ("x", "u"):
     for _dim in (2, 8, 16, 512):

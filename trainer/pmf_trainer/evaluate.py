@@ -130,29 +130,43 @@ def frechet_distance(fa: np.ndarray, fb: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * tr_sqrt)
 
 
-def real_reference(classifier: FMNISTClassifier) -> Dict[str, float]:
-    """The figures real data scores: test accuracy and FD(10k train, 10k test)."""
+def real_reference(classifier: FMNISTClassifier, view=None) -> Dict[str, float]:
+    """The figures real data scores: test accuracy and FD(10k train, 10k test). view: what the
+    classifier sees of a model's data (e.g. the images enlarged and reduced again, for a model
+    trained on enlarged images), applied to the real images too."""
+    view = view or (lambda x: x)
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     g = torch.Generator().manual_seed(0)
     idx = torch.randperm(train.x.shape[0], generator=g)[:10000]
-    return {"test_accuracy": accuracy(classifier, test.x, test.y),
-            "fd_train_vs_test": frechet_distance(features(classifier, train.x[idx]),
-                                                 features(classifier, test.x))}
+    tx = view(test.x)
+    return {"test_accuracy": accuracy(classifier, tx, test.y),
+            "fd_train_vs_test": frechet_distance(features(classifier, view(train.x[idx])),
+                                                 features(classifier, tx))}
+
+
+@torch.no_grad()
+def test_features(classifier: FMNISTClassifier, view=None) -> np.ndarray:
+    """The classifier's features of the 10k test images (seen through view, as real_reference says)."""
+    x = load_fashion_mnist("test").x
+    return features(classifier, x if view is None else view(x))
 
 
 @torch.no_grad()
 def evaluate_generator(generate, classifier: FMNISTClassifier, n_per_class: int = 1000,
-                       num_classes: int = 10, seed: int = 0, batch: int = 500) -> Dict[str, float]:
-    """generate(y, gen) -> images in [-1, 1]; returns class-consistency and FD vs the test set."""
+                       num_classes: int = 10, seed: int = 0, batch: int = 500, view=None,
+                       reference: np.ndarray = None) -> Dict[str, float]:
+    """generate(y, gen) -> images in [-1, 1]; returns class-consistency and FD vs the test set
+    (seen through view; reference: test_features(classifier, view), computed once by a sweep)."""
     g = torch.Generator().manual_seed(seed)
     ys = torch.arange(num_classes).repeat_interleave(n_per_class)
     imgs = torch.cat([generate(ys[i:i + batch], g) for i in range(0, ys.shape[0], batch)])
     pred = _batched(classifier, imgs.clamp(-1, 1)).argmax(1)
     per_class = [float((pred[ys == c] == c).float().mean()) for c in range(num_classes)]
-    test = load_fashion_mnist("test")
+    if reference is None:
+        reference = test_features(classifier, view)
     return {"class_consistency": float((pred == ys).float().mean()),
             "class_consistency_per_class": per_class,
-            "fd_vs_test": frechet_distance(features(classifier, imgs), features(classifier, test.x)),
+            "fd_vs_test": frechet_distance(features(classifier, imgs), reference),
             "num_samples": int(ys.shape[0])}
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from .data import embedding_matrix, swiss_roll_curve
-from .evaluate import evaluate_generator, load_classifier, real_reference, save_json
+from .data import downsample_images, embedding_matrix, swiss_roll_curve, upsample_images
+from .evaluate import evaluate_generator, load_classifier, real_reference, save_json, test_features
 from .export import build_metadata, export_onnx, verify_export
 from .models import count_params
-from .sample import sample
+from .sample import flow_sample, sample
 from .toy_eval import toy_sample_stats, toy_samples
 from .train import model_conditioning, trained_model
 
@@ -49,15 +49,35 @@ def _training_summary(run, ck, run_dir: str, dataset: str, n_train: int) -> Dict
     }
 
 
-def image_generator(net, run, steps: int, omega: float, t_min: float, t_max: float, noise_scale: float):
+def image_generator(net, run, steps: int, omega: float, t_min: float, t_max: float, noise_scale: float,
+                    solver: Optional[str] = None):
+    """gen(y, g) -> images at the model's size: pMF's N-step sampler, or a flow-matching model's
+    N-step Euler / Heun solve (CFG by its inputs or by two passes, as the runtime does it)."""
     m = run.model
-    _, cfg_inputs = model_conditioning(m)
+    num_classes, cfg_inputs = model_conditioning(m)
+    flow = m.model_type == "flow-matching"
 
     def gen(y, g):
         z1 = torch.randn(y.shape[0], m.in_channels, m.input_size, m.input_size, generator=g) * noise_scale
+        if flow:
+            return flow_sample(net, z1, prediction=m.prediction, steps=steps, solver=solver or run.sampling.solver,
+                               y=y, num_classes=num_classes, cfg_inputs=cfg_inputs,
+                               two_pass=num_classes > 0 and not cfg_inputs, omega=omega, t_min=t_min,
+                               t_max=t_max, t_eps=run.loss.t_eps)
         return sample(net, z1, prediction=m.prediction, steps=steps, y=y, cfg_inputs=cfg_inputs,
                       omega=omega, t_min=t_min, t_max=t_max, t_eps=run.loss.t_eps)
     return gen
+
+
+def at_classifier_size(gen, size: int, classifier_size: int = 28):
+    """The evaluator's view of a model larger than the classifier's 28x28 input: the mean over
+    each (size / 28)^2 block (fashion-mnist@112 models are Fashion-MNIST enlarged 4x)."""
+    if size == classifier_size:
+        return gen
+    if size % classifier_size:
+        raise ValueError(f"the evaluation classifier takes {classifier_size}x{classifier_size} images; "
+                         f"a {size}x{size} model cannot be reduced to that by whole blocks")
+    return lambda y, g: downsample_images(gen(y, g), size // classifier_size)
 
 
 def save_pytorch(net, run, path: str, *, step: int, ema_index: int) -> None:
@@ -81,128 +101,217 @@ def load_pytorch(path: str):
     return cfg, net.eval()
 
 
-def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, description: str,
-                  class_names: Sequence[str], ema_index: int = 0,
-                  omegas: Sequence[float] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
-                  n_per_class: int = 1000, steps_eval: Sequence[int] = (1, 2)) -> Dict:
-    run, net, ck = trained_model(run_dir, ema_index)
+def _dataset_label(dataset: str) -> str:
+    if dataset.startswith("fashion-mnist@"):
+        side = int(dataset.split("@")[1])
+        return f"fashion-mnist (60k train) enlarged {side // 28}x to {side}x{side} (bilinear)"
+    return "fashion-mnist (60k train)"
+
+
+_REAL_FIGURES: Dict = {}  # (classifier, mtime, enlargement) -> (real_reference, test features)
+
+
+def measure_image_model(net, run, classifier_path: str, *, omegas: Sequence[float], n_per_class: int,
+                        steps_eval: Sequence[int]) -> Dict:
+    """Class-consistency and FD over an omega sweep at the model's sampling steps (1 for pMF),
+    the default omega (lowest FD), and the other step counts at that omega."""
     m, ns = run.model, run.loss.noise_scale
+    flow = m.model_type == "flow-matching"
+    steps = run.sampling.steps if flow else 1
+    solver = run.sampling.solver if flow else None
     cls = load_classifier(classifier_path)
-    ref = real_reference(cls)
+    # A model of enlarged images is compared with real images that went the same way (enlarged,
+    # then reduced by block means): a perfect model then scores what real data scores.
+    factor = m.input_size // 28
+    view = None if factor == 1 else (lambda x: downsample_images(upsample_images(x, factor), factor))
+    key = (os.path.abspath(classifier_path), os.path.getmtime(classifier_path), factor)
+    if key not in _REAL_FIGURES:  # the models of one publish-table2 share them
+        _REAL_FIGURES[key] = (real_reference(cls, view), test_features(cls, view))
+    ref, reference = _REAL_FIGURES[key]
     t_min, t_max = run.sampling.t_min, run.sampling.t_max
+
+    def measure(st: int, om: float) -> Dict:
+        gen = at_classifier_size(image_generator(net, run, st, om, t_min, t_max, ns, solver), m.input_size)
+        return evaluate_generator(gen, cls, n_per_class, reference=reference)
     sweep = []
     for om in omegas:
-        r = evaluate_generator(image_generator(net, run, 1, om, t_min, t_max, ns), cls, n_per_class)
-        sweep.append({"omega": om, "steps": 1, **r})
+        r = measure(steps, om)
+        sweep.append({"omega": om, "steps": steps, **r})
         print(f"omega {om}: consistency {r['class_consistency']:.3f}  FD {r['fd_vs_test']:.3f}", flush=True)
-    # Rule: the default omega is the one with the lowest Frechet distance at 1 NFE.
+    # Rule: the default omega is the one with the lowest Frechet distance at the default steps.
     best = min(sweep, key=lambda s: s["fd_vs_test"])
-    default = {"steps": 1, "omega": best["omega"], "t_min": t_min, "t_max": t_max}
-    multi = []
-    for st in steps_eval:
-        if st == 1:
-            continue
-        r = evaluate_generator(image_generator(net, run, st, default["omega"], t_min, t_max, ns), cls, n_per_class)
-        multi.append({"omega": default["omega"], "steps": st, **r})
-    metrics = {
+    default = {"steps": steps, "omega": best["omega"], "t_min": t_min, "t_max": t_max}
+    if flow:
+        default["solver"] = solver
+    multi = [{"omega": best["omega"], "steps": st, **measure(st, best["omega"])} for st in steps_eval if st != steps]
+    return {
         "default_sampling": default,
-        "class_consistency_1nfe": best["class_consistency"],
-        "fd_vs_test_1nfe": best["fd_vs_test"],
+        "class_consistency_1nfe" if not flow else "class_consistency": best["class_consistency"],
+        "fd_vs_test_1nfe" if not flow else "fd_vs_test": best["fd_vs_test"],
         "reference_real_test_accuracy": ref["test_accuracy"],
         "reference_fd_train_vs_test": ref["fd_train_vs_test"],
         "omega_sweep": sweep,
         "multi_step": multi,
         "classifier": os.path.basename(classifier_path),
-        "ema_index": ema_index, "training_step": ck["step"],
+        "classifier_view": ("28x28" if m.input_size == 28 else
+                            f"{m.input_size}x{m.input_size} samples reduced to 28x28 by the mean of each "
+                            f"{factor}x{factor} block; the real images it is compared with are enlarged "
+                            f"{factor}x (bilinear) and reduced the same way"),
         "samples_per_class": n_per_class,
     }
-    training = _training_summary(run, ck, run_dir, "fashion-mnist (60k train)", 60000)
-    training["metrics"] = {"class_consistency_1nfe": round(best["class_consistency"], 4),
-                           "fd_vs_test_1nfe": round(best["fd_vs_test"], 3),
-                           "fd_real_train_vs_test": round(ref["fd_train_vs_test"], 3)}
+
+
+def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, description: str,
+                  class_names: Sequence[str], ema_index: int = 0,
+                  omegas: Sequence[float] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
+                  n_per_class: int = 1000, steps_eval: Sequence[int] = (1, 2),
+                  filename: str = "model.onnx", storage: str = "float32", pytorch: bool = True,
+                  card: bool = True, grid_seeds: int = 10) -> Dict:
+    """Measure, export (dest/filename; float16 storage on request), render dest/<stem>-samples.png
+    (samples.png for model.onnx) and, with card, write metrics.json and README.md."""
+    from .storage import round_weights_float16, store_float16
+
+    if storage not in ("float32", "float16"):
+        raise ValueError(f"storage must be float32 or float16, got {storage!r}")
+    run, net, ck = trained_model(run_dir, ema_index)
+    m, ns = run.model, run.loss.noise_scale
+    rounding = round_weights_float16(net) if storage == "float16" else None
+    metrics = measure_image_model(net, run, classifier_path, omegas=omegas, n_per_class=n_per_class,
+                                  steps_eval=steps_eval)
+    metrics.update({"ema_index": ema_index, "training_step": ck["step"], "storage": storage})
+    if rounding:
+        metrics["float16_rounding"] = rounding
+    default = metrics["default_sampling"]
+    flow = m.model_type == "flow-matching"
+    training = _training_summary(run, ck, run_dir, _dataset_label(run.train.dataset), 60000)
+    training["metrics"] = {("class_consistency" if flow else "class_consistency_1nfe"):
+                           round(metrics["class_consistency" if flow else "class_consistency_1nfe"], 4),
+                           ("fd_vs_test" if flow else "fd_vs_test_1nfe"):
+                           round(metrics["fd_vs_test" if flow else "fd_vs_test_1nfe"], 3),
+                           "fd_real_train_vs_test": round(metrics["reference_fd_train_vs_test"], 3)}
     os.makedirs(dest, exist_ok=True)
-    onnx_path = os.path.join(dest, "model.onnx")
+    onnx_path = os.path.join(dest, filename)
     meta = build_metadata(m, net, name=name, description=description, noise_scale=ns,
                           t_eps=run.loss.t_eps, class_names=list(class_names), sampling=default,
                           training=training)
     export_onnx(net, m, onnx_path, meta)
+    if storage == "float16":
+        metrics["storage_bytes"] = store_float16(onnx_path)
     metrics["onnx_max_abs_diff_vs_pytorch"] = verify_export(onnx_path, net, m)
-    save_pytorch(net, run, os.path.join(dest, "model.pt"), step=ck["step"], ema_index=ema_index)
+    if pytorch:
+        save_pytorch(net, run, os.path.join(dest, "model.pt"), step=ck["step"], ema_index=ema_index)
     # sample grid: one row per class, 10 seeds
     from .render import sample_grid
     g = torch.Generator().manual_seed(0)
-    y = torch.arange(m.num_classes).repeat_interleave(10)
-    imgs = image_generator(net, run, 1, default["omega"], t_min, t_max, ns)(y, g)
-    sample_grid(imgs.numpy(), m.num_classes, class_names, os.path.join(dest, "samples.png"))
-    save_json(metrics, os.path.join(dest, "metrics.json"))
-    _write_image_card(dest, name, description, run, ck, training, metrics, count_params(net))
+    y = torch.arange(m.num_classes).repeat_interleave(grid_seeds)
+    imgs = image_generator(net, run, default["steps"], default["omega"], default["t_min"], default["t_max"], ns,
+                           default.get("solver"))(y, g)
+    stem = filename[:-len(".onnx")]
+    metrics["samples_png"] = "samples.png" if filename == "model.onnx" else f"{stem}-samples.png"
+    sample_grid(imgs.numpy(), m.num_classes, class_names, os.path.join(dest, metrics["samples_png"]),
+                scale=max(1, 56 // m.input_size))
+    metrics.update(params=count_params(net), training=training)
+    if card:
+        save_json(metrics, os.path.join(dest, "metrics.json"))
+        _write_image_card(dest, name, description, run, ck, training, metrics, count_params(net))
     return metrics
 
 
 def _write_image_card(dest, name, description, run, ck, training, metrics, params):
     m = run.model
+    flow = m.model_type == "flow-matching"
+    d = metrics["default_sampling"]
+    nfe = f"{d['steps']} {d.get('solver', '').capitalize()} steps".strip() if flow else "1 NFE"
     sweep_rows = "\n".join(
         f"| {s['omega']:g} | {s['class_consistency'] * 100:.1f} % | {s['fd_vs_test']:.3f} |"
         for s in metrics["omega_sweep"])
     multi_rows = "\n".join(
         f"| {s['steps']} | {s['omega']:g} | {s['class_consistency'] * 100:.1f} % | {s['fd_vs_test']:.3f} |"
         for s in metrics["multi_step"])
-    d = metrics["default_sampling"]
-    bar = "meets" if metrics["class_consistency_1nfe"] >= 0.8 else "does NOT yet meet"
+    cc = metrics["class_consistency" if flow else "class_consistency_1nfe"]
+    fd = metrics["fd_vs_test" if flow else "fd_vs_test_1nfe"]
+    bar = "meets" if cc >= 0.8 else "does NOT yet meet"
+    fname = "model.onnx"
+    if flow:
+        two_pass = m.num_classes > 0 and not m.cfg_inputs
+        contract = (f"inputs `z` [N, {m.in_channels}, {m.input_size}, {m.input_size}], `t`, `y` (0-{m.num_classes - 1}; "
+                    f"{m.num_classes} = unconditional); output `{m.prediction}` ({m.prediction}-prediction; "
+                    f"v = (z - x) / t). `pmf.model_type` flow-matching"
+                    + (", `pmf.guidance` two-pass (CFG as v_uncond + omega (v_cond - v_uncond))" if two_pass else ""))
+        loss = (f"flow matching, the JiT recipe: {m.prediction}-prediction with the loss on v = (z - x) / t "
+                f"(plain L2, t clamped at {run.loss.t_eps:g}), logit-normal t ({run.loss.P_mean:g}, {run.loss.P_std:g}), "
+                f"label dropout {run.loss.class_dropout_prob:g} (for two-pass CFG).")
+        heads = f"depth {m.depth}"
+        prefix = f"{m.num_class_tokens} class, {m.num_time_tokens} time"
+    else:
+        contract = (f"inputs `z` [N, {m.in_channels}, {m.input_size}, {m.input_size}], `h`, `y` (0-{m.num_classes - 1}; "
+                    f"{m.num_classes} = unconditional), `omega`, `t_min`, `t_max`; output `{m.prediction}` "
+                    f"({m.prediction}-prediction)")
+        loss = (f"pMF objective with exact JVP, adaptive weighting, logit-normal(t, r) ({run.loss.P_mean:g}, "
+                f"{run.loss.P_std:g}), r = t for {run.loss.data_proportion * 100:.0f} %, CFG conditioning with omega in "
+                f"[1, {1 + run.loss.cfg_max:g}] (beta {run.loss.cfg_beta:g}), label dropout "
+                f"{run.loss.class_dropout_prob:g}. No perceptual loss.")
+        heads = f"depth {m.depth} ({m.depth - m.aux_head_depth} shared + {m.aux_head_depth} u-head blocks)"
+        prefix = (f"{m.num_class_tokens} class, {m.num_cfg_tokens} omega, {m.num_interval_tokens}+"
+                  f"{m.num_interval_tokens} interval, {m.num_time_tokens} time")
+    storage = metrics.get("storage", "float32")
+    storage_line = ("" if storage == "float32" else
+                    f" Weights are stored as float16 and widened to float32 when onnxruntime loads the model "
+                    f"(each weight rounded to float16 before the metrics were measured: largest relative change "
+                    f"of a tensor {metrics['float16_rounding']['max_rel_l2_weight_change']:.1e}).")
+    pt_line = ("- `model.pt`: the same weights for PyTorch (`pmf_trainer.publish.load_pytorch`), loadable with\n"
+               "  `torch.load(weights_only=True)`.\n" if os.path.exists(os.path.join(dest, "model.pt")) else
+               "- No `model.pt`: `scripts/pmf-trainer rebuild-pytorch --onnx model.onnx --out model.pt` rebuilds the\n"
+               "  PyTorch network from the ONNX weights (checked against it).\n")
     text = f"""# {name}
 
 {description}
 
-![1-NFE samples, one row per class, seeds 0-9 of the grid generator](samples.png)
+![{nfe} samples, one row per class, seeds 0-9 of the grid generator]({metrics['samples_png']})
 
-*1-NFE samples at the default settings (omega {d['omega']:g}, interval [{d['t_min']:g}, {d['t_max']:g}]),
+*{nfe} samples at the default settings (omega {d['omega']:g}, interval [{d['t_min']:g}, {d['t_max']:g}]),
 one row per class. Generated by `publish-image` from the EMA weights.*
 
 ## Contract
-`model.onnx`, pMF checkpoint format v1 (see `docs/checkpoint-format.md`): inputs
-`z` [N, {m.in_channels}, {m.input_size}, {m.input_size}], `h`, `y` (0-{m.num_classes - 1}; {m.num_classes} = unconditional),
-`omega`, `t_min`, `t_max`; output `{m.prediction}` ({m.prediction}-prediction). Data range [-1, 1], noise scale
-{run.loss.noise_scale:g}, t_eps {run.loss.t_eps:g}.
+`{fname}`, pMF checkpoint format v1 (see `docs/checkpoint-format.md`): {contract}.
+Data range [-1, 1], noise scale {run.loss.noise_scale:g}, t_eps {run.loss.t_eps:g}.{storage_line}
 
 ## Architecture
-pmfDiT, {params / 1e6:.2f} M parameters: patch {m.patch_size} ({(m.input_size // m.patch_size) ** 2} image tokens),
-width {m.hidden_size}, depth {m.depth} ({m.depth - m.aux_head_depth} shared + {m.aux_head_depth} u-head blocks),
+pmfDiT, {params / 1e6:.2f} M parameters: patch {m.patch_size} ({(m.input_size // m.patch_size) ** 2} image tokens,
+{m.patch_size ** 2 * m.in_channels} values per patch), width {m.hidden_size}, {heads},
 {m.num_heads} heads, SwiGLU hidden {m.mlp_hidden}, bottleneck patch embedding ({m.bottleneck_channels} channels),
-prefix tokens: {m.num_class_tokens} class, {m.num_cfg_tokens} omega, {m.num_interval_tokens}+{m.num_interval_tokens} interval, {m.num_time_tokens} time.
+prefix tokens: {prefix}.
 
 ## Training
+- Data: {training['dataset']}.
 - Command: `{training['command']}` (resumable; re-run it to continue).
 - Steps: {training['steps']} at batch {training['batch_size']} ({training['epochs']} epochs),
   {training['optimizer']} lr {training['lr']:g}, EMA {training['ema_decays']}.
-- Loss: pMF objective with exact JVP, adaptive weighting, logit-normal(t, r)
-  ({run.loss.P_mean:g}, {run.loss.P_std:g}), r = t for {run.loss.data_proportion * 100:.0f} %, CFG conditioning with omega in
-  [1, {1 + run.loss.cfg_max:g}] (beta {run.loss.cfg_beta:g}), label dropout {run.loss.class_dropout_prob:g}. No perceptual loss.
+- Loss: {loss}
 - Hardware: {'; '.join(training['hardware']) or 'not recorded'}; training time {training['train_hours']} h.
 
 ## Metrics (measured by `scripts/pmf-trainer publish-image`)
 Evaluation classifier: a small CNN trained by `train-classifier`, test accuracy
-{metrics['reference_real_test_accuracy'] * 100:.1f} %. Frechet distance (FD) is computed in its 128-d
-feature space against the 10k test images; real data (10k train vs test) scores
+{metrics['reference_real_test_accuracy'] * 100:.1f} %, fed {metrics['classifier_view']}. Frechet distance (FD) is
+computed in its 128-d feature space against the 10k test images; real data (10k train vs test) scores
 **{metrics['reference_fd_train_vs_test']:.3f}**. {metrics['samples_per_class']} samples per class.
 
-**1-NFE class-consistency: {metrics['class_consistency_1nfe'] * 100:.1f} %** (bar: >= 80 %; this model {bar} it),
-**FD {metrics['fd_vs_test_1nfe']:.3f}** at the default omega {d['omega']:g} (chosen as the lowest FD of the sweep).
+**Class-consistency at {nfe}: {cc * 100:.1f} %** (bar: >= 80 %; this model {bar} it),
+**FD {fd:.3f}** at the default omega {d['omega']:g} (chosen as the lowest FD of the sweep).
 
-| omega (1 NFE) | class-consistency | FD vs test |
+| omega ({nfe}) | class-consistency | FD vs test |
 |---|---|---|
 {sweep_rows}
-
+""" + (f"""
 | steps | omega | class-consistency | FD vs test |
 |---|---|---|---|
 {multi_rows}
-
+""" if multi_rows else "") + f"""
 ONNX vs PyTorch, max abs difference on random inputs: {metrics['onnx_max_abs_diff_vs_pytorch']:.2e}.
 
 ## Files
-- `model.onnx`: the checkpoint pMF Lab runs (EMA weights, EMA index {metrics['ema_index']}).
-- `model.pt`: the same weights for PyTorch (`pmf_trainer.publish.load_pytorch`), loadable with
-  `torch.load(weights_only=True)`.
-- `samples.png`, `metrics.json`: the figures above.
+- `{fname}`: the checkpoint pMF Lab runs (EMA weights, EMA index {metrics['ema_index']}).
+{pt_line}- `{metrics['samples_png']}`, `metrics.json`: the figures above.
 """
     with open(os.path.join(dest, "README.md"), "w") as f:
         f.write(text)

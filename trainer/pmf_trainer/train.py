@@ -84,7 +84,12 @@ def dataset_for(run: RunConfig) -> Dataset:
     m = run.model
     if isinstance(m, MLPConfig):
         return load_dataset(tc.dataset, embed_dim=m.dim, embed_seed=tc.embed_seed, seed=tc.seed)
-    return load_dataset(tc.dataset, size=m.input_size, channels=m.in_channels, seed=tc.seed)
+    ds = load_dataset(tc.dataset, size=m.input_size, channels=m.in_channels, seed=tc.seed)
+    if ds.size != m.input_size:
+        raise ValueError(f"dataset {tc.dataset!r} gives {ds.size}x{ds.size} images; the model takes "
+                         f"{m.input_size}x{m.input_size} (set train.dataset=fashion-mnist@{m.input_size} "
+                         "or model.input_size)")
+    return ds
 
 
 def _atomic_save(obj, path: str) -> None:
@@ -220,7 +225,7 @@ def train(run_dir: str, run: Optional[RunConfig] = None, *, max_steps: Optional[
             lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
             opt.set_lr(lr)
             idx = order.next()
-            x = ds.x[idx].to(device)
+            x = ds.batch(idx).to(device)
             y = None if ds.y is None or num_classes == 0 else ds.y[idx].to(device)
             if flow:
                 out = flow_matching_loss(net, x, y, lc, prediction, num_classes, cfg_inputs, gen)
