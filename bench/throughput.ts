@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { EngineClient } from '../src/engine/client';
+import { fashionMnistPt } from '../test/helpers/bundledPyTorch';
 import { ENGINE, REPO } from '../test/helpers/paths';
 
 const MODEL_ONNX = join(REPO, 'models', 'fashion-mnist', 'model.onnx');
-const MODEL_PT = join(REPO, 'models', 'fashion-mnist', 'model.pt');
+const MODEL_PT = fashionMnistPt();
 const PYTHON = process.env.PMF_PYTHON ?? '/usr/bin/python3';
 const REPEATS = 3;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

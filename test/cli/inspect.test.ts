@@ -10,6 +10,7 @@ import { before, test } from 'node:test';
 import { fullModelType, type OnnxModel } from '../../src/core/checkpoint';
 import { imageSpec, makeModel, withChanges } from '../core/onnxFixtures';
 import { safetensorsOf } from '../core/safetensorsFixture';
+import { fashionMnistPt } from '../helpers/bundledPyTorch';
 import { CLI, FASHION, REPO, requireBuilt } from '../helpers/paths';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pmf-cli-inspect-'));
@@ -120,7 +121,7 @@ test('files that are not checkpoints: exit code 3 and a message that says what t
 });
 
 test('--compare: the bundled ONNX export against its PyTorch weights, as text and JSON', () => {
-  const pt = join(REPO, 'models', 'fashion-mnist', 'model.pt');
+  const pt = fashionMnistPt();
   const r = pmf('inspect', FASHION, '--compare', pt);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^model\.onnx against model\.pt: 108 tensors in both \(108 identical, \d+ stored transposed in one of them\), 0 only in model\.onnx, 0 only in model\.pt\n$/);

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { bufferSource, inspectCheckpoint, matchTensors, tensorDiff, type ByteSource } from '../../src/core/checkpoint/inspect';
+import { fashionMnistPt } from '../helpers/bundledPyTorch';
 import { safetensorsOf } from './safetensorsFixture';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -19,7 +20,7 @@ async function open(bytes: Uint8Array, name: string) {
 
 test("the ONNX export holds exactly the PyTorch weights: every tensor paired, MatMul weights transposed", async () => {
   const a = await open(fs.readFileSync(MODEL('model.onnx')), 'model.onnx');
-  const b = await open(fs.readFileSync(MODEL('model.pt')), 'model.pt');
+  const b = await open(fs.readFileSync(fashionMnistPt()), 'model.pt');
   const m = matchTensors(a.summary, b.summary);
   assert.equal(m.pairs.length, b.summary.tensors.length);
   assert.deepEqual([m.onlyA, m.onlyB], [[], []]);

@@ -7,6 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fashionMnistPt } from '../helpers/bundledPyTorch';
 import { FASHION, REPO, requireBuilt } from '../helpers/paths';
 import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
 
@@ -24,7 +25,7 @@ before(async () => {
   requireBuilt();
   workspace = mkdtempSync(join(tmpdir(), 'pmf-e2e-inspect-'));
   copyFileSync(FASHION, join(workspace, 'fashion.onnx'));
-  copyFileSync(join(REPO, 'models', 'fashion-mnist', 'model.pt'), join(workspace, 'fashion.pt'));
+  copyFileSync(fashionMnistPt(), join(workspace, 'fashion.pt'));
   copyFileSync(join(CHECKPOINTS, EVIL), join(workspace, EVIL));
   copyFileSync(join(CHECKPOINTS, OFFICIAL), join(workspace, OFFICIAL));
   writeFileSync(join(workspace, 'broken.onnx'), 'this is not a model');

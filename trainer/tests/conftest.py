@@ -47,3 +47,14 @@ def randomize_zero_inits(net, std=0.2, seed=0):
             if "scale" in name or "final_layer" in name:
                 p.copy_(torch.randn(p.shape, generator=g) * std)
     return net
+
+
+@pytest.fixture(scope="session")
+def fashion_pt(tmp_path_factory):
+    """The bundled Fashion-MNIST model as model.pt, rebuilt from models/fashion-mnist/model.onnx
+    (the tree keeps one copy of its weights; rebuild-pytorch checks the result against the ONNX)."""
+    from pmf_trainer.rebuild import rebuild_pytorch
+
+    out = str(tmp_path_factory.mktemp("fashion") / "model.pt")
+    rebuild_pytorch(os.path.join(REPO_ROOT, "models", "fashion-mnist", "model.onnx"), out)
+    return out

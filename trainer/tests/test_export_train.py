@@ -214,18 +214,21 @@ BUNDLED = os.path.join(os.path.dirname(__file__), "..", "..", "models", "fashion
 
 
 @needs_ort
-@pytest.mark.skipif(not os.path.exists(os.path.join(BUNDLED, "model.pt")), reason="no bundled model.pt")
-def test_bundled_fashion_mnist_files_are_in_step():
-    """model.pt and model.onnx hold the same network; the card's metrics file matches the metadata."""
+def test_bundled_fashion_mnist_files_are_in_step(fashion_pt):
+    """The model.pt rebuilt from model.onnx holds the same network (step and configuration from its
+    metadata); the card's metrics file matches the metadata."""
+    import torch
     from pmf_trainer.publish import load_pytorch
 
-    cfg, net = load_pytorch(os.path.join(BUNDLED, "model.pt"))
+    cfg, net = load_pytorch(fashion_pt)
+    ck = torch.load(fashion_pt, weights_only=True)
+    assert (cfg.hidden_size, cfg.depth, cfg.patch_size, cfg.mlp_hidden, cfg.prediction) == (192, 6, 7, 512, "x")
     onnx_path = os.path.join(BUNDLED, "model.onnx")
     assert verify_export(onnx_path, net, cfg, n=4) < 1e-4
     meta = meta_of(onnx_path)
     metrics = json.load(open(os.path.join(BUNDLED, "metrics.json")))
     training = json.loads(meta["pmf.training"])
-    assert training["steps"] == metrics["training_step"]
+    assert training["steps"] == metrics["training_step"] == ck["step"]
     assert training["metrics"]["class_consistency_1nfe"] == round(metrics["class_consistency_1nfe"], 4)
     assert json.loads(meta["pmf.default_sampling"]) == metrics["default_sampling"]
     assert metrics["class_consistency_1nfe"] >= 0.8  # the issue's bar, as measured

@@ -27,8 +27,6 @@ from pmf_trainer.model_dit import PmfDiT, apply_rope, rope_cos_sin
 from pmf_trainer.quantize import quantize_columns
 from test_official import official_state_dict
 
-FASHION_PT = os.path.join(REPO_ROOT, "models", "fashion-mnist", "model.pt")
-
 
 def small_dit(seed=0):
     torch.manual_seed(seed)
@@ -180,10 +178,10 @@ def test_int8_of_an_external_data_model_calibrates_on_its_weights_file_in_place(
 
 
 @needs_ort
-def test_export_pytorch_rebuilds_the_bundled_model_with_its_card(tmp_path):
+def test_export_pytorch_rebuilds_the_bundled_model_with_its_card(tmp_path, fashion_pt):
     bundled = os.path.join(REPO_ROOT, "models", "fashion-mnist", "model.onnx")
     out = tmp_path / "model.onnx"
-    assert cli_main(["export-pytorch", "--pytorch", FASHION_PT, "--metadata-from", bundled, "--out", str(out)]) == 0
+    assert cli_main(["export-pytorch", "--pytorch", fashion_pt, "--metadata-from", bundled, "--out", str(out)]) == 0
     old = {p.key: p.value for p in onnx.load(bundled, load_external_data=False).metadata_props}
     new = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert new == old
