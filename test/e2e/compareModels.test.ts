@@ -120,6 +120,11 @@ test('Compare Models opens on the Table 2 set: four labelled columns, their samp
       await wv.locator('#t').press('End');
       await wv.locator('#t-label').filter({ hasText: 't = 0.000' }).waitFor({ timeout: 5_000 });
       await s.screenshotAs('compare-models.png', workspace);
+      await wv.locator('#dim-table').scrollIntoViewIfNeeded();
+      await s.screenshotAs('compare-models-dims.png', workspace);
+      // the page ran under its strict CSP without complaint (no refused inline style or script, no page errors)
+      const complaints = s.logs().split('\n').filter((l) => /Refused to|pMF compare models|compareModels\.js|pageerror/.test(l));
+      assert.deepEqual(complaints, []);
     });
   });
 

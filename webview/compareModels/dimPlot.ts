@@ -26,7 +26,7 @@ export function drawDimPlot(canvas: HTMLCanvasElement, lines: DimLine[], maxDim:
   const grid = cssVar('--vscode-editorWidget-border', '#8884');
   const font = `11px ${cssVar('--vscode-font-family', 'sans-serif')}`;
   const left = 40;
-  const right = 10;
+  const right = 24; // room for the last t label
   const top = 8;
   const bottom = 24;
   const w = cssW - left - right;

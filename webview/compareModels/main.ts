@@ -121,7 +121,7 @@ function columnElement(slot: number): HTMLElement {
   const remove = h('vscode-button', { class: 'remove', icon: 'close', secondary: '', title: `Remove ${spec}` }, 'Remove');
   replace.addEventListener('click', () => void pickInto(slot));
   remove.addEventListener('click', () => removeModel(slot));
-  if ((config?.models.length ?? 0) <= 1) remove.setAttribute('disabled', '');
+  if ((config?.models.length ?? 0) <= 2) remove.setAttribute('disabled', ''); // a comparison: two models at least
   const tools = h('div', { class: 'tools' }, replace, remove);
   if (!col) {
     sec.append(h('h2', { class: 'label', text: spec }), tools,
@@ -254,7 +254,7 @@ async function pickInto(slot: number): Promise<void> {
 }
 
 function removeModel(slot: number): void {
-  if (!config || config.models.length <= 1) return;
+  if (!config || config.models.length <= 2) return;
   config = { ...config, models: config.models.filter((_, i) => i !== slot) };
   run();
 }
