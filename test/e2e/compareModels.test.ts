@@ -2,7 +2,8 @@
 // set (x- and u-prediction at 4 x 4 and 16 x 16 patches) with every model's one-step samples
 // drawn (not blank, different across models, 28 x 28 and 112 x 112 at one display size) and the
 // effective dimension of x's and u's patches shown as numbers for all four; the t slider moves x
-// and u; a model is removed and added back through the model picker; the page survives a reload.
+// and u; a model is removed and added back through the model picker; new seeds survive the panel
+// being hidden at once (the page is rebuilt and asks again); the page survives a reload.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,6 +152,15 @@ test('a model removed and added back through the picker; the page comes back aft
     assert.deepEqual(replaced.slice(1), LABELS.slice(1));
     const metrics = await wv.locator('section.column[data-slot="0"] .metrics').innerText();
     assert.match(metrics, /^FD \d+\.\d{3} · class-consistency \d+\.\d %$/, 'the bundled Fashion-MNIST model publishes its metrics');
+
+    // new seeds, then the panel hidden at once (its page is gone, the run stops); shown again, the page asks again
+    await wv.locator('#resample').click();
+    await s.runCommand('File: New Untitled Text File');
+    await s.page.waitForTimeout(500);
+    const shown = await s.webview('pMF: Compare Models', { timeoutMs: 30_000 });
+    await settled(shown, 4);
+    assert.equal(await shown.locator('#seeds').innerText(), 'seeds 8\u201315');
+    assert.deepEqual(await labels(shown), replaced);
 
     await s.runCommand('Developer: Reload Window');
     await s.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
