@@ -25,6 +25,33 @@ export interface Conditioning {
   omega: number;
   tMin: number;
   tMax: number;
+  /**
+   * One CFG setting per sample, fed in place of omega / tMin / tMax (a model with CFG inputs
+   * takes them per sample: Explore Guidance draws its whole omega x interval grid as one batch).
+   */
+  perSample?: PerSampleGuidance;
+}
+
+export interface PerSampleGuidance {
+  omega: readonly number[];
+  tMin: readonly number[];
+  tMax: readonly number[];
+}
+
+/** Samples lo..lo+k of a per-sample guidance. */
+export function sliceGuidance(g: PerSampleGuidance | undefined, lo: number, k: number): PerSampleGuidance | undefined {
+  return g && { omega: g.omega.slice(lo, lo + k), tMin: g.tMin.slice(lo, lo + k), tMax: g.tMax.slice(lo, lo + k) };
+}
+
+/** Checks a per-sample guidance for n samples of a model; throws RangeError with a plain message. */
+export function validateGuidance(info: PmfModelInfo, g: PerSampleGuidance, n: number, steps: number): void {
+  if (!info.hasCfg) {
+    throw new RangeError(`${info.name || 'this model'} has no CFG inputs: per-sample guidance needs a model that takes omega, t_min and t_max`);
+  }
+  for (const k of ['omega', 'tMin', 'tMax'] as const) {
+    if (g[k].length !== n) throw new RangeError(`per-sample guidance: ${g[k].length} ${k} values for ${n} samples`);
+  }
+  for (let i = 0; i < n; i++) validateSampling(info, { steps, omega: g.omega[i], tMin: g.tMin[i], tMax: g.tMax[i] });
 }
 
 export function perSample(info: PmfModelInfo): number {
@@ -54,6 +81,13 @@ export function validateSampling(info: PmfModelInfo, s: SamplingSettings, labels
 
 const f32 = (n: number, v: number) => new Float32Array(n).fill(v);
 
+function guidanceFeed(cond: Conditioning, k: 'omega' | 'tMin' | 'tMax', n: number): Float32Array {
+  if (!cond.perSample) return f32(n, cond[k]);
+  const v = cond.perSample[k];
+  if (v.length !== n) throw new RangeError(`${v.length} per-sample ${k} values for ${n} samples`);
+  return Float32Array.from(v);
+}
+
 /** The contract inputs the model declares, for n samples at (t, r). */
 export function buildFeeds(info: PmfModelInfo, z: Float32Array, n: number, t: readonly number[],
   r: readonly number[], cond: Conditioning): Feeds {
@@ -76,13 +110,13 @@ export function buildFeeds(info: PmfModelInfo, z: Float32Array, n: number, t: re
         break;
       }
       case 'omega':
-        feeds.omega = { type: 'float32', dims: [n], data: f32(n, cond.omega) };
+        feeds.omega = { type: 'float32', dims: [n], data: guidanceFeed(cond, 'omega', n) };
         break;
       case 't_min':
-        feeds.t_min = { type: 'float32', dims: [n], data: f32(n, cond.tMin) };
+        feeds.t_min = { type: 'float32', dims: [n], data: guidanceFeed(cond, 'tMin', n) };
         break;
       case 't_max':
-        feeds.t_max = { type: 'float32', dims: [n], data: f32(n, cond.tMax) };
+        feeds.t_max = { type: 'float32', dims: [n], data: guidanceFeed(cond, 'tMax', n) };
         break;
     }
   }

@@ -3,7 +3,7 @@
 import { FLOW_SOLVERS, type PmfModelInfo } from '../core/checkpoint/types';
 import { flowSample } from '../core/flowSampler';
 import { initialNoise } from '../core/noise';
-import { type Conditioning, type Feeds, perSample, sample, validateSampling } from '../core/sampler';
+import { type Conditioning, type Feeds, perSample, sample, sliceGuidance, validateGuidance, validateSampling } from '../core/sampler';
 import { EngineFailure } from './errors';
 import type { GenerateParams } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
@@ -55,6 +55,7 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
   }
   try {
     validateSampling(info, p, labels);
+    if (p.guidance) validateGuidance(info, p.guidance, p.seeds.length, p.steps);
   } catch (e) {
     throw new EngineFailure('bad-request', (e as Error).message);
   }
@@ -75,7 +76,8 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
   for (let b = 0; b < batches; b++) {
     const lo = b * batch;
     const k = Math.min(batch, n - lo);
-    const cond: Conditioning = { labels: labels?.slice(lo, lo + k), omega: p.omega, tMin: p.tMin, tMax: p.tMax };
+    const cond: Conditioning = { labels: labels?.slice(lo, lo + k), omega: p.omega, tMin: p.tMin, tMax: p.tMax,
+      perSample: sliceGuidance(p.guidance, lo, k) };
     const z1 = p.noise ? p.noise.slice(lo * per, (lo + k) * per) : initialNoise(p.seeds.slice(lo, lo + k), per, info.noiseScale);
     const evaluate = async (feeds: Feeds) => {
       const padded = info.fixedBatch ? padFeeds(feeds, k, info.fixedBatch) : feeds;

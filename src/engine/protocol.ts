@@ -8,7 +8,7 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node
 import type { FrameMeasurement, MeasurementSeries } from '../core/analysis';
 import type { FlowSolver, PmfModelInfo, SamplingSettings } from '../core/checkpoint/types';
 import type { FeatureNetInfo } from '../core/eval/featureNet';
-import type { Feeds } from '../core/sampler';
+import type { Feeds, PerSampleGuidance } from '../core/sampler';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'webgpu' | 'cpu';
 export type Provider = 'cuda' | 'webgpu' | 'cpu';
@@ -106,6 +106,11 @@ export interface GenerateParams extends SamplingSettings {
   noise?: Float32Array;
   /** Flow-matching models: the ODE solver (the model's default_sampling solver when absent); MeanFlow models ignore it. */
   solver?: FlowSolver;
+  /**
+   * One CFG setting per sample (each seeds.length long), in place of omega / tMin / tMax: models
+   * with CFG inputs only. Sample i is the image a request with its own omega, tMin, tMax gives.
+   */
+  guidance?: PerSampleGuidance;
   /** Progress notifications carry this token. */
   progressToken?: string;
 }

@@ -35,7 +35,7 @@ async function alone(c: Cell, noise?: Float32Array): Promise<Buffer> {
 
 const image = (pixels: Uint8Array, k: number) => Buffer.from(pixels.subarray(k * PER, (k + 1) * PER));
 
-test('cells group by guidance, one engine request each', () => {
+test('cells group by guidance (one engine request each, for a two-pass model)', () => {
   const c = (omega: number, tMin = 0, tMax = 1): Cell => ({ omega, tMin, tMax, seed: 0, label: 0 });
   const g = groupByGuidance([c(1), c(2), c(1), c(2, 0.2), c(1)]);
   assert.deepEqual(g.map((x) => [x.omega, x.tMin, x.at]), [[1, 0, [0, 2, 4]], [2, 0, [1]], [2, 0.2, [3]]]);
@@ -56,6 +56,24 @@ test('cells of mixed guidance come back in the order asked, each the image of it
   // guidance matters: omega 1 and 4, and the interval, give other images of the same noise and class
   assert.ok(!image(r.pixels, 0).equals(image(r.pixels, 1)));
   assert.ok(!image(r.pixels, 1).equals(image(r.pixels, 3)));
+});
+
+test('a model with CFG inputs gets all cells of mixed guidance as one engine request, per-sample guidance', async () => {
+  const calls: Array<Parameters<EngineClient['generate']>[0]> = [];
+  const counting = { generate: (p: Parameters<EngineClient['generate']>[0], s?: AbortSignal) => { calls.push(p); return client.generate(p, s); } };
+  const cells: Cell[] = [1, 1.5, 2, 3, 4].flatMap((omega) => [0, 1].map((seed) => ({ omega, tMin: 0, tMax: 0.3 + 0.1 * seed, seed, label: 3 })));
+  const r = await makeCells(counting as unknown as EngineClient, fashion, { cells, steps: 1, noiseScale: 1 });
+  assert.equal(calls.length, 1);
+  assert.deepEqual(calls[0].guidance?.omega, cells.map((c) => c.omega));
+  assert.deepEqual(calls[0].guidance?.tMax, cells.map((c) => c.tMax));
+  for (const k of [0, 3, 9]) assert.ok(image(r.pixels, k).equals(await alone(cells[k])), `cell ${k}`);
+});
+
+test('per-sample guidance is checked: one value per sample, each setting valid', async () => {
+  const base = { modelId: fashion.modelId, seeds: [0, 1], labels: [1, 2], steps: 1, omega: 2, tMin: 0, tMax: 1, batchSize: 2 };
+  await assert.rejects(client.generate({ ...base, guidance: { omega: [2], tMin: [0, 0], tMax: [1, 1] } }), /1 omega values for 2 samples/);
+  await assert.rejects(client.generate({ ...base, guidance: { omega: [2, 0.5], tMin: [0, 0], tMax: [1, 1] } }), /omega must be >= 1/);
+  await assert.rejects(client.generate({ ...base, guidance: { omega: [2, 2], tMin: [0, 0.8], tMax: [1, 0.5] } }), /0 <= t_min <= t_max <= 1/);
 });
 
 test('the noise scale multiplies z_1 (1 is the model\'s own noise)', async () => {

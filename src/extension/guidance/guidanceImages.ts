@@ -81,16 +81,30 @@ function place(info: PmfModelInfo, samples: Float32Array, at: readonly number[],
 }
 
 /**
- * The cells' images, in the order asked. One engine request per guidance setting, one after the
- * other (the engine's session is one; two at once would only share its cores). Stops between
- * requests when `signal` aborts (the engine cancels the one under way).
+ * The cells' images, in the order asked. A model with CFG inputs takes a guidance per sample, so
+ * all cells go as one engine request (one batch: a 5 x 8 grid whose t_max moved is one run, not
+ * five). A two-pass model gets one request per guidance setting, one after the other (the
+ * engine's session is one; two at once would only share its cores), stopping between them when
+ * `signal` aborts (the engine cancels the one under way).
  */
 export async function makeCells(engine: EngineClient, m: Loaded, req: CellRequest, signal?: AbortSignal): Promise<Images> {
   const t0 = performance.now();
   const { channels, height, width } = imageShape(m.info);
   const out = new Uint8Array(req.cells.length * per(m.info));
+  const groups = groupByGuidance(req.cells);
+  if (m.info.hasCfg && groups.length > 1) {
+    const seeds = req.cells.map((c) => c.seed);
+    const r = await engine.generate({
+      modelId: m.modelId, seeds, labels: m.info.numClasses > 0 ? req.cells.map((c) => labelOf(m.info, c)) : undefined,
+      steps: req.steps, omega: req.cells[0].omega, tMin: req.cells[0].tMin, tMax: req.cells[0].tMax,
+      guidance: { omega: req.cells.map((c) => c.omega), tMin: req.cells.map((c) => c.tMin), tMax: req.cells.map((c) => c.tMax) },
+      batchSize: Math.max(1, req.cells.length), noise: scaledNoise(m.info, seeds, req.noiseScale),
+    }, signal);
+    place(m.info, r.samples, req.cells.map((_, i) => i), out);
+    return { pixels: out, n: req.cells.length, width, height, channels, engineMs: r.ms, ms: performance.now() - t0 };
+  }
   let engineMs = 0;
-  for (const g of groupByGuidance(req.cells)) {
+  for (const g of groups) {
     const cells = g.at.map((i) => req.cells[i]);
     const seeds = cells.map((c) => c.seed);
     const r = await engine.generate({
