@@ -112,6 +112,15 @@ function strip(col: ColumnResult, field: 'x' | 'u', frame: number, cls: string):
   return div;
 }
 
+/** The column's line under its images: the effective dimension of x and u at the frame shown. */
+function dimAtT(slot: number, frame: number): string {
+  const mm = measured[slot];
+  const col = columns[slot];
+  return mm && col && mm.dimX.length > frame
+    ? `effective dimension at t = ${col.times[frame].toFixed(3)}: x ${fmt(mm.dimX[frame])} \u00b7 u ${fmt(mm.dimU[frame])} (of ${mm.patchDim})`
+    : 'effective dimension: measuring\u2026';
+}
+
 function columnElement(slot: number): HTMLElement {
   const col = columns[slot];
   const spec = config?.models[slot] ?? '';
@@ -136,11 +145,8 @@ function columnElement(slot: number): HTMLElement {
   const metrics = m ? [m.fd !== undefined ? `FD ${fmt(m.fd, 3)}` : '', m.classConsistency !== undefined
     ? `class-consistency ${(m.classConsistency * 100).toFixed(1)} %` : ''].filter(Boolean).join(' \u00b7 ') : 'no published metrics';
   const frame = Math.min(config?.frame ?? 0, col.times.length - 1);
-  const mm = measured[slot];
   const atT = h('p', { class: 'dim-at-t' });
-  atT.textContent = mm && mm.dimX.length > frame
-    ? `effective dimension at t = ${col.times[frame].toFixed(3)}: x ${fmt(mm.dimX[frame])} \u00b7 u ${fmt(mm.dimU[frame])} (of ${mm.patchDim})`
-    : 'effective dimension: measuring\u2026';
+  atT.textContent = dimAtT(slot, frame);
   sec.append(
     h('h2', { class: 'label', text: v.label }),
     h('div', { class: 'name', text: `${v.name} \u00b7 ${v.detail}` }),
@@ -324,7 +330,10 @@ channel.on('measured', (msg) => {
   const r = msg.result;
   if (r.requestId !== current) return;
   measured[r.slot] = r;
-  drawAll();
+  // the numbers only: the column's images stay as drawn
+  const line = grid.querySelector(`section.column[data-slot="${r.slot}"] .dim-at-t`);
+  if (line) line.textContent = dimAtT(r.slot, Math.min(config?.frame ?? 0, frames() - 1));
+  drawDims();
 });
 channel.on('failed', (msg) => {
   if (msg.requestId !== current) return;
