@@ -1,7 +1,9 @@
 // Field Visualizer work inside the engine: trajectories with their fields and measurements,
 // the fields of one frame at another r, MeanFlow consistency, frame data for export.
-// The last few trajectories stay here so follow-up requests do not resend them. A flow-matching
-// model's trajectory is its ODE's (core/flowTrajectory: u and x from the ODE solution z_r).
+// The last few trajectories stay here so follow-up requests do not resend them; one asked for
+// with keep: false (a caller that takes every frame at once, as Compare Models does) is answered
+// without being kept, so it pushes none of them out. A flow-matching model's trajectory is its
+// ODE's (core/flowTrajectory: u and x from the ODE solution z_r).
 import type { FlowSolver } from '../core/checkpoint/types';
 import { integrate, flowVelocity } from '../core/flowSampler';
 import { averageFromOde, flowTrajectory, solverSteps } from '../core/flowTrajectory';
@@ -26,6 +28,8 @@ interface Kept {
 }
 
 const KEEP = 4;
+/** Starts the id of a trajectory run with keep: false (no kept state: follow-ups are refused plainly). */
+const NOT_KEPT = 'not-kept:';
 
 export class Visualizer {
   private readonly kept = new Map<string, Kept>();
@@ -40,6 +44,10 @@ export class Visualizer {
   }
 
   private get(id: string): Kept {
+    if (id.startsWith(NOT_KEPT)) {
+      throw new EngineFailure('bad-request', 'That trajectory was run with keep: false, so the engine did not keep it ' +
+        'for follow-up requests (measure, fields at another r, consistency, frame data): run it with keep: true (the default).');
+    }
     const k = this.kept.get(id);
     if (!k || !this.cache.has(k.model.id)) {
       this.kept.delete(id);
@@ -96,7 +104,7 @@ export class Visualizer {
       });
     }
     const ms = performance.now() - t0;
-    const trajectoryId = this.keep({ model, frames, n, cond, flow });
+    const trajectoryId = p.keep === false ? `${NOT_KEPT}${randomUUID()}` : this.keep({ model, frames, n, cond, flow });
     const reply: TrajectoryReply = {
       trajectoryId, times: frames.map((f) => f.t), rs: frames.map((f) => f.r), n, sampleShape: info.sampleShape, ms,
     };

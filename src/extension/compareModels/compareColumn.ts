@@ -64,6 +64,7 @@ export async function computeColumn(engine: EngineClient, load: LoadResult, view
     modelId: load.modelId, mode: 'ode', seeds: comparisonSeeds(cfg.seed, cfg.samples),
     labels: view.labels.length ? view.labels : undefined,
     omega: s.omega, tMin: s.tMin, tMax: s.tMax, steps: COMPARE_STEPS, odeSteps: COMPARE_STEPS, rFraction: 0,
+    keep: false, // every frame's x and u come now: nothing asks for the trajectory again
   }, signal);
   if (!reply.fields) throw new Error(`${view.name} returned no image fields.`);
   const fields = xuFrames(reply);
