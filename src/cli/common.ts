@@ -2,7 +2,7 @@
 import { basename, join, resolve } from 'node:path';
 import { FLOW_SOLVERS, type FlowSolver, type PmfModelInfo } from '../core/checkpoint/types';
 import { EngineClient } from '../engine/client';
-import type { ProviderSetting } from '../engine/protocol';
+import { NOISE_SCALE_RANGE, type ProviderSetting } from '../engine/protocol';
 import { resolveModel } from '../node/bundled';
 import { cliCacheDir } from '../node/modelCache';
 import { openModelFile } from '../node/modelFile';
@@ -63,4 +63,19 @@ export function solverOption(v: string | undefined, info: PmfModelInfo, path: st
     throw new UsageError(`--solver is for flow-matching models; ${basename(path)} is a MeanFlow model (its sampler has no ODE solver)`);
   }
   return v as FlowSolver;
+}
+
+/**
+ * --noise-scale S: the sampling noise scale, a multiplier of the model's own pmf.noise_scale
+ * (z_1 = S * noise_scale * e; 1, the default, is the noise it was trained on), in NOISE_SCALE_RANGE
+ * (Explore Guidance's slider). Undefined when absent or 1.
+ */
+export function noiseScaleOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const [lo, hi] = NOISE_SCALE_RANGE;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x < lo || x > hi) {
+    throw new UsageError(`--noise-scale expects a number from ${lo} to ${hi} (a multiplier of the model's noise scale; 1 = as trained), got '${v}'`);
+  }
+  return x === 1 ? undefined : x;
 }

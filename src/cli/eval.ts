@@ -7,14 +7,16 @@ import { imageFolderSource, levelsSource, makeReference, readFashionMnist, readR
 import {
   DEFAULT_KEEP, DEFAULT_SPLITS, describeScores, EVAL_BLOCK, mergeEvalStates, runEvalShard, scoreEval, type EvalProtocol, type EvalScores,
 } from '../node/evaluation';
-import { engine, EXIT, loadInfo, num, provider, ROOT, solverOption, UsageError } from './common';
+import { engine, EXIT, loadInfo, noiseScaleOption, num, provider, ROOT, solverOption, UsageError } from './common';
 
 export const EVAL_USAGE = `  pmf eval MODEL --net NET --ref REF [--n N] [--seed S] [--steps K] [--omega W]
            [--t-min A] [--t-max B] [--batch-size B] [--shard k/n] [--state FILE]
-           [--out FILE] [--keep M] [--provider P] [--threads T] [--solver euler|heun] [--json]
+           [--out FILE] [--keep M] [--provider P] [--threads T] [--solver euler|heun]
+           [--noise-scale S] [--json]
       (--keep M: precision/recall and density/coverage on the first M samples and reference
       images, default 5000; 0 skips them; --solver: a flow-matching model's ODE solver, its
-      default_sampling's when absent, kept in the protocol)
+      default_sampling's when absent, kept in the protocol; --noise-scale S: z_1 = S * the
+      model's noise scale * e, from 0.5 to 1.5, default 1, kept in the protocol when not 1)
       FD (FID with Inception), class-consistency, Inception Score, precision/recall and
       density/coverage of N generated samples (default 10000; sample i: seed S+i, class
       i mod #classes) in the features of NET (a feature network: models/eval/*.onnx or
@@ -62,7 +64,7 @@ export async function cmdEval(args: string[]): Promise<number> {
       omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' }, 'batch-size': { type: 'string' },
       shard: { type: 'string' }, state: { type: 'string' }, out: { type: 'string' }, keep: { type: 'string' },
       provider: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' }, merge: { type: 'boolean' },
-      quiet: { type: 'boolean' }, solver: { type: 'string' },
+      quiet: { type: 'boolean' }, solver: { type: 'string' }, 'noise-scale': { type: 'string' },
     },
   });
   const log = values.quiet ? () => {} : (s: string) => process.stderr.write(s);
@@ -75,6 +77,7 @@ export async function cmdEval(args: string[]): Promise<number> {
   if (values.merge) {
     if (!values.ref) throw new UsageError('eval --merge needs --ref (reference statistics .npz)');
     if (values.solver !== undefined) throw new UsageError('eval --merge takes no --solver: the shards\' protocol holds the one they sampled with');
+    if (values['noise-scale'] !== undefined) throw new UsageError('eval --merge takes no --noise-scale: the shards\' protocol holds the one they sampled with');
     if (positionals.length === 0) throw new UsageError('eval --merge needs the shards\' state files');
     const ref = await readReference(resolve(values.ref));
     const state = await mergeEvalStates(positionals.map((p) => resolve(p)));
@@ -82,6 +85,7 @@ export async function cmdEval(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError('eval takes one MODEL');
+  const noiseScale = noiseScaleOption(values['noise-scale']);
   const shard = parseShard(values.shard);
   if (shard.of === 1 && !values.ref) throw new UsageError('eval needs --ref (reference statistics .npz; make one with pmf eval-ref)');
   const { path, info } = loadInfo(positionals[0]);
@@ -94,7 +98,7 @@ export async function cmdEval(args: string[]): Promise<number> {
     n, seed: num(values.seed, 'seed', 0, true), steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
     batchSize: num(values['batch-size'], 'batch-size', 64, true), keep: num(values.keep, 'keep', DEFAULT_KEEP, true), splits: DEFAULT_SPLITS, shard,
-    solver: solverOption(values.solver, info, path),
+    solver: solverOption(values.solver, info, path), ...(noiseScale !== undefined ? { noiseScale } : {}),
   };
   // unsharded: the state beside the results, named after them (run.json -> run.state.npz), so two runs in one folder keep apart
   const statePath = resolve(values.state ?? (shard.of > 1 ? `pmf-eval-shard-${shard.k + 1}-of-${shard.of}.npz`

@@ -24,7 +24,7 @@ import { listBundledModels } from '../node/bundled';
 import { cliCommand, runGeneration, writeOutputs } from '../node/generation';
 import { checkFolderFor } from '../node/outputFiles';
 import { BENCH_USAGE, cmdBench } from './bench';
-import { engine, EXIT, loadInfo, num, provider, ROOT, solverOption, UsageError } from './common';
+import { engine, EXIT, loadInfo, noiseScaleOption, num, provider, ROOT, solverOption, UsageError } from './common';
 import { cmdEval, cmdEvalRef, EVAL_USAGE } from './eval';
 import { cmdFields, FIELDS_USAGE } from './fields';
 import { cmdInspect, INSPECT_USAGE } from './inspect';
@@ -35,11 +35,12 @@ const USAGE = `pmf - pixel MeanFlow (pMF) models from the command line
 
   pmf generate --model MODEL [--class C[,C...]] [--n N] [--seed S] [--steps K]
                [--omega W] [--t-min A] [--t-max B] [--out DIR] [--provider P]
-               [--batch-size B] [--scale X] [--solver euler|heun]
+               [--batch-size B] [--scale X] [--solver euler|heun] [--noise-scale S]
       Generates N samples (sample i: seed S+i, class i mod #classes) and writes one PNG per
       sample (settings embedded as XMP) and grid.png into DIR (default pmf-samples).
       Toy models write samples.npy. Defaults come from the model's metadata. --solver: the
-      ODE solver of a flow-matching model (pmf.model_type 'flow-matching'). All files or
+      ODE solver of a flow-matching model (pmf.model_type 'flow-matching'). --noise-scale:
+      z_1 = S * (the model's noise scale) * e, S from 0.5 to 1.5 (1, as trained). All files or
       none are written; names an earlier run has taken get -run2, -run3, ... (grid-run2.png).
       NaN or infinite model outputs are an error (exit 1) and write nothing.
 ${FIELDS_USAGE}
@@ -60,9 +61,10 @@ async function cmdGenerate(args: string[]): Promise<number> {
       model: { type: 'string' }, class: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string' },
       steps: { type: 'string' }, omega: { type: 'string' }, 't-min': { type: 'string' }, 't-max': { type: 'string' },
       out: { type: 'string' }, provider: { type: 'string' }, 'batch-size': { type: 'string' }, scale: { type: 'string' },
-      quiet: { type: 'boolean' }, solver: { type: 'string' },
+      quiet: { type: 'boolean' }, solver: { type: 'string' }, 'noise-scale': { type: 'string' },
     },
   });
+  const noiseScale = noiseScaleOption(values['noise-scale']);
   if (!values.model) throw new UsageError('generate needs --model (a .onnx path or a bundled name; see pmf models)');
   const { path, info } = loadInfo(values.model);
   const solver = solverOption(values.solver, info, path);
@@ -79,7 +81,7 @@ async function cmdGenerate(args: string[]): Promise<number> {
     steps: num(values.steps, 'steps', d.steps, true), omega: num(values.omega, 'omega', d.omega),
     tMin: num(values['t-min'], 't-min', d.tMin), tMax: num(values['t-max'], 't-max', d.tMax),
     batchSize: num(values['batch-size'], 'batch-size', 64, true),
-    ...(solver ? { solver } : {}),
+    ...(solver ? { solver } : {}), ...(noiseScale !== undefined ? { noiseScale } : {}),
   };
   const scale = num(values.scale, 'scale', info.imageSize && info.imageSize < 64 ? 4 : 1, true);
   const out = resolve(values.out ?? 'pmf-samples');

@@ -6,7 +6,7 @@ import { featureBatch, sampleClass, sampleSeed, toLevels } from '../core/eval/ev
 import type { FeatureNetInfo } from '../core/eval/featureNet';
 import { throwIfAborted } from '../core/sampler';
 import { EngineFailure } from './errors';
-import { generate } from './generate';
+import { checkNoiseScale, generate } from './generate';
 import type { EvalSamplesParams, EvalSamplesResult, NetFeaturesParams, NetFeaturesResult } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
 
@@ -46,6 +46,7 @@ export async function evalSamples(cache: SessionCache, model: LoadedModel, net: 
     throw new EngineFailure('bad-request', `samples ${p.start} + ${p.count}: a start >= 0 and a count >= 1 are needed.`);
   }
   if (!Number.isInteger(p.seed) || p.seed < 0 || p.seed > 0xffffffff) throw new EngineFailure('bad-request', `Seed ${p.seed} is not an integer in [0, 4294967295].`);
+  checkNoiseScale(p.noiseScale); // before any work
   const batch = Math.max(1, Math.floor(p.batchSize));
   const [C, H, W] = info.sampleShape;
   const D = net.info.featureDim;
@@ -68,7 +69,8 @@ export async function evalSamples(cache: SessionCache, model: LoadedModel, net: 
       const seeds = Array.from({ length: k }, (_, s) => sampleSeed(p.seed, p.start + lo + b + s));
       const t0 = performance.now();
       const z0 = await generate(cache, model, { modelId: model.id, seeds, labels: classes.slice(lo + b, lo + b + k), steps: p.steps,
-        omega: p.omega, tMin: p.tMin, tMax: p.tMax, batchSize: k, ...(p.solver ? { solver: p.solver } : {}) }, signal, () => {});
+        omega: p.omega, tMin: p.tMin, tMax: p.tMax, batchSize: k, ...(p.solver ? { solver: p.solver } : {}),
+        ...(p.noiseScale !== undefined ? { noiseScale: p.noiseScale } : {}) }, signal, () => {});
       generateMs += performance.now() - t0;
       levels.set(toLevels(z0, k, [C, H, W], info.dataRange, net.info.channels), b * perLevels);
       onProgress(lo + b + k, p.count);

@@ -5,7 +5,7 @@ import { flowSample } from '../core/flowSampler';
 import { initialNoise } from '../core/noise';
 import { type Conditioning, type Feeds, perSample, sample, sliceGuidance, validateGuidance, validateSampling } from '../core/sampler';
 import { EngineFailure } from './errors';
-import type { GenerateParams } from './protocol';
+import { type GenerateParams, NOISE_SCALE_RANGE } from './protocol';
 import type { LoadedModel, SessionCache } from './sessions';
 
 /** Repeats the last sample's rows of every batched feed until the batch has `size` samples. */
@@ -45,6 +45,16 @@ function checkNoise(noise: unknown, n: number, per: number, sampleShape: readonl
   }
 }
 
+/** GenerateParams.noiseScale: a number in NOISE_SCALE_RANGE (absent: 1); a bad-request EngineFailure says why not. */
+export function checkNoiseScale(s: unknown): number {
+  if (s === undefined) return 1;
+  const [lo, hi] = NOISE_SCALE_RANGE;
+  if (typeof s !== 'number' || !Number.isFinite(s) || s < lo || s > hi) {
+    throw new EngineFailure('bad-request', `The noise scale must be a number from ${lo} to ${hi} (1: the model's own noise), got ${JSON.stringify(s) ?? typeof s}.`);
+  }
+  return s;
+}
+
 export async function generate(cache: SessionCache, model: LoadedModel, p: GenerateParams, signal: AbortSignal,
   onProgress: (done: number, total: number) => void): Promise<Float32Array> {
   const info: PmfModelInfo = model.info;
@@ -68,7 +78,13 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
   const solver = p.solver ?? info.defaultSolver ?? 'euler';
   const per = perSample(info);
   const n = p.seeds.length;
+  const noiseScale = checkNoiseScale(p.noiseScale);
   if (p.noise !== undefined) checkNoise(p.noise, n, per, info.sampleShape);
+  if (p.noise !== undefined && noiseScale !== 1) {
+    throw new EngineFailure('bad-request', `A noise scale (${noiseScale}) with given noise: give the noise already scaled.`);
+  }
+  // the same product Explore Guidance takes (guidanceImages: info.noiseScale * noiseScale), so its cells match bit for bit
+  const scale = info.noiseScale * noiseScale;
   const batch = info.fixedBatch ?? p.batchSize;
   const batches = Math.ceil(n / batch);
   const out = new Float32Array(n * per);
@@ -78,7 +94,7 @@ export async function generate(cache: SessionCache, model: LoadedModel, p: Gener
     const k = Math.min(batch, n - lo);
     const cond: Conditioning = { labels: labels?.slice(lo, lo + k), omega: p.omega, tMin: p.tMin, tMax: p.tMax,
       perSample: sliceGuidance(p.guidance, lo, k) };
-    const z1 = p.noise ? p.noise.slice(lo * per, (lo + k) * per) : initialNoise(p.seeds.slice(lo, lo + k), per, info.noiseScale);
+    const z1 = p.noise ? p.noise.slice(lo * per, (lo + k) * per) : initialNoise(p.seeds.slice(lo, lo + k), per, scale);
     const evaluate = async (feeds: Feeds) => {
       const padded = info.fixedBatch ? padFeeds(feeds, k, info.fixedBatch) : feeds;
       const { data } = await cache.run(model, padded);

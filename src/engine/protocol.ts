@@ -92,6 +92,12 @@ export interface LoadResult {
   modelCache?: ModelCacheUse;
 }
 
+/**
+ * The sampling noise scales the engine takes (GenerateParams.noiseScale, EvalSamplesParams.noiseScale):
+ * a multiplier of the model's own pmf.noise_scale, 1 = as trained; Explore Guidance's slider spans it.
+ */
+export const NOISE_SCALE_RANGE = [0.5, 1.5] as const;
+
 export interface GenerateParams extends SamplingSettings {
   modelId: string;
   /** One seed per sample (uint32); sample i's noise depends on seeds[i] only. */
@@ -104,6 +110,12 @@ export interface GenerateParams extends SamplingSettings {
    * for n = seeds.length, finite; the seeds then only label the samples.
    */
   noise?: Float32Array;
+  /**
+   * Sampling noise scale: sample i's z_1 = noiseScale * (the model's pmf.noise_scale) * e(seeds[i])
+   * (1 or absent: the noise the model was trained on), in NOISE_SCALE_RANGE. Not with `noise`
+   * (give that noise already scaled).
+   */
+  noiseScale?: number;
   /** Flow-matching models: the ODE solver (the model's default_sampling solver when absent); MeanFlow models ignore it. */
   solver?: FlowSolver;
   /**
@@ -174,6 +186,8 @@ export interface EvalSamplesParams extends SamplingSettings {
   batchSize: number;
   /** Flow-matching models: the ODE solver (the model's default_sampling solver when absent); MeanFlow models ignore it. */
   solver?: FlowSolver;
+  /** Sampling noise scale (GenerateParams.noiseScale): sample i's noise is its seed's times this; 1 when absent. */
+  noiseScale?: number;
   /** Progress (samples done of count) under this token. */
   progressToken?: string;
 }

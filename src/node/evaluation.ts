@@ -42,8 +42,12 @@ export interface EvalProtocol {
   samples: string;
   n: number;
   seed: number;
-  /** A flow-matching model's also its ODE solver (MeanFlow protocols have none, as before it existed). */
-  sampling: SamplingSettings & { solver?: FlowSolver };
+  /**
+   * A flow-matching model's also its ODE solver (MeanFlow protocols have none, as before it existed);
+   * a run at a noise scale other than 1 its noiseScale (none at 1: protocols, and state files, from
+   * before it existed are those of noise scale 1).
+   */
+  sampling: SamplingSettings & { solver?: FlowSolver; noiseScale?: number };
   /** Samples 0..keep-1 keep their features (precision/recall, density/coverage). */
   keep: number;
   splits: number;
@@ -64,6 +68,8 @@ export interface EvalRequest extends SamplingSettings {
   shard: { k: number; of: number };
   /** Flow-matching models: the ODE solver (the model's default when absent); MeanFlow models have none. */
   solver?: FlowSolver;
+  /** The sampling noise scale (absent or 1: the model's own noise); sample i's noise is its seed's times it, in any shard. */
+  noiseScale?: number;
 }
 
 export interface EvalProgress {
@@ -122,7 +128,8 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
       classNames: net.info.classNames, realData: net.info.realData },
     images: UINT8_RULE, samples: SAMPLE_RULE,
     n: req.n, seed: req.seed, sampling: { steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax,
-      ...(info.modelType === 'flow-matching' ? { solver: req.solver ?? info.defaultSolver ?? 'euler' } : {}) },
+      ...(info.modelType === 'flow-matching' ? { solver: req.solver ?? info.defaultSolver ?? 'euler' } : {}),
+      ...(req.noiseScale !== undefined && req.noiseScale !== 1 ? { noiseScale: req.noiseScale } : {}) },
     keep: Math.min(req.keep, req.n), splits: req.splits, blockSize: EVAL_BLOCK,
   };
   if (ref) checkReference(ref, protocol); // before any work
@@ -152,7 +159,8 @@ export async function runEvalShard(client: EngineClient, req: EvalRequest, state
     const to = Math.min(end, (Math.floor(from / EVAL_BLOCK) + 1) * EVAL_BLOCK);
     const r = await client.evalSamples({ modelId: model.modelId, netId: net.netId, start: from, count: to - from, seed: req.seed,
       steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: req.batchSize,
-      ...(protocol.sampling.solver ? { solver: protocol.sampling.solver } : {}) }, signal,
+      ...(protocol.sampling.solver ? { solver: protocol.sampling.solver } : {}),
+      ...(protocol.sampling.noiseScale !== undefined ? { noiseScale: protocol.sampling.noiseScale } : {}) }, signal,
     (d) => onProgress({ done: state.done + d, total: end - start, resumed, generateMs, featuresMs }));
     const probs = r.logits ? softmaxRows(r.logits, net.info.logitClasses) : undefined;
     state.accumulator.add(from, r.features, probs, r.classes);
@@ -270,7 +278,7 @@ export function describeScores(p: EvalProtocol, s: EvalScores, refPath: string):
   const lines = [
     `${p.model.name || p.model.file}: ${s.n} samples (seed ${p.seed}; ${p.sampling.steps} ` +
       `${p.sampling.solver ? `${p.sampling.solver} ` : ''}step(s), omega ${p.sampling.omega}, ` +
-      `interval [${p.sampling.tMin}, ${p.sampling.tMax}])`,
+      `interval [${p.sampling.tMin}, ${p.sampling.tMax}]${p.sampling.noiseScale !== undefined ? `, noise scale x${p.sampling.noiseScale}` : ''})`,
     `features: ${p.net.name} (${p.net.file}, sha256 ${p.net.sha256.slice(0, 12)}..., ${p.net.featureDim}-d, resize ${p.net.resize}); ` +
       `reference ${basename(refPath)}${s.fd.referenceCount ? ` (${s.fd.referenceCount} images)` : ''}`,
     `  FD            ${f(s.fd.value)}   (mean term ${f(s.fd.meanTerm)}, trace term ${f(s.fd.traceTerm)})`,

@@ -26,6 +26,16 @@ export interface GenerationRequest extends SamplingSettings {
   batchSize: number;
   /** Flow-matching models: the ODE solver (the model's default when absent). */
   solver?: FlowSolver;
+  /**
+   * The sampling noise scale: z_1 = noiseScale * (the model's pmf.noise_scale) * e (absent or 1:
+   * the model's own noise); sample i's noise is its seed's times it, however the run is batched.
+   */
+  noiseScale?: number;
+}
+
+/** The request's noise scale when it is not 1 (absent otherwise: what runs, files and commands without one mean). */
+export function noiseScaleOf(req: { noiseScale?: number }): number | undefined {
+  return req.noiseScale !== undefined && req.noiseScale !== 1 ? req.noiseScale : undefined;
 }
 
 export interface GeneratedSample {
@@ -125,7 +135,7 @@ export async function runGeneration(client: EngineClient, req: GenerationRequest
     const labels = plan.labels.length ? plan.labels.slice(lo, lo + k) : undefined;
     const res = await client.generate({
       modelId: load.modelId, seeds, labels, steps: req.steps, omega: req.omega, tMin: req.tMin, tMax: req.tMax, batchSize: k,
-      ...(req.solver ? { solver: req.solver } : {}),
+      ...(req.solver ? { solver: req.solver } : {}), ...(noiseScaleOf(req) !== undefined ? { noiseScale: noiseScaleOf(req) } : {}),
     }, signal, onProgress && ((done) => onProgress(b * req.steps + Math.min(done, req.steps), totalSteps)));
     ms += res.ms;
     const batch = seeds.map((seed, j) => toSample(info, lo + j, seed, labels?.[j], res.samples.slice(j * per, (j + 1) * per)));
@@ -151,6 +161,7 @@ export function sampleSettings(req: GenerationRequest, info: PmfModelInfo, s: Ge
     model: info.name || req.modelSpec, modelSpec: req.modelSpec, class: s.className, label: s.label ?? null,
     seed: s.seed, steps: req.steps, omega: req.omega, t_min: req.tMin, t_max: req.tMax,
     ...(info.modelType === 'flow-matching' ? { solver: req.solver ?? info.defaultSolver ?? 'euler' } : {}),
+    ...(noiseScaleOf(req) !== undefined ? { noise_scale: noiseScaleOf(req) } : {}),
     noise: 'pmf-lab xoshiro128** Box-Muller v1', provider, generator: 'pMF Lab',
     command: cliCommand({ ...req, n: 1, seed: s.seed, classes: s.label === undefined ? [] : [s.label] }, info),
   };
@@ -180,6 +191,8 @@ export function cliCommand(req: GenerationRequest, info: PmfModelInfo, out = 'pm
     parts.push('--omega', String(req.omega), '--t-min', String(req.tMin), '--t-max', String(req.tMax));
   }
   if (info.modelType === 'flow-matching') parts.push('--solver', req.solver ?? info.defaultSolver ?? 'euler');
+  const noiseScale = noiseScaleOf(req);
+  if (noiseScale !== undefined) parts.push('--noise-scale', String(noiseScale));
   parts.push('--out', quote(out));
   return parts.join(' ');
 }

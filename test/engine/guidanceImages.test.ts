@@ -97,3 +97,33 @@ test('a seed walk ends at the seeds\' images; a class switch is one noise in eac
   assert.equal(classes.n, 3);
   for (const [k, label] of [0, 9, 10].entries()) assert.ok(image(classes.pixels, k).equals(await alone({ ...cell, label })), `class ${label}`);
 });
+
+/** The bytes of a Float32Array (a view, maybe, of a larger buffer). */
+const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+test('a cell at noise scale 0.7 is `generate` with noiseScale 0.7, bit for bit (Generate Samples and pmf generate --noise-scale)', async () => {
+  const cells: Cell[] = [{ omega: 2, tMin: 0, tMax: 1, seed: 4, label: 1 }, { omega: 3, tMin: 0.2, tMax: 0.8, seed: 9, label: 6 }];
+  const grid = await makeCells(client, fashion, { cells, steps: 1, noiseScale: 0.7 });
+  for (const [k, c] of cells.entries()) {
+    const p = { modelId: fashion.modelId, seeds: [c.seed], labels: [c.label!], steps: 1, omega: c.omega, tMin: c.tMin, tMax: c.tMax, batchSize: 1 };
+    const scaled = await client.generate({ ...p, noiseScale: 0.7 });
+    const given = await client.generate({ ...p, noise: initialNoise([c.seed], PER, fashion.info.noiseScale * 0.7) });
+    assert.ok(bytes(scaled.samples).equals(bytes(given.samples)), `cell ${k}: the same z_0, bit for bit`);
+    assert.ok(image(grid.pixels, k).equals(Buffer.from(toUint8HWC(scaled.samples, 1, 28, 28, fashion.info.dataRange))), `cell ${k}`);
+    const own = await client.generate({ ...p, noiseScale: 1 });
+    assert.ok(!bytes(own.samples).equals(bytes(scaled.samples)), 'the scale changes the sample');
+  }
+  // batched, sample i's noise is its seed's times the scale: two seeds in one batch are the two alone
+  const both = await client.generate({ modelId: fashion.modelId, seeds: [4, 9], labels: [1, 1], steps: 1, omega: 2, tMin: 0, tMax: 1,
+    batchSize: 2, noiseScale: 0.7 });
+  const second = await client.generate({ modelId: fashion.modelId, seeds: [9], labels: [1], steps: 1, omega: 2, tMin: 0, tMax: 1,
+    batchSize: 1, noiseScale: 0.7 });
+  assert.ok(bytes(both.samples.subarray(PER)).equals(bytes(second.samples)));
+});
+
+test('the noise scale is checked: in [0.5, 1.5], and not with given noise', async () => {
+  const base = { modelId: fashion.modelId, seeds: [0], labels: [1], steps: 1, omega: 2, tMin: 0, tMax: 1, batchSize: 1 };
+  await assert.rejects(client.generate({ ...base, noiseScale: 2 }), /noise scale must be a number from 0\.5 to 1\.5.*got 2/);
+  await assert.rejects(client.generate({ ...base, noiseScale: Number.NaN }), /noise scale must be a number/);
+  await assert.rejects(client.generate({ ...base, noiseScale: 0.7, noise: initialNoise([0], PER, 1) }), /give the noise already scaled/);
+});
