@@ -1,12 +1,15 @@
 // The sampling settings a command asks for (Generate Samples, Evaluate Checkpoint): the model's
 // defaults (info.defaultSampling) or custom steps (and omega, t_min, t_max for a model that guides,
 // by CFG inputs or by two passes); a flow-matching model's also its ODE solver (Euler or Heun,
-// its default_sampling's first), which GenerationRequest and EvalRequest take as `solver`.
+// its default_sampling's first), which GenerationRequest and EvalRequest take as `solver`; and a
+// sampling noise scale ("x0.7": z_1 = 0.7 * the model's noise_scale * e; 1 when absent), saved by
+// Explore Guidance's "Use these settings" or typed in the custom box, GenerationRequest.noiseScale.
 import * as vscode from 'vscode';
 import { FLOW_SOLVERS, type FlowSolver, type PmfModelInfo, type SamplingSettings } from '../core/checkpoint/types';
+import { NOISE_SCALE_RANGE } from '../engine/protocol';
 
-/** Sampling settings with a flow-matching model's solver (absent for MeanFlow models). */
-export type PickedSampling = SamplingSettings & { solver?: FlowSolver };
+/** Sampling settings with a flow-matching model's solver (absent for MeanFlow models) and a noise scale (absent: 1). */
+export type PickedSampling = SamplingSettings & { solver?: FlowSolver; noiseScale?: number };
 
 /** What the settings of a model hold: guidance (omega and its interval) and, for flow matching, a solver. */
 export interface SamplingShape {
@@ -24,11 +27,22 @@ const shapeOf = (s: boolean | SamplingShape): SamplingShape => (typeof s === 'bo
 
 /**
  * Parses "steps[, omega, t_min, t_max]"; a flow-matching model's may name its solver anywhere
- * ("16 heun", "8, euler, 2, 0, 1"). A string is the reason it is not valid.
+ * ("16 heun", "8, euler, 2, 0, 1"); any model's a noise scale, "x0.7" anywhere. A string is the
+ * reason it is not valid.
  */
 export function parseSettings(text: string, shape: boolean | SamplingShape): PickedSampling | string {
   const { guided, solver: defaultSolver } = shapeOf(shape);
-  const words = text.split(/[\s,]+/).filter(Boolean);
+  const all = text.split(/[\s,]+/).filter(Boolean);
+  const scales = all.filter((w) => /^x/i.test(w));
+  const words = all.filter((w) => !/^x/i.test(w));
+  let noiseScale: number | undefined;
+  if (scales.length > 1) return 'One noise scale at most, e.g. "x0.7"';
+  if (scales.length === 1) {
+    const x = Number(scales[0].slice(1));
+    const [lo, hi] = NOISE_SCALE_RANGE;
+    if (scales[0].length < 2 || !Number.isFinite(x) || x < lo || x > hi) return `The noise scale is x and a number from ${lo} to ${hi}, e.g. "x0.7"`;
+    if (x !== 1) noiseScale = x;
+  }
   const named = words.filter((w) => !/^[-+.\d]/.test(w)).map((w) => w.toLowerCase());
   let solver = defaultSolver;
   if (named.length > 0) {
@@ -39,7 +53,8 @@ export function parseSettings(text: string, shape: boolean | SamplingShape): Pic
   const parts = words.filter((w) => /^[-+.\d]/.test(w)).map(Number);
   if (parts.some((x) => !Number.isFinite(x))) return 'Numbers only, e.g. "1, 2.0, 0, 1"';
   const [steps, omega = 1, tMin = 0, tMax = 1] = parts;
-  const withSolver = (s: SamplingSettings): PickedSampling => (solver ? { ...s, solver } : s);
+  const withSolver = (s: SamplingSettings): PickedSampling => ({ ...s, ...(solver ? { solver } : {}),
+    ...(noiseScale !== undefined ? { noiseScale } : {}) });
   if (!Number.isInteger(steps) || steps < 1 || steps > 1000) return 'steps: an integer from 1 to 1000';
   if (!guided) return parts.length === 1 ? withSolver({ steps, omega: 1, tMin: 0, tMax: 1 }) : 'This model does not guide: give steps only';
   if (parts.length !== 4) return 'Give steps, omega, t_min, t_max';
@@ -50,17 +65,18 @@ export function parseSettings(text: string, shape: boolean | SamplingShape): Pic
 
 const SOLVER_NAMES: Record<FlowSolver, string> = { euler: 'Euler', heun: 'Heun' };
 
-/** "16 Heun steps, ω 2, interval [0, 1]"; a MeanFlow model's "1 step, ...". */
+/** "16 Heun steps, ω 2, interval [0, 1]"; a MeanFlow model's "1 step, ..."; ", noise x0.7" when the noise scale is not 1. */
 export function describeSettings(s: PickedSampling, shape: boolean | SamplingShape): string {
   const { guided, solver } = shapeOf(shape);
   const used = s.solver ?? solver;
   return `${s.steps} ${used ? `${SOLVER_NAMES[used]} ` : ''}step${s.steps === 1 ? '' : 's'}` +
-    (guided ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
+    (guided ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '') +
+    (s.noiseScale !== undefined && s.noiseScale !== 1 ? `, noise x${s.noiseScale}` : '');
 }
 
 /** Settings saved for this model in the workspace (pMF: Explore Guidance's "Use these settings"), offered first. */
 export interface SavedSampling {
-  settings: SamplingSettings;
+  settings: SamplingSettings & { noiseScale?: number };
   /** Where they come from, for the item's label ("Explore Guidance settings"). */
   label: string;
 }
@@ -73,10 +89,11 @@ export interface SavedSampling {
  */
 export async function pickSampling(info: PmfModelInfo, title: string, command: string, saved?: SavedSampling): Promise<PickedSampling | undefined> {
   const shape = samplingShape(info);
-  const withSolver = (s: SamplingSettings, solver = shape.solver): PickedSampling => (solver ? { ...s, solver } : s);
+  const withSolver = (s: SavedSampling['settings'], solver = shape.solver): PickedSampling => (solver ? { ...s, solver } : s);
   const d = withSolver(saved?.settings ?? info.defaultSampling);
   const other = shape.solver && FLOW_SOLVERS.find((s) => s !== shape.solver);
-  const prompt = `steps${shape.solver ? ` and the solver (${FLOW_SOLVERS.join(' or ')})` : ''}${shape.guided ? ', omega, t_min, t_max' : ''}`;
+  const prompt = `steps${shape.solver ? ` and the solver (${FLOW_SOLVERS.join(' or ')})` : ''}${shape.guided ? ', omega, t_min, t_max' : ''}` +
+    '; a noise scale as x0.7 (1: the model\'s own noise)';
   const choice = await vscode.window.showQuickPick([
     ...(saved ? [{ label: `${saved.label}: ${describeSettings(withSolver(saved.settings), shape)}`, description: 'this workspace', custom: false, settings: withSolver(saved.settings) }] : []),
     { label: `Model defaults: ${describeSettings(withSolver(info.defaultSampling), shape)}`, custom: false, settings: withSolver(info.defaultSampling) },
@@ -86,7 +103,8 @@ export async function pickSampling(info: PmfModelInfo, title: string, command: s
   ], { title });
   if (!choice) return undefined;
   if (!choice.custom) return choice.settings;
-  const numbers = shape.guided ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps);
+  const numbers = (shape.guided ? `${d.steps}, ${d.omega}, ${d.tMin}, ${d.tMax}` : String(d.steps)) +
+    (d.noiseScale !== undefined && d.noiseScale !== 1 ? `, x${d.noiseScale}` : '');
   const text = await vscode.window.showInputBox({
     title: `${command}: Sampling settings`, prompt,
     value: d.solver ? numbers.replace(/^(\d+)/, `$1 ${d.solver}`) : numbers,

@@ -2,7 +2,8 @@
 // model: the omega slider regenerates its row (and only it), the seed walk and class switch
 // strips, a short metric sweep in the bundled classifier's features against the Fashion-MNIST
 // test set (Debian's dataset-fashion-mnist) with its points and best setting plotted, "Use these
-// settings" changing what Generate Samples starts with, and the page restored after a reload.
+// settings" changing what Generate Samples starts with (its noise scale too), and the page restored
+// after a reload.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -225,6 +226,38 @@ test('"Use these settings" after a sweep: Generate Samples starts with the best 
       await again.locator('body[data-cells-drawn]').waitFor({ timeout: 60_000 });
       assert.equal(await again.locator('#omegas').evaluate((el: any) => el.value as string), '1, 3, 5');
       assert.equal(await again.locator('body').getAttribute('data-omega'), String(r.best));
+    });
+  });
+
+test('"Use these settings" keeps the noise scale: Generate Samples starts with it, shows it, and its command carries --noise-scale',
+  { skip, timeout: 240_000 }, async () => {
+    const s = session!;
+    await s.dumpLogsOnFailure(async () => {
+      const wv = await s.webview('pMF Guidance: Fashion-MNIST pMF', { timeoutMs: 60_000 });
+      await wv.locator('body[data-cells-drawn]').waitFor({ timeout: 60_000 });
+      const omega = await wv.locator('body').getAttribute('data-omega');
+      await slide(wv, '#noise-scale', 0.7);
+      await wv.locator('#use').click();
+      await wv.locator(`body[data-saved="${omega}|0|1|x0.7"]`).waitFor({ timeout: 30_000 });
+      const commands = await wv.locator('#commands').innerText();
+      assert.match(commands, new RegExp(`^pmf generate --model fashion-mnist --steps 1 --omega ${omega} --t-min 0 --t-max 1 --noise-scale 0\\.7$`, 'm'));
+      assert.match(commands, /^pmf eval fashion-mnist .* --t-max 1 --noise-scale 0\.7$/m);
+      assert.match(await wv.locator('#used').innerText(), /noise x0\.7/);
+
+      await s.runCommandAndPick('pMF: Generate Samples', 'fashion-mnist');
+      await acceptQuickPick(s, 'classes');
+      await s.typeInInputBox('4', { prompt: 'Suggested' });
+      await s.typeInInputBox('0');
+      const first = s.quickInputWidget().locator('.quick-input-list .monaco-list-row').first();
+      await first.waitFor({ timeout: 30_000 });
+      assert.match(await first.innerText(), new RegExp(`Explore Guidance settings: 1 step, \u03c9 ${omega}, interval \\[0, 1\\], noise x0\\.7`));
+      await acceptQuickPick(s, 'sampling');
+      const gallery = await s.webview('pMF: Fashion-MNIST pMF (4)', { timeoutMs: 60_000 });
+      await gallery.locator('#settings').filter({ hasText: `\u03c9 ${omega}, interval [0, 1], noise x0.7` }).waitFor({ timeout: 30_000 });
+      await gallery.locator('#timing').filter({ hasText: /^4 samples in/ }).waitFor({ timeout: 60_000 });
+      assert.match(String(await gallery.locator('#copy').getAttribute('title')),
+        new RegExp(`pmf generate --model fashion-mnist --n 4 --seed 0 --steps 1 .*--omega ${omega} --t-min 0 --t-max 1 --noise-scale 0\\.7 --out`));
+      await s.runCommand('View: Close All Editors');
     });
   });
 

@@ -92,3 +92,25 @@ test('the command lines: pmf generate and pmf eval of the setting, quoted for a 
     "pmf eval '/my models/it'\\''s.onnx' --net fashion-mnist-classifier --ref /w/ref.npz --n 10000 --seed 0 --steps 1 --omega 3 --t-min 0 --t-max 0.75");
   assert.equal(evalCommand({ modelSpec: 'm.onnx', settings, hasCfg: false }), 'pmf eval m.onnx --net NET.onnx --ref REF.npz --n 10000 --seed 0 --steps 1');
 });
+
+test('"Use these settings" keeps the noise scale; entries saved without one load as 1; the command lines carry --noise-scale', async () => {
+  const info = { defaultSampling: { steps: 1, omega: 2, tMin: 0, tMax: 1 }, hasCfg: true };
+  // an entry from before the noise scale was saved: it loads, with the model's own noise (no noiseScale)
+  const ws = memento({ [DEFAULTS_KEY]: { '/m/old.onnx': { steps: 1, omega: 3, tMin: 0, tMax: 1 } } });
+  assert.deepEqual(startingSettings(ws, '/m/old.onnx', info), { settings: { steps: 1, omega: 3, tMin: 0, tMax: 1 }, source: 'explored' });
+  const saved = await saveDefaults(ws, '/m/a.onnx', { steps: 1, omega: 3, tMin: 0, tMax: 1, noiseScale: 0.7 });
+  assert.deepEqual(saved, { steps: 1, omega: 3, tMin: 0, tMax: 1, noiseScale: 0.7 });
+  assert.deepEqual(startingSettings(ws, '/m/a.onnx', info).settings, saved);
+  // a model without guidance inputs: the steps and the noise scale apply
+  assert.deepEqual(startingSettings(ws, '/m/a.onnx', { ...info, hasCfg: false }).settings, { steps: 1, omega: 2, tMin: 0, tMax: 1, noiseScale: 0.7 });
+  // 1 is the model's own noise: saved as no noise scale at all
+  assert.deepEqual(await saveDefaults(ws, '/m/b.onnx', { steps: 1, omega: 3, tMin: 0, tMax: 1, noiseScale: 1 }), { steps: 1, omega: 3, tMin: 0, tMax: 1 });
+  assert.equal(savedDefaults(ws, '/m/old.onnx')?.omega, 3, 'the older entry is still there');
+  // out of the slider's range: refused, nothing saved
+  await assert.rejects(saveDefaults(ws, '/m/a.onnx', { steps: 1, omega: 3, tMin: 0, tMax: 1, noiseScale: 3 }));
+  assert.equal(savedDefaults(ws, '/m/a.onnx')?.noiseScale, 0.7);
+  assert.equal(generateCommand({ modelSpec: 'fashion-mnist', settings: saved, hasCfg: true }),
+    'pmf generate --model fashion-mnist --steps 1 --omega 3 --t-min 0 --t-max 1 --noise-scale 0.7');
+  assert.match(evalCommand({ modelSpec: 'fashion-mnist', settings: saved, hasCfg: true }), / --t-max 1 --noise-scale 0\.7$/);
+  assert.equal(generateCommand({ modelSpec: 'm.onnx', settings: { ...saved, noiseScale: 1 }, hasCfg: false }), 'pmf generate --model m.onnx --steps 1');
+});

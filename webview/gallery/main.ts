@@ -113,6 +113,8 @@ function updateRun(run: RunStatus): void {
     : run.status === 'done' ? `${run.total} samples in ${secs}`
     : `${run.status === 'stopped' ? 'stopped' : 'failed'} after ${run.done} sample${run.done === 1 ? '' : 's'}, ${secs}`;
   el('running').hidden = run.status !== 'running';
+  // what Copy CLI command copies, in its tooltip
+  el('copy').title = `Copy the pmf command that reproduces this gallery: ${run.command}`;
   if (run.status !== 'running') {
     state.planned = state.planned.slice(0, run.done);
     for (const fig of document.querySelectorAll('figure.sample.pending')) fig.remove();
@@ -160,7 +162,8 @@ function render(st: GalleryState): void {
   // a flow-matching model's solver with its steps ("16 Heun steps"); omega where the model guides (inputs or two passes)
   const solver = s.solver ? `${s.solver === 'heun' ? 'Heun' : 'Euler'} ` : '';
   el('settings').textContent = `${s.steps} ${solver}step${s.steps === 1 ? '' : 's'}` +
-    (s.guided ?? s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '');
+    (s.guided ?? s.hasCfg ? `, \u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]` : '') +
+    (s.noiseScale !== undefined && s.noiseScale !== 1 ? `, noise x${s.noiseScale}` : '');
   el('settings').dataset.solver = s.solver ?? '';
   const grid = el('grid');
   grid.replaceChildren(...st.planned.map((p) => {

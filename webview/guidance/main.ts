@@ -337,7 +337,8 @@ useButton.addEventListener('click', () => {
   const c = state.config;
   if (!c) return;
   const cell = cellOf(c.selected.row, c.selected.col);
-  channel.request<MessageOf<ToWebview, 'used'>>({ type: 'useSettings', settings: { steps: c.steps, omega: cell.omega, tMin: cell.tMin, tMax: cell.tMax } })
+  channel.request<MessageOf<ToWebview, 'used'>>({ type: 'useSettings', settings: { steps: c.steps, omega: cell.omega, tMin: cell.tMin, tMax: cell.tMax,
+    noiseScale: c.noiseScale } })
     .reply.then((a) => {
       if (a?.type !== 'used') return;
       state.saved = a.saved;
@@ -351,8 +352,9 @@ function showSaved(): void {
   used.hidden = !s;
   if (!s) return;
   used.replaceChildren(h('span', { text: `This workspace's defaults for the model: ${s.steps} step${s.steps === 1 ? '' : 's'}, ` +
-    `\u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}] (Generate Samples and the Field Visualizer start with them).` }));
-  document.body.dataset.saved = `${s.omega}|${s.tMin}|${s.tMax}`;
+    `\u03c9 ${s.omega}, interval [${s.tMin}, ${s.tMax}]${s.noiseScale !== undefined && s.noiseScale !== 1 ? `, noise x${s.noiseScale}` : ''} ` +
+    '(Generate Samples starts with them; the Field Visualizer with all but the noise scale).' }));
+  document.body.dataset.saved = `${s.omega}|${s.tMin}|${s.tMax}` + (s.noiseScale !== undefined && s.noiseScale !== 1 ? `|x${s.noiseScale}` : '');
 }
 
 sweepButton.addEventListener('click', () => {

@@ -10,6 +10,7 @@ import type { EngineClient } from '../../engine/client';
 import type { LoadResult } from '../../engine/protocol';
 import {
   cliCommand,
+  noiseScaleOf,
   type GeneratedSample,
   type GenerationRequest,
   type GenerationResult,
@@ -139,7 +140,8 @@ export class GalleryPanel implements vscode.Disposable {
         provider: this.load.provider,
         settings: { steps: this.req.steps, omega: this.req.omega, tMin: this.req.tMin, tMax: this.req.tMax, hasCfg: info.hasCfg,
           guided: info.hasCfg || info.guidance === 'two-pass',
-          ...(info.modelType === 'flow-matching' ? { solver: this.req.solver ?? info.defaultSolver ?? 'euler' } : {}) },
+          ...(info.modelType === 'flow-matching' ? { solver: this.req.solver ?? info.defaultSolver ?? 'euler' } : {}),
+          ...(noiseScaleOf(this.req) !== undefined ? { noiseScale: noiseScaleOf(this.req) } : {}) },
         imageSize: { width: w, height: h },
         planned: this.planned,
         samples: [...this.views.values()].sort((a, b) => a.index - b.index),

@@ -3,6 +3,11 @@
 // the usual count (10,000 samples) with the feature network and reference the sweep used.
 import type { SamplingSettings } from '../../core/checkpoint/types';
 
+/** " --noise-scale S" when the settings' noise scale is not 1 (absent: 1), else "". */
+export function noiseScaleFlag(s: { noiseScale?: number }): string {
+  return s.noiseScale !== undefined && s.noiseScale !== 1 ? ` --noise-scale ${s.noiseScale}` : '';
+}
+
 /** Quotes an argument for a POSIX shell when it needs it. */
 export function shellQuote(s: string): string {
   return /^[\w./:@+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
@@ -11,7 +16,8 @@ export function shellQuote(s: string): string {
 export interface CommandLineInput {
   /** How pmf names the model: the bundled name or the path. */
   modelSpec: string;
-  settings: SamplingSettings;
+  /** noiseScale: the sampling noise scale (absent or 1: the model's own noise). */
+  settings: SamplingSettings & { noiseScale?: number };
   hasCfg: boolean;
   /** The feature network and the reference statistics (paths or bundled names); placeholders without them. */
   net?: string;
@@ -21,8 +27,8 @@ export interface CommandLineInput {
   seed?: number;
 }
 
-function samplingFlags(s: SamplingSettings, hasCfg: boolean): string {
-  return `--steps ${s.steps}` + (hasCfg ? ` --omega ${s.omega} --t-min ${s.tMin} --t-max ${s.tMax}` : '');
+function samplingFlags(s: CommandLineInput['settings'], hasCfg: boolean): string {
+  return `--steps ${s.steps}` + (hasCfg ? ` --omega ${s.omega} --t-min ${s.tMin} --t-max ${s.tMax}` : '') + noiseScaleFlag(s);
 }
 
 export function generateCommand(i: CommandLineInput): string {

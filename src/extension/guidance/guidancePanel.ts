@@ -1,9 +1,10 @@
 // pMF: Explore Guidance (host side). Loads the model, answers the page's requests for grid cells
-// and strips (guidanceImages.ts; jobs of one kind: the latest wins, and none runs while the panel
-// is hidden), runs the metric sweep in the background (metricSweep.ts; it goes on while the panel
-// is hidden, and its state comes back with the page), and "Use these settings": the model's
-// defaults for Generate Samples and the Field Visualizer in this workspace (guidanceDefaults.ts)
-// and the pmf generate / pmf eval command lines on the clipboard (commandLines.ts).
+// and strips (guidanceImages.ts; jobs of one kind: the latest wins, and none runs, or starts,
+// while the panel is hidden; the log counts them), runs the metric sweep in the background
+// (metricSweep.ts; it goes on while the panel is hidden, and its state comes back with the page),
+// and "Use these settings": the model's defaults for Generate Samples (with the noise scale) and
+// the Field Visualizer (its trajectory keeps the model's own noise) in this workspace
+// (guidanceDefaults.ts) and the pmf generate / pmf eval command lines on the clipboard (commandLines.ts).
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
 import { isCancelled } from '../../core/cancel';
@@ -53,6 +54,12 @@ export class GuidancePanel implements vscode.Disposable {
   private evaluator?: { netSpec: string; referencePath?: string };
   /** Numbers the sweeps: only the latest one's views reach the page. */
   private sweepSeq = 0;
+  /**
+   * Image requests (cells, strips) this panel sent to the engine, and those it refused because the
+   * panel was hidden; the log gives both when the panel is hidden and shown again (the e2e test of
+   * "no work while hidden" reads them there).
+   */
+  private readonly requests = { cells: 0, strips: 0, refusedHidden: 0 };
 
   /** Opens a new panel: picks a model (unless given one), shows the panel; the page asks for the rest. */
   static async open(deps: GuidanceDeps, preselected?: vscode.Uri): Promise<GuidancePanel | undefined> {
@@ -100,9 +107,15 @@ export class GuidancePanel implements vscode.Disposable {
     });
     this.disposables.add(this.channel);
     this.registerHandlers();
+    let visible = panel.visible;
     this.disposables.add(panel.onDidChangeViewState(() => {
       // hidden: the page is gone until shown again; its images would have no one to draw them
       if (!panel.visible) this.jobs.abort('cells', 'walk', 'classes');
+      if (panel.visible === visible) return;
+      visible = panel.visible;
+      const r = this.requests;
+      deps.log.info(`explore guidance: ${visible ? 'shown again' : 'hidden'}; engine requests so far: ${r.cells} for cells, ` +
+        `${r.strips} for strips; refused while hidden: ${r.refusedHidden}`);
     }));
     this.disposables.add(panel.onDidDispose(() => this.dispose()));
   }
@@ -194,6 +207,13 @@ export class GuidancePanel implements vscode.Disposable {
    */
   private async images(kind: 'cells' | 'walk' | 'classes', make: (m: Loaded, signal: AbortSignal) => Promise<Images>):
     Promise<MessageOf<ToWebview, 'images'> | undefined> {
+    if (!this.panel.visible) {
+      // a request that crossed the hiding on its way: no one would see its images (the page asks again when shown)
+      this.requests.refusedHidden++;
+      return undefined;
+    }
+    if (kind === 'cells') this.requests.cells++;
+    else this.requests.strips++;
     const signal = this.jobs.start(kind);
     try {
       const images = await this.retryAfterRestart((m) => make(m, signal));
@@ -254,10 +274,12 @@ export class GuidancePanel implements vscode.Disposable {
     const generate = generateCommand(input);
     const evaluate = evalCommand(input);
     await vscode.env.clipboard.writeText(`${generate}\n${evaluate}\n`);
-    const what = `${saved.steps} step${saved.steps === 1 ? '' : 's'}, \u03c9 ${saved.omega}, interval [${saved.tMin}, ${saved.tMax}]`;
+    const what = `${saved.steps} step${saved.steps === 1 ? '' : 's'}, \u03c9 ${saved.omega}, interval [${saved.tMin}, ${saved.tMax}]` +
+      (saved.noiseScale !== undefined ? `, noise x${saved.noiseScale}` : '');
     this.deps.log.info(`explore guidance: ${basename(this.model.path)} now starts with ${what} in this workspace`);
     void vscode.window.showInformationMessage(`pMF: ${info.name || this.model.label} now starts with ${what} in Generate Samples and ` +
-      'the Field Visualizer (this workspace). The pmf generate and pmf eval command lines are on the clipboard.');
+      `the Field Visualizer${saved.noiseScale !== undefined ? ' (its trajectory: the model\'s own noise)' : ''} (this workspace). ` +
+      'The pmf generate and pmf eval command lines are on the clipboard.');
     return { type: 'used', saved, generate, eval: evaluate };
   }
 

@@ -46,10 +46,11 @@ export const GalleryState = z.object({
   provider: z.string(),
   /**
    * The run's sampling. hasCfg: guidance inputs (Explore Guidance works on them); guided: omega
-   * applies (inputs or two passes); solver: a flow-matching model's ODE solver (absent for MeanFlow).
+   * applies (inputs or two passes); solver: a flow-matching model's ODE solver (absent for MeanFlow);
+   * noiseScale: the sampling noise scale when it is not 1 (z_1 = noiseScale * the model's noise_scale * e).
    */
   settings: z.object({ steps: z.number(), omega: z.number(), tMin: z.number(), tMax: z.number(), hasCfg: z.boolean(),
-    guided: z.boolean().optional(), solver: z.enum(['euler', 'heun']).optional() }),
+    guided: z.boolean().optional(), solver: z.enum(['euler', 'heun']).optional(), noiseScale: z.number().positive().optional() }),
   /** The image size, for the placeholders' shape. */
   imageSize: z.object({ width: z.number().int().positive(), height: z.number().int().positive() }),
   /** Every sample of the run, in order (placeholders until generated). */

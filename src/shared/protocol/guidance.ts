@@ -11,6 +11,7 @@
 // page as `sweep` events, whole each time (a handful of rows).
 import { z } from 'zod';
 import type { SamplingSettings } from '../../core/checkpoint/types';
+import type { NOISE_SCALE_RANGE as ENGINE_NOISE_SCALE_RANGE } from '../../engine/protocol';
 import { type Assert, type Equals, type Extends, u8 } from './common';
 
 const seed = z.number().int().min(0).max(0xffffffff);
@@ -21,7 +22,7 @@ export const MAX_ROWS = 8;
 export const MAX_COLUMNS = 12;
 /** omega's range on the slider (1: no guidance). */
 export const OMEGA_MAX = 10;
-/** The noise scale multiplies z_1 (1: the model's own noise); its slider's range. */
+/** The noise scale multiplies z_1 (1: the model's own noise); its slider's range (the engine's, TypeChecks). */
 export const NOISE_SCALE_RANGE = [0.5, 1.5] as const;
 /** Samples per omega the sweep offers (the first is the default: cheap, and said in the panel). */
 export const SWEEP_COUNTS = [1024, 2048, 4096, 10000] as const;
@@ -133,18 +134,23 @@ export const SweepView = z.object({
 });
 export type SweepView = z.infer<typeof SweepView>;
 
-/** The workspace's defaults for a model as "Use these settings" saved them. */
+/**
+ * The workspace's defaults for a model as "Use these settings" saved them: the sampling settings
+ * and the noise scale (absent in entries saved before it was; absent or 1: the model's own noise).
+ */
 export const SavedDefaults = z.object({
   steps: z.number().int().min(1),
   omega: z.number().min(1),
   tMin: z.number().min(0).max(1),
   tMax: z.number().min(0).max(1),
+  noiseScale: z.number().min(NOISE_SCALE_RANGE[0]).max(NOISE_SCALE_RANGE[1]).optional(),
 });
 export type SavedDefaults = z.infer<typeof SavedDefaults>;
 
 /** Compile-time: the schemas agree with the core and node types they carry. */
 export type TypeChecks = [
-  Assert<Equals<SavedDefaults, SamplingSettings>>,
+  Assert<Equals<Omit<SavedDefaults, 'noiseScale'>, SamplingSettings>>,
+  Assert<Equals<typeof NOISE_SCALE_RANGE, typeof ENGINE_NOISE_SCALE_RANGE>>,
   Assert<Extends<Omit<SamplingSettings, 'steps'>, z.infer<typeof SweepView>['settings'][number]>>,
 ];
 
