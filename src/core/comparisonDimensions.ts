@@ -66,7 +66,8 @@ export function tokenDimension(images: Float32Array, n: number, sampleShape: rea
     frob += S[a * d + a] ** 2;
     for (let b = a + 1; b < d; b++) frob += 2 * S[a * d + b] ** 2;
   }
-  return trace > 0 && frob > 0 ? (trace * trace) / frob : 0;
+  // a field holding +-Inf gives Inf / Inf: report 0 (no finite dimension) rather than NaN, which the protocol refuses
+  return Number.isFinite(trace) && Number.isFinite(frob) && trace > 0 && frob > 0 ? (trace * trace) / frob : 0;
 }
 
 /**

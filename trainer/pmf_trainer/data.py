@@ -47,7 +47,7 @@ class Dataset:
             perm = torch.randperm(n, generator=gen)
             for i in range(0, n - batch_size + 1, batch_size):
                 idx = perm[i:i + batch_size]
-                yield self.x[idx], (None if self.y is None else self.y[idx])
+                yield self.batch(idx), (None if self.y is None else self.y[idx])
 
 
 # -- Fashion-MNIST ----------------------------------------------------------------

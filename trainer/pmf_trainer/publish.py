@@ -161,6 +161,27 @@ def measure_image_model(net, run, classifier_path: str, *, omegas: Sequence[floa
     }
 
 
+MAX_EXPORT_DIFF = 1e-4  # ONNX vs PyTorch on random inputs: more, and nothing is published
+
+
+def staged_publish(dest: str, write) -> None:
+    """All or nothing: write(stage) fills a fresh folder beside dest; only when it returns are its
+    files moved into dest (a failure midway leaves dest as it was and no stage behind)."""
+    import shutil
+    import tempfile
+
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    stage = tempfile.mkdtemp(prefix=".publish-", dir=parent)
+    try:
+        write(stage)
+        os.makedirs(dest, exist_ok=True)
+        for f in sorted(os.listdir(stage)):
+            os.replace(os.path.join(stage, f), os.path.join(dest, f))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, description: str,
                   class_names: Sequence[str], ema_index: int = 0,
                   omegas: Sequence[float] = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0),
@@ -168,7 +189,20 @@ def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, d
                   filename: str = "model.onnx", storage: str = "float32", pytorch: bool = True,
                   card: bool = True, grid_seeds: int = 10) -> Dict:
     """Measure, export (dest/filename; float16 storage on request), render dest/<stem>-samples.png
-    (samples.png for model.onnx) and, with card, write metrics.json and README.md."""
+    (samples.png for model.onnx) and, with card, write metrics.json and README.md; all or nothing
+    (staged_publish)."""
+    out: Dict = {}
+    staged_publish(dest, lambda stage: out.update(_publish_image(
+        run_dir, stage, classifier_path, name=name, description=description, class_names=class_names,
+        ema_index=ema_index, omegas=omegas, n_per_class=n_per_class, steps_eval=steps_eval, filename=filename,
+        storage=storage, pytorch=pytorch, card=card, grid_seeds=grid_seeds)))
+    return out
+
+
+def _publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, description: str,
+                   class_names: Sequence[str], ema_index: int, omegas: Sequence[float], n_per_class: int,
+                   steps_eval: Sequence[int], filename: str, storage: str, pytorch: bool, card: bool,
+                   grid_seeds: int) -> Dict:
     from .storage import round_weights_float16, store_float16
 
     if storage not in ("float32", "float16"):
@@ -198,6 +232,9 @@ def publish_image(run_dir: str, dest: str, classifier_path: str, *, name: str, d
     if storage == "float16":
         metrics["storage_bytes"] = store_float16(onnx_path)
     metrics["onnx_max_abs_diff_vs_pytorch"] = verify_export(onnx_path, net, m)
+    if not metrics["onnx_max_abs_diff_vs_pytorch"] <= MAX_EXPORT_DIFF:
+        raise RuntimeError(f"{filename}: the export differs from PyTorch by {metrics['onnx_max_abs_diff_vs_pytorch']:.2e} "
+                           f"(more than {MAX_EXPORT_DIFF:g}); nothing published")
     if pytorch:
         save_pytorch(net, run, os.path.join(dest, "model.pt"), step=ck["step"], ema_index=ema_index)
     # sample grid: one row per class, 10 seeds

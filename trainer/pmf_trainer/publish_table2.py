@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence
 
 from .data import FASHION_MNIST_CLASSES
 from .evaluate import save_json
-from .publish import publish_image
+from .publish import publish_image, staged_publish
 
 
 def _label(m) -> str:
@@ -23,6 +23,15 @@ def _label(m) -> str:
 
 def publish_table2(run_dirs: Sequence[str], dest: str, classifier_path: str, *, n_per_class: int = 1000,
                    omegas: Sequence[float] = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)) -> Dict:
+    out: Dict = {}
+    # all or nothing: the four models, their grids, metrics.json and the card land in dest together
+    staged_publish(dest, lambda stage: out.update(_publish_table2(run_dirs, stage, classifier_path,
+                                                                  n_per_class=n_per_class, omegas=omegas)))
+    return out
+
+
+def _publish_table2(run_dirs: Sequence[str], dest: str, classifier_path: str, *, n_per_class: int,
+                    omegas: Sequence[float]) -> Dict:
     from .train import trained_model
 
     results: List[Dict] = []

@@ -98,6 +98,11 @@ def rebuild_pytorch(onnx_path: str, out: str, *, verify: bool = True) -> Dict:
             raise ValueError(f"{onnx_path}: {k} has shape {weights[k].shape}; the configuration gives {tuple(v.shape)}")
     net.load_state_dict({k: torch.from_numpy(weights[k].copy()) for k in sd})
     net.eval()
+    if any(n.name.startswith("/pmf_storage/") for n in m.graph.node):
+        # publish rounded the whole network, its computed tables (RoPE, frequencies) too, before
+        # exporting it with float16 storage: round the same way (a no-op on the loaded weights)
+        from .storage import round_weights_float16
+        round_weights_float16(net)
     res: Dict = {"onnx": onnx_path, "out": out, "params": int(sum(v.numel() for v in sd.values()))}
     if verify:
         res["max_abs_diff_vs_onnx"] = verify_export(onnx_path, net, cfg)

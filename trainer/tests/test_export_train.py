@@ -221,6 +221,14 @@ def test_bundled_fashion_mnist_files_are_in_step(fashion_pt):
     from pmf_trainer.publish import load_pytorch
 
     cfg, net = load_pytorch(fashion_pt)
+    # the rebuilt weights are those of the model.pt publish-image wrote (in git before c5f51a4):
+    # sha256 over the sorted names and float32 bytes of its state dict
+    import hashlib
+    sd, h = net.state_dict(), hashlib.sha256()
+    for k in sorted(sd):
+        h.update(k.encode())
+        h.update(sd[k].contiguous().numpy().tobytes())
+    assert h.hexdigest() == "cfc6d85fe05091fd41e5c60da04a066afd3e16fe710e3b1c051a57c8d4676e0e"
     ck = torch.load(fashion_pt, weights_only=True)
     assert (cfg.hidden_size, cfg.depth, cfg.patch_size, cfg.mlp_hidden, cfg.prediction) == (192, 6, 7, 512, "x")
     onnx_path = os.path.join(BUNDLED, "model.onnx")

@@ -124,6 +124,12 @@ def test_publish_table2_on_tiny_runs_of_the_presets(tmp_path, capsys):
         assert json.loads(meta["pmf.training"])["metrics"]["fd_vs_test_1nfe"] == round(r["fd_vs_test_1nfe"], 3)
     card = open(os.path.join(dest, "README.md")).read()
     assert "| `u-p16.onnx` | u | 112x112 | 16x16 | 256 |" in card and "![1-NFE samples of x-p4.onnx](x-p4-samples.png)" in card
+    # all or nothing: a second publish that fails on its second run changes nothing in dest, leaves no stage
+    before = {f: os.path.getmtime(os.path.join(dest, f)) for f in os.listdir(dest)}
+    assert cli_main(["publish-table2", "--dest", dest, "--classifier", CLASSIFIER, "--n-per-class", "4",
+                     runs[0], str(tmp_path / "no-such-run")]) == 2
+    assert {f: os.path.getmtime(os.path.join(dest, f)) for f in os.listdir(dest)} == before
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".publish-")]
 
 
 @needs_ort
