@@ -18,8 +18,8 @@ let workspace = '';
 
 /** Generate Samples on `model` (all classes, the model's default settings). */
 async function generate(s: VSCodeSession, model: string, n: number, seed: number): Promise<void> {
-  await s.runCommand('pMF: Generate Samples');
-  await s.pickQuickPickItem(model);
+  // runCommandAndPick: the model pick can close and go inert before the item is picked (CI at aaffe14)
+  await s.runCommandAndPick('pMF: Generate Samples', model);
   await acceptQuickPick(s, 'classes');
   await s.typeInInputBox(String(n), { prompt: 'Number of samples' });
   await s.typeInInputBox(String(seed), { prompt: 'Seed' });
