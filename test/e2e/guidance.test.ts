@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { FASHION, REPO, requireBuilt } from '../helpers/paths';
 import { acceptQuickPick, e2eAvailable, startVSCode, type VSCodeSession } from './harness';
+import { canvasDigest } from './webviewPage';
 
 const FASHION_TEST = join(process.env.PMF_FASHION_MNIST ?? '/usr/share/datasets/fashion-mnist', 't10k-images-idx3-ubyte.gz');
 
@@ -41,20 +42,6 @@ after(async () => {
   await session?.stop();
   if (workspace) rmSync(workspace, { recursive: true, force: true });
 });
-
-/** A digest of a canvas's pixels and how many distinct values it holds, read in the webview. */
-async function canvasDigest(wv: FrameLocator, selector: string): Promise<{ sum: number; distinct: number }> {
-  return wv.locator(selector).first().evaluate((c: any) => {
-    const d: Uint8ClampedArray = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let sum = 0;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length; i += 4) {
-      sum = (sum * 31 + d[i] * 7 + d[i + 1] * 3 + d[i + 2]) % 1_000_000_007;
-      if (seen.size < 64) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
-    }
-    return { sum, distinct: seen.size };
-  });
-}
 
 const cell = (row: number, col: number) => `canvas.cell[data-row="${row}"][data-col="${col}"]`;
 

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import type { FrameLocator } from 'playwright-core';
 import { FIXTURE, REPO, requireBuilt } from '../helpers/paths';
 import { e2eAvailable, startVSCode, type VSCodeSession } from './harness';
-import { canvasDigest, setControl, slide } from './visualizerPage';
+import { canvasDigest, setControl, slide } from './webviewPage';
 
 const avail = e2eAvailable();
 const skip = avail.ok ? false : avail.reason;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO, requireBuilt } from '../helpers/paths';
 import { acceptQuickPick, e2eAvailable, startVSCode, type VSCodeSession } from './harness';
-import { canvasDigest, setControl, slide } from './visualizerPage';
+import { canvasDigest, setControl, slide } from './webviewPage';
 
 const avail = e2eAvailable();
 const skip = avail.ok ? false : avail.reason;

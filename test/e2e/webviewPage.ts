@@ -1,4 +1,4 @@
-// Reading and driving the Field Visualizer's page in the end-to-end tests (test/e2e/visualizer*.test.ts).
+// Reading and driving the panels' pages in the end-to-end tests: canvas digests, controls, sliders.
 import type { FrameLocator } from 'playwright-core';
 
 /** A digest of a canvas's pixels (and how many distinct values it holds), read in the webview. */
